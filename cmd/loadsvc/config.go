@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// config is everything the service reads at start: flags, each defaulting
+// to its environment variable, each of those to a built-in default.
+type config struct {
+	Listen           string
+	DatabaseURL      string // the flag only; dsn.Resolve reads the environment
+	LogFormat        string // json or console
+	LogLevel         string
+	MaxRecvBytes     int
+	MaxRows          int
+	ConnectTimeout   time.Duration
+	AcquireTimeout   time.Duration
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
+	ShutdownTimeout  time.Duration
+}
+
+// loadConfig parses args over the environment.
+func loadConfig(args []string, getenv func(string) string) (*config, error) {
+	env := envReader{getenv: getenv}
+	c := &config{}
+	fs := flag.NewFlagSet("loadsvc", flag.ContinueOnError)
+	fs.StringVar(&c.Listen, "listen", env.str("LOADSVC_LISTEN", "127.0.0.1:50051"), "gRPC listen address (LOADSVC_LISTEN)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; else LOADSVC_DATABASE_URL, DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE")
+	fs.StringVar(&c.LogFormat, "log-format", env.str("LOADSVC_LOG_FORMAT", "json"), "log format: json or console (LOADSVC_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env.str("LOADSVC_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LOADSVC_LOG_LEVEL)")
+	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
+	fs.IntVar(&c.MaxRows, "max-rows", env.int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
+	fs.DurationVar(&c.AcquireTimeout, "acquire-timeout", env.dur("LOADSVC_ACQUIRE_TIMEOUT", 30*time.Second), "longest wait for a pooled connection (LOADSVC_ACQUIRE_TIMEOUT)")
+	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")
+	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if env.err != nil {
+		return nil, env.err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.LogFormat)
+	}
+	return c, nil
+}
+
+// envReader reads typed environment variables, keeping the first bad one.
+type envReader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (e *envReader) str(key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *envReader) int(key string, def int) int {
+	v := e.getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q is not an integer", key, v)
+	}
+	return n
+}
+
+func (e *envReader) dur(key string, def time.Duration) time.Duration {
+	v := e.getenv(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q is not a duration such as 30s or 5m", key, v)
+	}
+	return d
+}
+

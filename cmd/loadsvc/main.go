@@ -1,0 +1,137 @@
+// Command loadsvc serves loadsvc.v1.LoadService: it loads rows into
+// PostgreSQL, one pooled session and one transaction per load.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/loadsvc/loadsvc/internal/dsn"
+	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/server"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := realMain(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "loadsvc:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush
+
+	pool, redact, err := openPool(cfg, log)
+	if err != nil {
+		return err
+	}
+	if pool != nil {
+		defer pool.Close()
+	}
+	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout}
+	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, Redact: redact})
+	return serve(ctx, cfg, log, srv)
+}
+
+// openPool resolves and checks the database URL and makes a pool that
+// connects lazily, so the service starts while the database is down. No
+// database configured is not an error: loads then answer UNAVAILABLE.
+func openPool(cfg *config, log *zap.Logger) (*pgxpool.Pool, func(string) string, error) {
+	res, err := dsn.Resolve(cfg.DatabaseURL, os.Getenv)
+	if errors.Is(err, dsn.ErrNotConfigured) {
+		log.Warn("no database configured; plans work, loads answer UNAVAILABLE", zap.Error(err))
+		return nil, func(s string) string { return s }, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pcfg, err := dsn.Check(res.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	loader.ConfigurePool(pcfg, cfg.ConnectTimeout)
+	secret := dsn.Password(res.URL)
+	redact := func(s string) string { return dsn.RedactString(s, secret) }
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database pool: %s", redact(err.Error()))
+	}
+	log.Info("database configured", zap.String("source", res.Source), zap.String("url", dsn.Redact(res.URL)),
+		zap.Int32("pool_max_conns", pcfg.MaxConns))
+	return pool, redact, nil
+}
+
+// serve runs the gRPC server until ctx ends, then shuts down gracefully:
+// health NOT_SERVING first, in-flight RPCs get ShutdownTimeout to finish.
+func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server) error {
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))
+	hs := health.NewServer()
+	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(loadsvcv1.LoadService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	log.Info("serving", zap.String("listen", lis.Addr().String()))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
+	hs.Shutdown() // every service NOT_SERVING
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownTimeout):
+		log.Warn("shutdown timeout passed; cancelling in-flight loads")
+		gs.Stop()
+	}
+	return nil
+}
+
+func newLogger(cfg *config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.LogFormat == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	return zc.Build()
+}

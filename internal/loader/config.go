@@ -1,0 +1,121 @@
+package loader
+
+import "fmt"
+
+// Mode is how a load writes its rows.
+type Mode int
+
+// The modes. ModeDeleteInsert is the default.
+const (
+	ModeDeleteInsert Mode = iota + 1
+	ModeAppend
+	ModeUpsert
+	ModeInsertMissing
+	ModeFillNullOnly
+	ModeReplace
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeDeleteInsert:
+		return "delete_insert"
+	case ModeAppend:
+		return "append"
+	case ModeUpsert:
+		return "upsert"
+	case ModeInsertMissing:
+		return "insert_missing"
+	case ModeFillNullOnly:
+		return "fill_null_only"
+	case ModeReplace:
+		return "replace"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// keyed reports whether the mode matches rows to the table by key.
+func (m Mode) keyed() bool {
+	switch m {
+	case ModeDeleteInsert, ModeUpsert, ModeInsertMissing, ModeFillNullOnly:
+		return true
+	}
+	return false
+}
+
+// Duplicates is the policy for rows of one load that share a key.
+type Duplicates int
+
+// The policies; DuplicatesRefuse is the default.
+const (
+	DuplicatesRefuse Duplicates = iota
+	DuplicatesKeepLast
+)
+
+// DefaultChunkSize is the rows per batch when the config gives none.
+const DefaultChunkSize = 1000
+
+// Config says which table a load writes and how.
+type Config struct {
+	Schema     string // empty: the session's search_path
+	Table      string
+	Mode       Mode
+	Keys       []string
+	ChunkSize  int
+	Duplicates Duplicates
+	// MaxRows bounds the rows of one request; 0 means no bound.
+	MaxRows int
+}
+
+// Check validates the config alone and fills defaults. It needs no rows and
+// no database.
+func (c *Config) Check() error {
+	if err := CheckIdent(c.Table); err != nil {
+		return invalid("config.table", -1, "table name %v", err)
+	}
+	if c.Schema != "" {
+		if err := CheckIdent(c.Schema); err != nil {
+			return invalid("config.schema", -1, "schema name %v", err)
+		}
+	}
+	if c.Mode == 0 {
+		c.Mode = ModeDeleteInsert
+	}
+	if c.Mode < ModeDeleteInsert || c.Mode > ModeReplace {
+		return invalid("config.mode", -1, "unknown mode %d", int(c.Mode))
+	}
+	if c.ChunkSize < 0 {
+		return invalid("config.chunk_size", -1, "chunk_size %d is negative; 0 means %d", c.ChunkSize, DefaultChunkSize)
+	}
+	if c.ChunkSize == 0 {
+		c.ChunkSize = DefaultChunkSize
+	}
+	if c.Duplicates != DuplicatesRefuse && c.Duplicates != DuplicatesKeepLast {
+		return invalid("config.duplicates", -1, "unknown duplicates policy %d", int(c.Duplicates))
+	}
+	return c.checkKeys()
+}
+
+func (c *Config) checkKeys() error {
+	if c.Mode.keyed() && len(c.Keys) == 0 {
+		return invalid("config.pk", -1, "mode %s needs key columns in pk", c.Mode)
+	}
+	seen := make(map[string]bool, len(c.Keys))
+	for i, k := range c.Keys {
+		if err := CheckIdent(k); err != nil {
+			return invalid(fmt.Sprintf("config.pk[%d]", i), -1, "key column name %v", err)
+		}
+		if seen[k] {
+			return invalid(fmt.Sprintf("config.pk[%d]", i), -1, "key column %s is listed twice", QuoteIdent(k))
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// Target is the table as written in SQL: "schema"."table" or "table".
+func (c *Config) Target() string {
+	if c.Schema == "" {
+		return QuoteIdent(c.Table)
+	}
+	return QuoteIdent(c.Schema) + "." + QuoteIdent(c.Table)
+}

@@ -1,0 +1,43 @@
+package loader
+
+// appendCopyText appends one COPY text-format field: \N for NULL, otherwise
+// the text with backslash, tab, newline and carriage return escaped, every
+// other byte verbatim (the session's client_encoding is UTF8).
+func appendCopyText(dst []byte, f Field) []byte {
+	if f.Null {
+		return append(dst, '\\', 'N')
+	}
+	s := f.Text
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc byte
+		switch s[i] {
+		case '\\':
+			esc = '\\'
+		case '\t':
+			esc = 't'
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		default:
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = append(dst, '\\', esc)
+		start = i + 1
+	}
+	return append(dst, s[start:]...)
+}
+
+// appendCopyRow appends one row as a COPY text line holding the fields at
+// positions cols.
+func appendCopyRow(dst []byte, row []Field, cols []int) []byte {
+	for i, c := range cols {
+		if i > 0 {
+			dst = append(dst, '\t')
+		}
+		dst = appendCopyText(dst, row[c])
+	}
+	return append(dst, '\n')
+}

@@ -1,0 +1,239 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Executor runs loads on a connection pool, one pooled session and one
+// transaction per load.
+type Executor struct {
+	// Pool is nil when no database is configured: every load then fails
+	// with a ConnectError.
+	Pool *pgxpool.Pool
+	// AcquireTimeout bounds the wait for a pooled connection; 0 waits as
+	// long as the request's context allows.
+	AcquireTimeout time.Duration
+	// StatementTimeout and LockTimeout, when set, are applied to each load
+	// with SET LOCAL, so they end with its transaction.
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
+}
+
+// Result is what an executed load did.
+type Result struct {
+	Deleted, Inserted, Updated, Skipped int64
+	DuplicatesDropped                   int64
+	Rows                                int64 // rows the load carried
+	Batches                             int
+	Statements                          []Statement
+	SkippedColumns                      []string
+}
+
+// maxStaleRetries bounds how often a dead pooled connection is replaced
+// before the load is given up as a connect failure.
+const maxStaleRetries = 3
+
+// Run executes plan on one pooled connection in one transaction. A plan with
+// no rows never touches the database.
+func (e *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
+	res := &Result{Rows: int64(plan.Rows), DuplicatesDropped: int64(plan.DuplicatesDropped)}
+	if plan.Batch.Len() == 0 {
+		return res, nil
+	}
+	err := e.inTx(ctx, func(s *session) error {
+		return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, res)
+	})
+	return res, err
+}
+
+// inTx acquires one connection, begins, runs fn and commits; on any failure
+// it rolls back and makes sure the connection goes back clean or not at all.
+func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
+	conn, err := e.begin(ctx)
+	if err != nil {
+		return err
+	}
+	s := &session{conn: conn.Conn(), exec: e}
+	defer conn.Release() // the pool destroys a closed conn or one left in a transaction
+	if err := s.settings(ctx); err != nil {
+		s.rollback()
+		return s.loadError(ctx, err)
+	}
+	if err := fn(s); err != nil {
+		s.rollback()
+		return s.loadError(ctx, err)
+	}
+	if _, err := s.conn.Exec(ctx, "COMMIT"); err != nil {
+		s.rollback()
+		return s.loadError(ctx, err)
+	}
+	return nil
+}
+
+// begin acquires a connection and opens the transaction. A pooled
+// connection that turns out dead on BEGIN — nothing written yet — is
+// replaced rather than reported.
+func (e *Executor) begin(ctx context.Context) (*pgxpool.Conn, error) {
+	if e.Pool == nil {
+		return nil, &ConnectError{Err: ErrNoDatabase}
+	}
+	for attempt := 1; ; attempt++ {
+		conn, err := e.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		_, err = conn.Exec(ctx, "BEGIN")
+		if err == nil {
+			return conn, nil
+		}
+		dead := conn.Conn().IsClosed() || connFailure(err)
+		if !dead {
+			conn.Release()
+			return nil, (&session{conn: conn.Conn()}).loadError(ctx, err)
+		}
+		conn.Conn().Close(context.Background()) //nolint:errcheck // already dead
+		conn.Release()
+		if ctx.Err() != nil {
+			return nil, &ConnectError{Err: err, Ctx: ctx.Err()}
+		}
+		if attempt == maxStaleRetries {
+			return nil, &ConnectError{Err: fmt.Errorf("%d pooled connections in a row were dead: %w", attempt, err)}
+		}
+	}
+}
+
+func (e *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	actx := ctx
+	if e.AcquireTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, e.AcquireTimeout)
+		defer cancel()
+	}
+	conn, err := e.Pool.Acquire(actx)
+	switch {
+	case err == nil:
+		return conn, nil
+	case ctx.Err() != nil:
+		return nil, &ConnectError{Err: err, Ctx: ctx.Err()}
+	case actx.Err() != nil:
+		st := e.Pool.Stat()
+		return nil, &ConnectError{Err: fmt.Errorf("no pooled connection free after waiting %s: all %d of pool_max_conns=%d are in use", e.AcquireTimeout, st.AcquiredConns(), st.MaxConns())}
+	}
+	return nil, &ConnectError{Err: err}
+}
+
+// connFailure reports an error that means the session is gone: a backend
+// terminated by the server (57P01 admin shutdown, 57P02 crash shutdown,
+// 57P03 cannot connect now) or a broken socket.
+func connFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", "08000", "08003", "08006":
+			return true
+		}
+		return false
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// session is one load's connection inside its transaction.
+type session struct {
+	conn *pgx.Conn
+	exec *Executor
+}
+
+func (s *session) settings(ctx context.Context) error {
+	if s.exec.StatementTimeout > 0 {
+		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.exec.StatementTimeout.Milliseconds())); err != nil {
+			return err
+		}
+	}
+	if s.exec.LockTimeout > 0 {
+		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", s.exec.LockTimeout.Milliseconds())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rollback ends the transaction with a context of its own, since the
+// request's may be done. If that fails the connection is closed, so the pool
+// destroys it instead of handing out a dirty session.
+func (s *session) rollback() {
+	if s.conn.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.conn.Exec(ctx, "ROLLBACK"); err != nil || s.conn.PgConn().TxStatus() != 'I' {
+		s.conn.Close(ctx) //nolint:errcheck // closing is the fallback
+	}
+}
+
+// loadError wraps a failure after the session was acquired.
+func (s *session) loadError(ctx context.Context, err error) error {
+	var ve *ValidationError
+	var uc *UnknownColumnError
+	if errors.As(err, &ve) || errors.As(err, &uc) {
+		return err
+	}
+	le := &LoadError{Err: err, Ctx: ctx.Err()}
+	if s.conn.IsClosed() || connFailure(err) {
+		le.ConnLost = true
+	}
+	return le
+}
+
+// RunStream executes a load whose rows come from src, batch by batch, on one
+// pooled connection in one transaction. The first batch fixes the columns.
+// A stream without rows never touches the database. Duplicate keys across
+// batches are found in the stage (see Stage duplicates in load.go).
+func (e *Executor) RunStream(ctx context.Context, cfg Config, src Source) (*Result, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	first, err := src.Next(ctx)
+	if errors.Is(err, io.EOF) {
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	counted := &countingSource{first: first, src: src}
+	err = e.inTx(ctx, func(s *session) error {
+		return s.load(ctx, &cfg, counted, res)
+	})
+	res.Rows = int64(counted.rows)
+	return res, err
+}
+
+// countingSource replays a prefetched first batch, then src, counting rows.
+type countingSource struct {
+	first *Batch
+	src   Source
+	rows  int
+}
+
+func (c *countingSource) Next(ctx context.Context) (*Batch, error) {
+	b := c.first
+	if b != nil {
+		c.first = nil
+	} else {
+		var err error
+		if b, err = c.src.Next(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.rows += b.Len()
+	return b, nil
+}

@@ -1,0 +1,231 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Source yields a load's rows batch by batch; every batch has the columns of
+// the first. Next returns io.EOF after the last.
+type Source interface {
+	Next(ctx context.Context) (*Batch, error)
+}
+
+// sliceSource is a Source of one batch held in memory.
+type sliceSource struct {
+	batch *Batch
+	done  bool
+}
+
+func (s *sliceSource) Next(context.Context) (*Batch, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	s.done = true
+	return s.batch, nil
+}
+
+// load runs one load's statements inside the session's transaction: the
+// catalog check, the statements before the rows, one COPY per chunk, and the
+// statements after.
+func (s *session) load(ctx context.Context, cfg *Config, src Source, res *Result) error {
+	rows := &rowFeed{src: src, cfg: cfg}
+	if more, err := rows.more(ctx); err != nil || !more {
+		return err
+	}
+	table, err := Describe(ctx, s.conn, cfg)
+	if err != nil {
+		return err
+	}
+	write, skipped, err := table.Writable(cfg, rows.columns())
+	if err != nil {
+		return err
+	}
+	res.SkippedColumns = skipped
+	rows.cols = positions(rows.columns(), write)
+	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks()})
+	for _, st := range sc.pre {
+		if err := s.run(ctx, st, res); err != nil {
+			return err
+		}
+	}
+	n, err := s.copyAll(ctx, cfg, sc, rows, res)
+	if err != nil {
+		return err
+	}
+	for _, st := range sc.postFor(n) {
+		if err := s.run(ctx, st, res); err != nil {
+			return err
+		}
+	}
+	if cfg.Mode == ModeInsertMissing {
+		res.Skipped = int64(n) - res.Inserted
+	}
+	return nil
+}
+
+// copyAll copies the rows in chunks of cfg.ChunkSize, one COPY each, and
+// returns the number of rows copied.
+func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *rowFeed, res *Result) (int, error) {
+	total := 0
+	for {
+		more, err := rows.more(ctx)
+		if err != nil {
+			return total, err
+		}
+		if !more {
+			return total, nil
+		}
+		st := sc.copyOf(total, 0)
+		r := &chunkReader{ctx: ctx, feed: rows, left: cfg.ChunkSize}
+		tag, err := s.conn.PgConn().CopyFrom(ctx, r, st.SQL)
+		if r.err != nil {
+			return total, r.err // the source failed: a bad row, a broken stream
+		}
+		if err != nil {
+			return total, err
+		}
+		st.Rows = tag.RowsAffected()
+		total += int(st.Rows)
+		res.Batches++
+		res.Statements = append(res.Statements, st)
+		if st.role == roleCopyTarget {
+			res.Inserted += st.Rows
+		}
+	}
+}
+
+// run executes one statement and adds its command tag to the counts.
+func (s *session) run(ctx context.Context, st Statement, res *Result) error {
+	res.Statements = append(res.Statements, st)
+	if st.role == roleCountSkipped {
+		return s.conn.QueryRow(ctx, st.SQL, pgx.QueryExecModeSimpleProtocol).Scan(&res.Skipped)
+	}
+	tag, err := s.conn.Exec(ctx, st.SQL)
+	if err != nil {
+		return err
+	}
+	switch st.role {
+	case roleDelete:
+		res.Deleted += tag.RowsAffected()
+	case roleInsert:
+		res.Inserted += tag.RowsAffected()
+	case roleUpdate:
+		res.Updated += tag.RowsAffected()
+	}
+	return nil
+}
+
+// positions returns the index in from of each name of names.
+func positions(from, names []string) []int {
+	idx := make([]int, len(names))
+	for i, n := range names {
+		for j, f := range from {
+			if f == n {
+				idx[i] = j
+				break
+			}
+		}
+	}
+	return idx
+}
+
+// rowFeed walks a Source row by row, checking each batch as it arrives.
+type rowFeed struct {
+	src   Source
+	cfg   *Config
+	batch *Batch
+	next  int   // next row of batch
+	cols  []int // positions of the written columns
+	first []string
+	keys  []int
+}
+
+func (f *rowFeed) columns() []string { return f.first }
+
+// more reports whether a row is left, fetching the next batch when needed.
+func (f *rowFeed) more(ctx context.Context) (bool, error) {
+	for f.batch == nil || f.next >= f.batch.Len() {
+		b, err := f.src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := f.accept(b); err != nil {
+			return false, err
+		}
+		f.batch, f.next = b, 0
+	}
+	return true, nil
+}
+
+// accept checks a batch against the first: same columns, key values present.
+func (f *rowFeed) accept(b *Batch) error {
+	if f.first == nil {
+		f.first = b.Columns
+		if f.cfg.Mode.keyed() {
+			keys, err := KeyIndexes(b, f.cfg.Keys)
+			if err != nil {
+				return err
+			}
+			f.keys = keys
+		}
+	} else if !sameColumns(f.first, b.Columns) {
+		return invalid("rows", b.Offset, "rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteList("", b.Columns), quoteList("", f.first))
+	}
+	if f.keys != nil {
+		return CheckKeys(b, f.cfg.Keys, f.keys)
+	}
+	return nil
+}
+
+func sameColumns(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// chunkReader is the COPY data of up to left rows from a rowFeed. An error
+// of the source is kept in err, so the caller reports it rather than the
+// COPY failure it causes.
+type chunkReader struct {
+	ctx  context.Context
+	feed *rowFeed
+	left int
+	buf  []byte
+	err  error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) < len(p) && r.left > 0 {
+		more, err := r.feed.more(r.ctx)
+		if err != nil {
+			r.err = err
+			return 0, err
+		}
+		if !more {
+			break
+		}
+		f := r.feed
+		r.buf = appendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
+		f.next++
+		r.left--
+	}
+	if len(r.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	return n, nil
+}

@@ -1,0 +1,55 @@
+package loader
+
+import "strings"
+
+// Script renders the plan as one psql script that performs the same load:
+// its own BEGIN/COMMIT (the stage is ON COMMIT DROP), each COPY followed by
+// its rows inline and the \. terminator. `psql -f` alone runs it.
+func (p *Plan) Script() string {
+	stmts := p.Statements()
+	if len(stmts) == 0 {
+		return ""
+	}
+	cols := allColumns(len(p.Batch.Columns))
+	var b strings.Builder
+	b.WriteString("-- loadsvc plan: " + p.Config.Mode.String() + " into " + p.Config.Target() + ", " + itoa(p.Batch.Len()) + " rows\n")
+	b.WriteString("\\set ON_ERROR_STOP on\nBEGIN;\n")
+	var line []byte
+	for _, s := range stmts {
+		b.WriteString(s.SQL)
+		b.WriteString(";\n")
+		if s.role != roleCopy && s.role != roleCopyTarget {
+			continue
+		}
+		for i := s.first; i < s.first+int(s.Rows); i++ {
+			line = appendCopyRow(line[:0], p.Batch.Row(i), cols)
+			b.Write(line)
+		}
+		b.WriteString("\\.\n")
+	}
+	b.WriteString("COMMIT;\n")
+	return b.String()
+}
+
+// Statements renders the plan's statements as the executor runs them when
+// the table accepts every column the rows carry.
+func (p *Plan) Statements() []Statement {
+	return Statements(&p.Config, Shape{
+		Columns: p.Batch.Columns,
+		Rows:    p.Batch.Len(),
+		Lock:    p.Config.locks(),
+	})
+}
+
+// locks reports whether loads of this mode serialize on the table's lock.
+func (c *Config) locks() bool {
+	return c.Mode != ModeAppend
+}
+
+func allColumns(n int) []int {
+	cols := make([]int, n)
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}

@@ -1,0 +1,223 @@
+package loader
+
+import (
+	"strings"
+)
+
+// Statement is one SQL statement of a load, in the order the load runs it.
+type Statement struct {
+	SQL string
+	// Rows is the number of rows the statement carries (COPY data, or the
+	// rows an INSERT … SELECT reads from the stage); 0 if none.
+	Rows int64
+
+	role  role
+	first int // COPY: index of the first row of its batch
+}
+
+// role says what a statement's command tag counts towards.
+type role int
+
+const (
+	roleNone role = iota
+	roleCopy      // COPY into the stage
+	roleCopyTarget
+	roleDelete
+	roleInsert
+	roleUpdate
+	roleCountSkipped // a query returning one count: rows skipped
+)
+
+const stageName = "loadsvc_stage"
+
+// stage is the staging table as written in SQL, pinned to pg_temp so that a
+// permanent table of the same name can never be hit.
+var stage = "pg_temp." + QuoteIdent(stageName)
+
+// Shape is what the statements of a load depend on beyond its config.
+type Shape struct {
+	Columns []string // the columns written, in COPY order
+	Rows    int      // rows after duplicates were dropped
+	// Unique says the table has a unique index on exactly the key columns,
+	// so inserts may use ON CONFLICT. A plan cannot see the catalog and
+	// renders the form that works either way.
+	Unique bool
+	// Lock takes the table's advisory transaction lock first, serializing
+	// keyed loads of one table.
+	Lock bool
+}
+
+// Statements renders the load's statements for cfg and shape, one COPY per
+// chunk of cfg.ChunkSize rows.
+func Statements(cfg *Config, sh Shape) []Statement {
+	if sh.Rows == 0 {
+		return nil
+	}
+	sc := render(cfg, sh)
+	out := append([]Statement(nil), sc.pre...)
+	for first := 0; first < sh.Rows; first += cfg.ChunkSize {
+		out = append(out, sc.copyOf(first, min(cfg.ChunkSize, sh.Rows-first)))
+	}
+	return append(out, sc.postFor(sh.Rows)...)
+}
+
+// script is a load's statements in three parts: those before the rows, the
+// COPY that carries each batch, and those after.
+type script struct {
+	pre  []Statement
+	copy Statement
+	post []Statement
+}
+
+func render(cfg *Config, sh Shape) script {
+	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns)}
+	var sc script
+	if sh.Lock {
+		sc.pre = append(sc.pre, Statement{SQL: lockSQL(cfg)})
+	}
+	switch cfg.Mode {
+	case ModeAppend:
+		sc.copy = s.copyInto(s.target, roleCopyTarget)
+		return sc
+	case ModeReplace:
+		sc.pre = append(sc.pre, Statement{SQL: "DELETE FROM " + s.target, role: roleDelete})
+		sc.copy = s.copyInto(s.target, roleCopyTarget)
+		return sc
+	}
+	sc.pre = append(sc.pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(stageName) + " ON COMMIT DROP AS SELECT " + s.cols + " FROM " + s.target + " WITH NO DATA"})
+	sc.copy = s.copyInto(stage, roleCopy)
+	sc.post = append([]Statement{{SQL: "ANALYZE " + stage}}, s.apply()...)
+	return sc
+}
+
+// copyOf is the COPY of the batch of n rows starting at row first.
+func (sc script) copyOf(first, n int) Statement {
+	c := sc.copy
+	c.first, c.Rows = first, int64(n)
+	return c
+}
+
+// postFor returns the statements after the rows, those reading the whole
+// stage carrying its row count.
+func (sc script) postFor(rows int) []Statement {
+	out := append([]Statement(nil), sc.post...)
+	for i := range out {
+		if out[i].role == roleInsert {
+			out[i].Rows = int64(rows)
+		}
+	}
+	return out
+}
+
+// lockSQL serializes keyed loads of one table for the rest of the transaction.
+func lockSQL(cfg *Config) string {
+	return "SELECT pg_advisory_xact_lock(" + lockClass + ", " + quoteLiteral(cfg.Target()) + "::regclass::oid::int4)"
+}
+
+// lockClass is the first key of loadsvc's advisory locks ('ldsv' as int4).
+const lockClass = "1818522486"
+
+type sqlBuilder struct {
+	cfg    *Config
+	sh     Shape
+	target string
+	cols   string
+}
+
+func (s sqlBuilder) copyInto(into string, r role) Statement {
+	return Statement{SQL: "COPY " + into + " (" + s.cols + ") FROM STDIN", role: r}
+}
+
+func (s sqlBuilder) apply() []Statement {
+	var rows int64 // set by postFor
+	switch s.cfg.Mode {
+	case ModeUpsert:
+		var out []Statement
+		if set := s.assignments("stage.%s"); set != "" {
+			out = append(out, Statement{SQL: "UPDATE " + s.target + " AS target SET " + set + " FROM " + stage + " AS stage WHERE " + s.match(), role: roleUpdate})
+		}
+		return append(out, Statement{SQL: s.insertMissing(true), Rows: rows, role: roleInsert})
+	case ModeInsertMissing:
+		return []Statement{{SQL: s.insertMissing(false), Rows: rows, role: roleInsert}}
+	case ModeFillNullOnly:
+		return s.fillNull()
+	}
+	return []Statement{
+		{SQL: "DELETE FROM " + s.target + " AS target USING (SELECT DISTINCT " + quoteList("", s.cfg.Keys) + " FROM " + stage + ") AS stage WHERE " + s.match(), role: roleDelete},
+		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + stage, Rows: rows, role: roleInsert},
+	}
+}
+
+// match is the join condition of target and stage rows on the key columns.
+// Key values are never NULL, so = is exact and can use the table's index.
+func (s sqlBuilder) match() string {
+	parts := make([]string, len(s.cfg.Keys))
+	for i, k := range s.cfg.Keys {
+		q := QuoteIdent(k)
+		parts[i] = "target." + q + " = stage." + q
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// assignments renders "col = <format of col>" for every non-key column.
+func (s sqlBuilder) assignments(format string) string {
+	var parts []string
+	for _, c := range s.nonKeys() {
+		q := QuoteIdent(c)
+		parts = append(parts, q+" = "+strings.ReplaceAll(format, "%s", q))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s sqlBuilder) nonKeys() []string {
+	isKey := make(map[string]bool, len(s.cfg.Keys))
+	for _, k := range s.cfg.Keys {
+		isKey[k] = true
+	}
+	var out []string
+	for _, c := range s.sh.Columns {
+		if !isKey[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// insertMissing inserts the stage rows whose key the table lacks. With a
+// unique index on the key, ON CONFLICT also covers a row another writer
+// inserted meanwhile: upsert updates it, insert_missing leaves it.
+func (s sqlBuilder) insertMissing(update bool) string {
+	sql := "INSERT INTO " + s.target + " AS target (" + s.cols + ") SELECT " + quoteList("stage.", s.sh.Columns) +
+		" FROM " + stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")"
+	if !s.sh.Unique {
+		return sql
+	}
+	sql += " ON CONFLICT (" + quoteList("", s.cfg.Keys) + ") DO "
+	if set := s.assignments("EXCLUDED.%s"); update && set != "" {
+		return sql + "UPDATE SET " + set
+	}
+	return sql + "NOTHING"
+}
+
+// fillNull sets, for rows whose key exists, only the columns that are NULL
+// in the table; it first counts the stage rows whose key is absent.
+func (s sqlBuilder) fillNull() []Statement {
+	skipped := Statement{SQL: "SELECT count(*) FROM " + stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")", role: roleCountSkipped}
+	cols := s.nonKeys()
+	if len(cols) == 0 {
+		return []Statement{skipped}
+	}
+	var set, cond []string
+	for _, c := range cols {
+		q := QuoteIdent(c)
+		set = append(set, q+" = COALESCE(target."+q+", stage."+q+")")
+		cond = append(cond, "(target."+q+" IS NULL AND stage."+q+" IS NOT NULL)")
+	}
+	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + strings.Join(set, ", ") + " FROM " + stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: roleUpdate}
+	return []Statement{skipped, update}
+}
+
+// quoteLiteral quotes s as a SQL string literal (standard_conforming_strings).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}

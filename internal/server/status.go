@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+)
+
+// errorDomain is the google.rpc.ErrorInfo domain of loadsvc's errors.
+const errorDomain = "loadsvc"
+
+// The google.rpc.ErrorInfo reasons.
+const (
+	ReasonConnectionFailed = "DATABASE_CONNECTION_FAILED"
+	ReasonLoadFailed       = "LOAD_FAILED"
+	ReasonUnknownColumn    = "UNKNOWN_COLUMN"
+)
+
+// toStatus turns an error of a load into the gRPC status the contract's
+// error table gives it. redact scrubs secrets from driver texts.
+func toStatus(err error, redact func(string) string) *status.Status {
+	var (
+		ve *loader.ValidationError
+		ce *loader.ConnectError
+		uc *loader.UnknownColumnError
+		le *loader.LoadError
+	)
+	switch {
+	case errors.As(err, &ve):
+		return badRequest(ve)
+	case errors.As(err, &ce):
+		if ce.Ctx != nil {
+			return status.New(contextCode(ce.Ctx), "request ended while waiting for a database connection: "+ce.Ctx.Error())
+		}
+		return withDetails(status.New(codes.Unavailable, "database connection failed: "+redact(ce.Err.Error())),
+			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonConnectionFailed})
+	case errors.As(err, &uc):
+		return withDetails(status.New(codes.InvalidArgument, "load failed: "+uc.Error()),
+			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonUnknownColumn,
+				Metadata: map[string]string{"sqlstate": "42703", "table": uc.Table, "column": uc.Column}})
+	case errors.As(err, &le):
+		return loadStatus(le, redact)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.New(contextCode(err), err.Error())
+	}
+	if st, ok := status.FromError(err); ok {
+		return st
+	}
+	return status.New(codes.Internal, "internal error: "+redact(err.Error()))
+}
+
+func badRequest(ve *loader.ValidationError) *status.Status {
+	return withDetails(status.New(codes.InvalidArgument, ve.Reason),
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: ve.Field, Description: ve.Reason}}})
+}
+
+// loadStatus maps a failure after the session was acquired. The request's
+// own cancel or deadline wins; then the SQLSTATE decides.
+func loadStatus(le *loader.LoadError, redact func(string) string) *status.Status {
+	info := &errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonLoadFailed, Metadata: map[string]string{}}
+	msg := le.Err.Error()
+	code := codes.Internal
+	var pgErr *pgconn.PgError
+	if errors.As(le.Err, &pgErr) {
+		msg = pgErr.Message
+		code = sqlStateCode(pgErr)
+		info.Metadata["sqlstate"] = pgErr.Code
+		setIf(info.Metadata, "constraint", pgErr.ConstraintName)
+		setIf(info.Metadata, "table", pgErr.TableName)
+		setIf(info.Metadata, "column", pgErr.ColumnName)
+		setIf(info.Metadata, "schema", pgErr.SchemaName)
+		setIf(info.Metadata, "detail", pgErr.Detail)
+	}
+	switch {
+	case le.Ctx != nil:
+		code = contextCode(le.Ctx)
+	case le.ConnLost:
+		code = codes.Aborted
+		msg = "the database connection was lost, the transaction was rolled back and a retry is safe: " + msg
+	}
+	return withDetails(status.New(code, "load failed: "+redact(msg)), info)
+}
+
+// sqlStateCode is the contract's table from SQLSTATE to gRPC code.
+func sqlStateCode(e *pgconn.PgError) codes.Code {
+	c := e.Code
+	switch {
+	case c == "23505":
+		return codes.AlreadyExists
+	case strings.HasPrefix(c, "23"):
+		return codes.FailedPrecondition
+	case strings.HasPrefix(c, "22"):
+		return codes.InvalidArgument
+	case c == "42P01":
+		return codes.NotFound
+	case c == "42703":
+		return codes.InvalidArgument
+	case c == "40001", c == "40P01":
+		return codes.Aborted
+	case c == "57014":
+		if strings.Contains(e.Message, "statement timeout") {
+			return codes.DeadlineExceeded
+		}
+		return codes.Canceled
+	case c == "55P03":
+		return codes.DeadlineExceeded // lock_timeout
+	case c == "42501":
+		return codes.PermissionDenied
+	case strings.HasPrefix(c, "53"):
+		return codes.ResourceExhausted
+	case strings.HasPrefix(c, "57P"), strings.HasPrefix(c, "08"):
+		return codes.Aborted
+	}
+	return codes.Internal
+}
+
+func contextCode(err error) codes.Code {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codes.DeadlineExceeded
+	}
+	return codes.Canceled
+}
+
+func setIf(m map[string]string, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func withDetails(st *status.Status, details ...protoadapt.MessageV1) *status.Status {
+	if d, err := st.WithDetails(details...); err == nil {
+		return d
+	}
+	return st
+}

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// LoadStream loads a client stream of row messages in one transaction. Rows
+// go into the COPY as they arrive, so memory stays bounded by one message
+// and one COPY buffer, however long the stream.
+func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error {
+	start := time.Now()
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
+	}
+	if err != nil {
+		return s.finish("LoadStream", loader.Config{}, nil, start, err)
+	}
+	cfg := s.config(first.GetConfig())
+	cfg.MaxRows = 0 // a stream is bounded by nothing but its transaction
+	resp, err := s.loadStream(stream, &cfg, first)
+	if err == nil {
+		err = stream.SendAndClose(resp)
+	}
+	return s.finish("LoadStream", cfg, resp, start, err)
+}
+
+func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, error) {
+	if first.GetConfig() == nil {
+		return nil, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
+	}
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	src := &streamSource{stream: stream, pending: first}
+	if first.GetConfig().GetPlanOnly() {
+		return s.planStream(stream.Context(), cfg, src)
+	}
+	res, err := s.exec.RunStream(stream.Context(), *cfg, src)
+	if err != nil {
+		return nil, err
+	}
+	return resultResponse(cfg, res), nil
+}
+
+// planStream gathers a plan-only stream's rows (bounded by MaxRows) and
+// plans them as one request; it never connects.
+func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *streamSource) (*loadsvcv1.LoadResponse, error) {
+	all := &loader.Batch{}
+	for {
+		b, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if all.Columns == nil {
+			all.Columns = b.Columns
+		}
+		all.Values = append(all.Values, b.Values...)
+		if s.opt.MaxRows > 0 && all.Len() > s.opt.MaxRows {
+			return nil, &loader.ValidationError{Field: "rows", Row: -1, Reason: "a plan-only stream is held in memory and may carry at most " + itoa(s.opt.MaxRows) + " rows"}
+		}
+	}
+	plan, err := loader.NewPlan(*cfg, all)
+	if err != nil {
+		return nil, err
+	}
+	return planResponse(plan), nil
+}
+
+// streamSource turns the messages of a stream into batches. The first
+// message with rows fixes the load's columns; a later JSON row may leave a
+// column out (NULL) but not add one.
+type streamSource struct {
+	stream  loadsvcv1.LoadService_LoadStreamServer
+	pending *loadsvcv1.LoadStreamRequest
+	columns []string
+	rows    int
+	msgs    int
+}
+
+func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
+	for {
+		msg, err := s.recv()
+		if err != nil {
+			return nil, err
+		}
+		b, err := s.batch(msg)
+		if err != nil || b.Len() > 0 {
+			return b, err
+		}
+	}
+}
+
+func (s *streamSource) recv() (*loadsvcv1.LoadStreamRequest, error) {
+	if m := s.pending; m != nil {
+		s.pending = nil
+		s.msgs++
+		return m, nil
+	}
+	m, err := s.stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	s.msgs++
+	if m.GetConfig() != nil {
+		return nil, &loader.ValidationError{Field: "config", Row: s.rows, Reason: "message " + itoa(s.msgs-1) + " of the stream carries a config; only the first may"}
+	}
+	return m, nil
+}
+
+func (s *streamSource) batch(m *loadsvcv1.LoadStreamRequest) (*loader.Batch, error) {
+	var b *loader.Batch
+	var err error
+	switch {
+	case len(m.GetRows()) > 0 && s.columns != nil && len(m.GetTypedRows().GetColumns()) == 0:
+		b, err = loader.FromStructs(s.columns, m.GetRows(), s.rows)
+	default:
+		b, err = requestBatch(m.GetRows(), m.GetTypedRows(), s.rows)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.Len() > 0 && s.columns == nil {
+		s.columns = b.Columns
+	}
+	s.rows += b.Len()
+	return b, nil
+}
