@@ -90,4 +90,3 @@ func (e *envReader) dur(key string, def time.Duration) time.Duration {
 	}
 	return d
 }
-

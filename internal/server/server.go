@@ -121,5 +121,4 @@ func (s *Server) finish(method string, cfg loader.Config, resp *loadsvcv1.LoadRe
 	return st.Err()
 }
 
-
 func itoa(i int) string { return strconv.Itoa(i) }

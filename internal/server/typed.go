@@ -84,10 +84,14 @@ func viewColumn(c *loadsvcv1.TypedColumn) (typedColumn, error) {
 	use(len(c.GetInt64S()), func(i int) (loader.Field, error) {
 		return loader.Field{Text: strconv.FormatInt(c.GetInt64S()[i], 10)}, nil
 	})
-	use(len(c.GetFloat64S()), func(i int) (loader.Field, error) { return loader.Field{Text: loader.FormatFloat(c.GetFloat64S()[i])}, nil })
+	use(len(c.GetFloat64S()), func(i int) (loader.Field, error) {
+		return loader.Field{Text: loader.FormatFloat(c.GetFloat64S()[i])}, nil
+	})
 	use(len(c.GetBools()), func(i int) (loader.Field, error) { return loader.Field{Text: strconv.FormatBool(c.GetBools()[i])}, nil })
 	use(len(c.GetTexts()), func(i int) (loader.Field, error) { return loader.Text(c.GetTexts()[i]) })
-	use(len(c.GetBytesValues()), func(i int) (loader.Field, error) { return loader.Field{Text: loader.FormatBytea(c.GetBytesValues()[i])}, nil })
+	use(len(c.GetBytesValues()), func(i int) (loader.Field, error) {
+		return loader.Field{Text: loader.FormatBytea(c.GetBytesValues()[i])}, nil
+	})
 	use(len(c.GetTimestampMicros()), func(i int) (loader.Field, error) {
 		return loader.Field{Text: loader.FormatTimestampMicros(c.GetTimestampMicros()[i])}, nil
 	})
