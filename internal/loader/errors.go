@@ -34,7 +34,7 @@ func (e *ConnectError) Error() string { return e.Err.Error() }
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // ErrNoDatabase is the ConnectError cause when the service has no database.
-var ErrNoDatabase = errors.New("no database configured")
+var ErrNoDatabase = errors.New("no database configured (set --database-url, LOADSVC_DATABASE_URL, DATABASE_URL or the PG* variables and restart)")
 
 // UnknownColumnError is a column the rows carry that the target table lacks,
 // found from the catalog after the session was acquired and before any write.

@@ -96,8 +96,9 @@ func (e *Executor) begin(ctx context.Context) (*pgxpool.Conn, error) {
 		}
 		dead := conn.Conn().IsClosed() || connFailure(err)
 		if !dead {
+			lerr := (&session{conn: conn.Conn()}).loadError(ctx, err)
 			conn.Release()
-			return nil, (&session{conn: conn.Conn()}).loadError(ctx, err)
+			return nil, lerr
 		}
 		conn.Conn().Close(context.Background()) //nolint:errcheck // already dead
 		conn.Release()

@@ -4,23 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"google.golang.org/protobuf/types/known/structpb"
 
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
-
-func rows(t *testing.T, maps ...map[string]any) []*structpb.Struct {
-	t.Helper()
-	out := make([]*structpb.Struct, len(maps))
-	for i, m := range maps {
-		s, err := structpb.NewStruct(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = s
-	}
-	return out
-}
 
 func TestLoadDeleteInsertSmoke(t *testing.T) {
 	t.Parallel()
