@@ -49,7 +49,7 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
 		return res, nil
 	}
 	err := e.inTx(ctx, func(s *session) error {
-		return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, res)
+		return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, false, res)
 	})
 	return res, err
 }
@@ -150,6 +150,7 @@ func connFailure(err error) bool {
 type session struct {
 	conn *pgx.Conn
 	exec *Executor
+	cfg  *Config
 }
 
 func (s *session) settings(ctx context.Context) error {
@@ -212,7 +213,7 @@ func (e *Executor) RunStream(ctx context.Context, cfg Config, src Source) (*Resu
 	}
 	counted := &countingSource{first: first, src: src}
 	err = e.inTx(ctx, func(s *session) error {
-		return s.load(ctx, &cfg, counted, res)
+		return s.load(ctx, &cfg, counted, true, res)
 	})
 	res.Rows = int64(counted.rows)
 	return res, err

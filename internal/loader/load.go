@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -31,7 +33,8 @@ func (s *sliceSource) Next(context.Context) (*Batch, error) {
 // load runs one load's statements inside the session's transaction: the
 // catalog check, the statements before the rows, one COPY per chunk, and the
 // statements after.
-func (s *session) load(ctx context.Context, cfg *Config, src Source, res *Result) error {
+func (s *session) load(ctx context.Context, cfg *Config, src Source, ordinal bool, res *Result) error {
+	s.cfg = cfg
 	rows := &rowFeed{src: src, cfg: cfg}
 	if more, err := rows.more(ctx); err != nil || !more {
 		return err
@@ -46,7 +49,8 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, res *Result
 	}
 	res.SkippedColumns = skipped
 	rows.cols = positions(rows.columns(), write)
-	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks()})
+	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks(), Ordinal: ordinal && cfg.Mode.keyed()})
+	rows.ordinal = ordinal && cfg.Mode.keyed()
 	for _, st := range sc.pre {
 		if err := s.run(ctx, st, res); err != nil {
 			return err
@@ -56,13 +60,13 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, res *Result
 	if err != nil {
 		return err
 	}
-	for _, st := range sc.postFor(n) {
-		if err := s.run(ctx, st, res); err != nil {
+	for _, st := range sc.post {
+		if err := s.run(ctx, st.withRows(int64(n)-res.DuplicatesDropped), res); err != nil {
 			return err
 		}
 	}
 	if cfg.Mode == ModeInsertMissing {
-		res.Skipped = int64(n) - res.Inserted
+		res.Skipped = int64(n) - res.DuplicatesDropped - res.Inserted
 	}
 	return nil
 }
@@ -101,8 +105,11 @@ func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *row
 // run executes one statement and adds its command tag to the counts.
 func (s *session) run(ctx context.Context, st Statement, res *Result) error {
 	res.Statements = append(res.Statements, st)
-	if st.role == roleCountSkipped {
+	switch st.role {
+	case roleCountSkipped:
 		return s.conn.QueryRow(ctx, st.SQL, pgx.QueryExecModeSimpleProtocol).Scan(&res.Skipped)
+	case roleFindDuplicate:
+		return s.findDuplicate(ctx, st)
 	}
 	tag, err := s.conn.Exec(ctx, st.SQL)
 	if err != nil {
@@ -115,8 +122,33 @@ func (s *session) run(ctx context.Context, st Statement, res *Result) error {
 		res.Inserted += tag.RowsAffected()
 	case roleUpdate:
 		res.Updated += tag.RowsAffected()
+	case roleDropDuplicates:
+		res.DuplicatesDropped += tag.RowsAffected()
 	}
 	return nil
+}
+
+// findDuplicate runs the stage's duplicate query and refuses the load when
+// it finds a key given twice, naming both rows.
+func (s *session) findDuplicate(ctx context.Context, st Statement) error {
+	rows, err := s.conn.Query(ctx, st.SQL, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return rows.Err()
+	}
+	vals, err := rows.Values()
+	if err != nil {
+		return err
+	}
+	prev, row := vals[0].(int64), vals[1].(int64)
+	parts := make([]string, len(vals)-2)
+	for i, v := range vals[2:] {
+		parts[i] = QuoteIdent(s.cfg.Keys[i]) + "=" + v.(string)
+	}
+	return invalid("rows["+itoa(int(row))+"]", int(row), "rows %d and %d have the same key (%s); set duplicates to DUPLICATES_KEEP_LAST to keep the last", prev, row, strings.Join(parts, ", "))
 }
 
 // positions returns the index in from of each name of names.
@@ -142,6 +174,8 @@ type rowFeed struct {
 	cols  []int // positions of the written columns
 	first []string
 	keys  []int
+	// ordinal appends each row's index in the load as a last COPY field.
+	ordinal bool
 }
 
 func (f *rowFeed) columns() []string { return f.first }
@@ -219,6 +253,11 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		}
 		f := r.feed
 		r.buf = appendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
+		if f.ordinal {
+			r.buf[len(r.buf)-1] = '\t'
+			r.buf = strconv.AppendInt(r.buf, int64(f.batch.Offset+f.next), 10)
+			r.buf = append(r.buf, '\n')
+		}
 		f.next++
 		r.left--
 	}

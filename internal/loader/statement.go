@@ -26,6 +26,8 @@ const (
 	roleInsert
 	roleUpdate
 	roleCountSkipped // a query returning one count: rows skipped
+	roleFindDuplicate
+	roleDropDuplicates
 )
 
 const stageName = "loadsvc_stage"
@@ -45,7 +47,15 @@ type Shape struct {
 	// Lock takes the table's advisory transaction lock first, serializing
 	// keyed loads of one table.
 	Lock bool
+	// Ordinal numbers the staged rows (column loadsvc_row) so that duplicate
+	// keys across the batches of a stream are found, or all but the last
+	// dropped, in the stage. A request's duplicates are handled before any
+	// connection instead.
+	Ordinal bool
 }
+
+// ordinalName is the stage column that numbers a stream's rows.
+const ordinalName = "loadsvc_row"
 
 // Statements renders the load's statements for cfg and shape, one COPY per
 // chunk of cfg.ChunkSize rows.
@@ -58,7 +68,10 @@ func Statements(cfg *Config, sh Shape) []Statement {
 	for first := 0; first < sh.Rows; first += cfg.ChunkSize {
 		out = append(out, sc.copyOf(first, min(cfg.ChunkSize, sh.Rows-first)))
 	}
-	return append(out, sc.postFor(sh.Rows)...)
+	for _, st := range sc.post {
+		out = append(out, st.withRows(int64(sh.Rows)))
+	}
+	return out
 }
 
 // script is a load's statements in three parts: those before the rows, the
@@ -84,9 +97,19 @@ func render(cfg *Config, sh Shape) script {
 		sc.copy = s.copyInto(s.target, roleCopyTarget)
 		return sc
 	}
-	sc.pre = append(sc.pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(stageName) + " ON COMMIT DROP AS SELECT " + s.cols + " FROM " + s.target + " WITH NO DATA"})
+	stageCols := s.cols
+	if sh.Ordinal {
+		stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
+		s.cols += ", " + QuoteIdent(ordinalName)
+	}
+	sc.pre = append(sc.pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
 	sc.copy = s.copyInto(stage, roleCopy)
-	sc.post = append([]Statement{{SQL: "ANALYZE " + stage}}, s.apply()...)
+	s.cols = quoteList("", sh.Columns)
+	if sh.Ordinal {
+		sc.post = append(sc.post, s.duplicates())
+	}
+	sc.post = append(sc.post, Statement{SQL: "ANALYZE " + stage})
+	sc.post = append(sc.post, s.apply()...)
 	return sc
 }
 
@@ -97,16 +120,12 @@ func (sc script) copyOf(first, n int) Statement {
 	return c
 }
 
-// postFor returns the statements after the rows, those reading the whole
-// stage carrying its row count.
-func (sc script) postFor(rows int) []Statement {
-	out := append([]Statement(nil), sc.post...)
-	for i := range out {
-		if out[i].role == roleInsert {
-			out[i].Rows = int64(rows)
-		}
+// withRows gives a statement that reads the whole stage its row count.
+func (st Statement) withRows(rows int64) Statement {
+	if st.role == roleInsert {
+		st.Rows = rows
 	}
-	return out
+	return st
 }
 
 // lockSQL serializes keyed loads of one table for the rest of the transaction.
@@ -129,7 +148,7 @@ func (s sqlBuilder) copyInto(into string, r role) Statement {
 }
 
 func (s sqlBuilder) apply() []Statement {
-	var rows int64 // set by postFor
+	var rows int64 // set by withRows
 	switch s.cfg.Mode {
 	case ModeUpsert:
 		var out []Statement
@@ -143,9 +162,30 @@ func (s sqlBuilder) apply() []Statement {
 		return s.fillNull()
 	}
 	return []Statement{
-		{SQL: "DELETE FROM " + s.target + " AS target USING (SELECT DISTINCT " + quoteList("", s.cfg.Keys) + " FROM " + stage + ") AS stage WHERE " + s.match(), role: roleDelete},
+		{SQL: "DELETE FROM " + s.target + " AS target USING " + stage + " AS stage WHERE " + s.match(), role: roleDelete},
 		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + stage, Rows: rows, role: roleInsert},
 	}
+}
+
+// duplicates finds the first staged row whose key an earlier row had, or
+// drops every staged row but the last of each key, by the config's policy.
+// Both aggregate the stage once; rows are compared by typed key, as the
+// table will compare them.
+func (s sqlBuilder) duplicates() Statement {
+	keys := quoteList("", s.cfg.Keys)
+	ord := QuoteIdent(ordinalName)
+	dups := "SELECT " + keys + ", max(" + ord + ") AS last FROM " + stage + " GROUP BY " + keys + " HAVING count(*) > 1"
+	if s.cfg.Duplicates == DuplicatesKeepLast {
+		return Statement{SQL: "DELETE FROM " + stage + " AS target USING (" + dups + ") AS stage WHERE " + s.match() + " AND target." + ord + " < stage.last", role: roleDropDuplicates}
+	}
+	texts := make([]string, len(s.cfg.Keys))
+	for i, k := range s.cfg.Keys {
+		texts[i] = "x." + QuoteIdent(k) + "::text"
+	}
+	return Statement{SQL: "SELECT x.prev, x." + ord + ", " + strings.Join(texts, ", ") +
+		" FROM (SELECT target.*, lag(target." + ord + ") OVER (PARTITION BY " + quoteList("target.", s.cfg.Keys) + " ORDER BY target." + ord + ") AS prev" +
+		" FROM " + stage + " AS target JOIN (" + dups + ") AS stage ON " + s.match() + ") AS x" +
+		" WHERE x.prev IS NOT NULL ORDER BY x." + ord + " LIMIT 1", role: roleFindDuplicate}
 }
 
 // match is the join condition of target and stage rows on the key columns.
