@@ -9,8 +9,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
@@ -46,6 +46,7 @@ func realMain(ctx context.Context) error {
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush
 
+	log.Info("starting", zap.String("version", version()))
 	pool, redact, err := openPool(cfg, log)
 	if err != nil {
 		return err
@@ -93,7 +94,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))
+	gs := grpc.NewServer(append(server.ServerOptions(log), grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))...)
 	hs := health.NewServer()
 	loadsvcv1.RegisterLoadServiceServer(gs, srv)
 	healthpb.RegisterHealthServer(gs, hs)
@@ -110,15 +111,15 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
-	hs.Shutdown() // every service NOT_SERVING
-	done := make(chan struct{})
-	go func() { gs.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(cfg.ShutdownTimeout):
-		log.Warn("shutdown timeout passed; cancelling in-flight loads")
-		gs.Stop()
+	hs.Shutdown() // every service NOT_SERVING first
+	go gs.GracefulStop() // no new RPCs; running ones go on
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Drain(dctx); err != nil {
+		log.Warn("shutdown timeout passed; cancelling the loads still running")
 	}
+	gs.Stop() // cancels what is left (loads roll back) and ends health watches
+	<-errc
 	return nil
 }
 
@@ -134,4 +135,12 @@ func newLogger(cfg *config) (*zap.Logger, error) {
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
 	return zc.Build()
+}
+
+// version is the module version the binary was built from, or "devel".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

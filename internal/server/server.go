@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,8 +28,30 @@ type Options struct {
 // Server implements loadsvc.v1.LoadService.
 type Server struct {
 	loadsvcv1.UnimplementedLoadServiceServer
-	exec *loader.Executor
-	opt  Options
+	exec     *loader.Executor
+	opt      Options
+	inflight atomic.Int64 // loads running now
+}
+
+// Drain waits until no load is running or ctx ends; a shutdown calls it
+// after it stopped taking new requests.
+func (s *Server) Drain(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// track counts a load as running until the returned func is called.
+func (s *Server) track() func() {
+	s.inflight.Add(1)
+	return func() { s.inflight.Add(-1) }
 }
 
 // New returns a Server that runs loads with exec.
@@ -44,6 +67,7 @@ func New(exec *loader.Executor, opt Options) *Server {
 
 // Load loads one request's rows, or returns its plan.
 func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
+	defer s.track()()
 	start := time.Now()
 	cfg := s.config(req.GetConfig())
 	resp, err := s.load(ctx, &cfg, req)

@@ -14,6 +14,7 @@ import (
 // go into the COPY as they arrive, so memory stays bounded by one message
 // and one COPY buffer, however long the stream.
 func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error {
+	defer s.track()()
 	start := time.Now()
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {

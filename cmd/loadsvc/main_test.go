@@ -1,0 +1,335 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/loadsvc/loadsvc/internal/pgtest"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+var (
+	cluster *pgtest.Cluster
+	binary  string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loadsvc-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "loadsvc")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build loadsvc: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := pgtest.Main(m, &cluster)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running loadsvc binary.
+type proc struct {
+	cmd    *exec.Cmd
+	addr   string
+	out    *syncBuffer
+	conn   *grpc.ClientConn
+	client loadsvcv1.LoadServiceClient
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the binary with args and env (and nothing of the test's own
+// database environment) and waits until it serves health checks.
+func start(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	addr := freeAddr(t)
+	p := &proc{addr: addr, out: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(binary, append([]string{"--listen", addr}, args...)...)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill() //nolint:errcheck // may have exited
+		if t.Failed() {
+			t.Logf("loadsvc output:\n%s", p.out.String())
+		}
+	})
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(256<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	p.conn, p.client = conn, loadsvcv1.NewLoadServiceClient(conn)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil {
+			return p
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("loadsvc exited before serving: %v\n%s", err, p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("loadsvc did not serve: %v\n%s", err, p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func jsonRows(t *testing.T, first, n int) []*structpb.Struct {
+	t.Helper()
+	out := make([]*structpb.Struct, n)
+	for i := range out {
+		s, err := structpb.NewStruct(map[string]any{"id": first + i, "plan_code": fmt.Sprintf("P%06d", first+i), "nav": 1.2345, "note": "some text of a realistic length for a row"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func adminExec(t *testing.T, url, sql string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func adminCount(t *testing.T, url, sql string) int64 {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	if err := conn.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+const tableDDL = `CREATE TABLE t (id int PRIMARY KEY, plan_code text, nav numeric(18,4), note text)`
+
+// The service starts while its database is down: health serves, plans work
+// and loads answer UNAVAILABLE.
+func TestStartsWithDatabaseDown(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil, "--database-url", "postgres://loader:hunter2secret@127.0.0.1:1/db?sslmode=disable")
+	plan, err := p.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, PlanOnly: true}, Rows: jsonRows(t, 0, 2)})
+	if err != nil || !strings.Contains(plan.SqlScript, "COPY") {
+		t.Fatalf("plan: %v %v", plan, err)
+	}
+	_, err = p.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, 0, 2)})
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.HasPrefix(st.Message(), "database connection failed: ") {
+		t.Fatalf("load: %v", err)
+	}
+	if strings.Contains(p.out.String(), "hunter2secret") {
+		t.Errorf("the password reached the log:\n%s", p.out.String())
+	}
+	if !strings.Contains(p.out.String(), "xxxxx") {
+		t.Errorf("the log does not show the redacted URL:\n%s", p.out.String())
+	}
+}
+
+// Without any database configured the service still starts; loads say why
+// they cannot run.
+func TestNoDatabaseConfigured(t *testing.T) {
+	t.Parallel()
+	p := start(t, nil)
+	_, err := p.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, 0, 1)})
+	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.HasPrefix(st.Message(), "database connection failed: no database configured") {
+		t.Fatalf("load: %v", err)
+	}
+}
+
+// A malformed URL stops the service at start with a clear message that
+// does not carry the password.
+func TestMalformedURLStops(t *testing.T) {
+	t.Parallel()
+	for _, env := range [][]string{
+		{"LOADSVC_DATABASE_URL=postgres://loader:hunter2secret@localhost:notaport/db"},
+		{"DATABASE_URL=postgres://loader:hunter2secret@localhost:99999999/db"},
+	} {
+		cmd := exec.Command(binary, "--listen", freeAddr(t))
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v: exited 0:\n%s", env, out)
+		}
+		if !strings.Contains(string(out), "invalid database URL") || strings.Contains(string(out), "hunter2secret") {
+			t.Errorf("%v: output:\n%s", env, out)
+		}
+	}
+}
+
+// Reflection and the health service are served; the database URL is taken
+// from DATABASE_URL; a 20,000-row JSON request fits the default limit.
+func TestServesReflectionHealthAndLargeRequests(t *testing.T) {
+	t.Parallel()
+	url := cluster.NewDatabase(t)
+	adminExec(t, url, tableDDL)
+	p := start(t, []string{"DATABASE_URL=" + url})
+
+	for _, svc := range []string{"", "loadsvc.v1.LoadService"} {
+		resp, err := healthpb.NewHealthClient(p.conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health %q: %v %v", svc, resp, err)
+		}
+	}
+	rs, err := reflectpb.NewServerReflectionClient(p.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Send(&reflectpb.ServerReflectionRequest{MessageRequest: &reflectpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := rs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg.String(), "loadsvc.v1.LoadService") {
+		t.Errorf("reflection lists %v", msg)
+	}
+	rs.CloseSend() //nolint:errcheck // done
+
+	resp, err := p.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, 0, 20000)})
+	if err != nil || resp.Inserted != 20000 {
+		t.Fatalf("20,000 rows: %v %v", resp, err)
+	}
+	if n := adminCount(t, url, `SELECT count(*) FROM t`); n != 20000 {
+		t.Errorf("table has %d rows", n)
+	}
+}
+
+// SIGTERM: health turns NOT_SERVING, the in-flight load finishes within the
+// shutdown timeout, and the process exits 0; with a short timeout the load
+// is cancelled and rolled back instead.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		timeout string
+		want    int64
+	}{{"30s", 300}, {"300ms", 0}} {
+		t.Run(tc.timeout, func(t *testing.T) {
+			t.Parallel()
+			url := cluster.NewDatabase(t)
+			adminExec(t, url, tableDDL+`;
+CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN NEW; END $$;
+CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow();`)
+			p := start(t, []string{"LOADSVC_DATABASE_URL=" + url, "LOADSVC_SHUTDOWN_TIMEOUT=" + tc.timeout})
+			loadErr := make(chan error, 1)
+			go func() {
+				_, err := p.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+					Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, 0, 300)})
+				loadErr <- err
+			}()
+			watch, err := healthpb.NewHealthClient(p.conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first, err := watch.Recv(); err != nil || first.Status != healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("health before SIGTERM: %v %v", first, err)
+			}
+			time.Sleep(400 * time.Millisecond) // the load is in its slow INSERT
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if next, err := watch.Recv(); err != nil || next.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+				t.Errorf("health after SIGTERM: %v %v", next, err)
+			}
+			select {
+			case err := <-p.done:
+				if err != nil {
+					t.Errorf("exit: %v", err)
+				}
+			case <-time.After(40 * time.Second):
+				t.Fatal("loadsvc did not exit")
+			}
+			err = <-loadErr
+			if tc.want > 0 && err != nil {
+				t.Errorf("in-flight load: %v", err)
+			}
+			if tc.want == 0 && err == nil {
+				t.Errorf("in-flight load succeeded despite the short shutdown timeout")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for adminCount(t, url, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("backends still running after exit")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := adminCount(t, url, `SELECT count(*) FROM t`); n != tc.want {
+				t.Errorf("table has %d rows, want %d", n, tc.want)
+			}
+			if !strings.Contains(p.out.String(), "shutting down") {
+				t.Errorf("no shutdown log line:\n%s", p.out.String())
+			}
+		})
+	}
+}
