@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
-	hs.Shutdown() // every service NOT_SERVING first
+	hs.Shutdown()        // every service NOT_SERVING first
 	go gs.GracefulStop() // no new RPCs; running ones go on
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

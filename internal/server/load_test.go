@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
