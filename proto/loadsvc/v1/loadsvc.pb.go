@@ -285,7 +285,12 @@ type LoadConfig struct {
 	// Rows per batch (one COPY each); 0 means 1000.
 	ChunkSize int32 `protobuf:"varint,6,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
 	// What to do with rows of one request or stream that share a key.
-	Duplicates    Duplicates `protobuf:"varint,7,opt,name=duplicates,proto3,enum=loadsvc.v1.Duplicates" json:"duplicates,omitempty"`
+	Duplicates Duplicates `protobuf:"varint,7,opt,name=duplicates,proto3,enum=loadsvc.v1.Duplicates" json:"duplicates,omitempty"`
+	// Optional idempotency key: a load with a request_id is recorded in the
+	// service's ledger in its own transaction; a retry with the same id returns
+	// the recorded result (replayed = true) and writes nothing. The same id
+	// with another table or payload is refused with ALREADY_EXISTS.
+	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -369,6 +374,13 @@ func (x *LoadConfig) GetDuplicates() Duplicates {
 	return Duplicates_DUPLICATES_REFUSE
 }
 
+func (x *LoadConfig) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 // LoadResponse says what a load did, or would do for a plan.
 type LoadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -395,7 +407,10 @@ type LoadResponse struct {
 	// Rows dropped because a later row of the load had the same key.
 	DuplicatesDropped int64 `protobuf:"varint,12,opt,name=duplicates_dropped,json=duplicatesDropped,proto3" json:"duplicates_dropped,omitempty"`
 	// Rows the request or stream carried.
-	Rows          int64 `protobuf:"varint,13,opt,name=rows,proto3" json:"rows,omitempty"`
+	Rows int64 `protobuf:"varint,13,opt,name=rows,proto3" json:"rows,omitempty"`
+	// True when this is the recorded result of an earlier load with the same
+	// request_id; nothing was written this time.
+	Replayed      bool `protobuf:"varint,14,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -519,6 +534,13 @@ func (x *LoadResponse) GetRows() int64 {
 		return x.Rows
 	}
 	return 0
+}
+
+func (x *LoadResponse) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
 }
 
 // Statement is one SQL statement of a load.
@@ -756,7 +778,7 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\x06config\x18\x01 \x01(\v2\x16.loadsvc.v1.LoadConfigR\x06config\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x124\n" +
 	"\n" +
-	"typed_rows\x18\x03 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\xe4\x01\n" +
+	"typed_rows\x18\x03 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x83\x02\n" +
 	"\n" +
 	"LoadConfig\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
@@ -768,7 +790,9 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"chunk_size\x18\x06 \x01(\x05R\tchunkSize\x126\n" +
 	"\n" +
 	"duplicates\x18\a \x01(\x0e2\x16.loadsvc.v1.DuplicatesR\n" +
-	"duplicates\"\xad\x03\n" +
+	"duplicates\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\"\xc9\x03\n" +
 	"\fLoadResponse\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12$\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x10.loadsvc.v1.ModeR\x04mode\x12\x18\n" +
@@ -786,7 +810,8 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	" \x01(\x03R\aupdated\x12\x18\n" +
 	"\askipped\x18\v \x01(\x03R\askipped\x12-\n" +
 	"\x12duplicates_dropped\x18\f \x01(\x03R\x11duplicatesDropped\x12\x12\n" +
-	"\x04rows\x18\r \x01(\x03R\x04rows\"1\n" +
+	"\x04rows\x18\r \x01(\x03R\x04rows\x12\x1a\n" +
+	"\breplayed\x18\x0e \x01(\bR\breplayed\"1\n" +
 	"\tStatement\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\">\n" +
