@@ -23,6 +23,12 @@ type Options struct {
 	// Redact scrubs secrets (the database password) from driver texts
 	// before they reach a client or a log.
 	Redact func(string) string
+	// Allow, when set, decides before any connection whether the caller
+	// (known from ctx) may write schema.table. It returns the schema the
+	// load must use — an allowlist resolves an empty schema to a fixed one,
+	// so that a search_path cannot redirect the load — or a gRPC status error
+	// (PERMISSION_DENIED) naming what was refused.
+	Allow func(ctx context.Context, schema, table string) (string, error)
 }
 
 // Server implements loadsvc.v1.LoadService.
@@ -75,7 +81,7 @@ func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvc
 }
 
 func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
-	if err := cfg.Check(); err != nil {
+	if err := s.admit(ctx, cfg); err != nil {
 		return nil, err
 	}
 	batch, err := requestBatch(req.GetRows(), req.GetTypedRows(), 0)
@@ -94,6 +100,23 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.Lo
 		return nil, err
 	}
 	return resultResponse(&plan.Config, res), nil
+}
+
+// admit validates the config alone and asks the allowlist, before anything
+// else of the request is decoded.
+func (s *Server) admit(ctx context.Context, cfg *loader.Config) error {
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	if s.opt.Allow == nil {
+		return nil
+	}
+	schema, err := s.opt.Allow(ctx, cfg.Schema, cfg.Table)
+	if err != nil {
+		return err
+	}
+	cfg.Schema = schema
+	return nil
 }
 
 // config turns the wire config into the loader's, before validation.

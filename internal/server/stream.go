@@ -36,7 +36,7 @@ func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *
 	if first.GetConfig() == nil {
 		return nil, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
 	}
-	if err := cfg.Check(); err != nil {
+	if err := s.admit(stream.Context(), cfg); err != nil {
 		return nil, err
 	}
 	src := &streamSource{stream: stream, pending: first}
