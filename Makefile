@@ -63,7 +63,7 @@ postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-ge
 .PHONY: test
 test: postgres tools lint check-generated ## everything CI checks: lint, generated code, go test -race against real PostgreSQL
 	@echo "==> go test $(GO_TEST_FLAGS) $(PKGS)"
-	go test $(GO_TEST_FLAGS) $(PKGS)
+	@go test $(GO_TEST_FLAGS) $(PKGS)
 
 .PHONY: run
 run: postgres ## start the local PostgreSQL in .local/ (demo table included) and run the service; Ctrl-C stops both

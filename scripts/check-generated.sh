@@ -14,8 +14,8 @@ PATH="$bin:$PATH" "$bin/buf" generate --output "$tmp/fresh"
 mkdir -p "$tmp/committed"
 find proto -name '*.pb.go' -exec cp --parents {} "$tmp/committed/" \;
 
-if ! diff -ru --label committed --label regenerated "$tmp/committed" "$tmp/fresh" >"$tmp/diff" 2>&1; then
-	# diff --label only names files for content diffs; make the "Only in" lines readable too.
+if ! diff -ru "$tmp/committed" "$tmp/fresh" >"$tmp/diff" 2>&1; then
+	# Show paths as committed/... and regenerated/... rather than temporary ones.
 	sed -e "s|$tmp/committed|committed|g" -e "s|$tmp/fresh|regenerated|g" "$tmp/diff" | head -n 80
 	echo
 	echo "check-generated: FAIL: the committed generated code in proto/ is stale"
