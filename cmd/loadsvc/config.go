@@ -21,6 +21,7 @@ type config struct {
 	StatementTimeout time.Duration
 	LockTimeout      time.Duration
 	ShutdownTimeout  time.Duration
+	HealthInterval   time.Duration
 }
 
 // loadConfig parses args over the environment.
@@ -39,6 +40,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")
 	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.HealthInterval, "health-interval", env.dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

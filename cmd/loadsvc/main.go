@@ -56,7 +56,7 @@ func realMain(ctx context.Context) error {
 	}
 	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout}
 	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, Redact: redact})
-	return serve(ctx, cfg, log, srv)
+	return serve(ctx, cfg, log, srv, pool)
 }
 
 // openPool resolves and checks the database URL and makes a pool that
@@ -89,7 +89,7 @@ func openPool(cfg *config, log *zap.Logger) (*pgxpool.Pool, func(string) string,
 
 // serve runs the gRPC server until ctx ends, then shuts down gracefully:
 // health NOT_SERVING first, in-flight RPCs get ShutdownTimeout to finish.
-func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server) error {
+func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server, pool *pgxpool.Pool) error {
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -100,7 +100,10 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(loadsvcv1.LoadService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go server.WatchDatabase(wctx, pool, hs, cfg.HealthInterval, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()

@@ -120,6 +120,22 @@ func start(t *testing.T, env []string, args ...string) *proc {
 	}
 }
 
+// waitHealth waits up to 10 s for service to report want.
+func waitHealth(t *testing.T, p *proc, service string, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := healthpb.NewHealthClient(p.conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: service})
+		if err == nil && resp.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health %q: %v %v, want %s", service, resp, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -186,6 +202,8 @@ func TestStartsWithDatabaseDown(t *testing.T) {
 	if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.HasPrefix(st.Message(), "database connection failed: ") {
 		t.Fatalf("load: %v", err)
 	}
+	waitHealth(t, p, "loadsvc.v1.LoadService", healthpb.HealthCheckResponse_NOT_SERVING)
+	waitHealth(t, p, "", healthpb.HealthCheckResponse_SERVING)
 	if strings.Contains(p.out.String(), "hunter2secret") {
 		t.Errorf("the password reached the log:\n%s", p.out.String())
 	}
@@ -234,12 +252,8 @@ func TestServesReflectionHealthAndLargeRequests(t *testing.T) {
 	adminExec(t, url, tableDDL)
 	p := start(t, []string{"DATABASE_URL=" + url})
 
-	for _, svc := range []string{"", "loadsvc.v1.LoadService"} {
-		resp, err := healthpb.NewHealthClient(p.conn).Check(context.Background(), &healthpb.HealthCheckRequest{Service: svc})
-		if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
-			t.Errorf("health %q: %v %v", svc, resp, err)
-		}
-	}
+	waitHealth(t, p, "", healthpb.HealthCheckResponse_SERVING)
+	waitHealth(t, p, "loadsvc.v1.LoadService", healthpb.HealthCheckResponse_SERVING)
 	rs, err := reflectpb.NewServerReflectionClient(p.conn).ServerReflectionInfo(context.Background())
 	if err != nil {
 		t.Fatal(err)

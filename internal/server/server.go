@@ -8,6 +8,9 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
@@ -29,6 +32,29 @@ type Options struct {
 	// so that a search_path cannot redirect the load — or a gRPC status error
 	// (PERMISSION_DENIED) naming what was refused.
 	Allow func(ctx context.Context, schema, table string) (string, error)
+	// Observer, when set, hears of every finished load (metrics).
+	Observer Observer
+}
+
+// Observer hears of every finished load RPC.
+type Observer interface {
+	// LoadStarted and LoadFinished bracket one load RPC (in-flight gauge).
+	LoadStarted(method string)
+	LoadFinished(method string, o Outcome)
+}
+
+// Outcome is what one load RPC did, for metrics. It never holds row values.
+type Outcome struct {
+	Mode     string // delete_insert, append, …
+	Table    string // schema.table as requested ("" schema: the table alone)
+	Code     codes.Code
+	Rows     int64 // rows the request carried
+	Bytes    int64 // request payload bytes (proto size)
+	Deleted  int64
+	Inserted int64
+	Updated  int64
+	PlanOnly bool
+	Duration time.Duration
 }
 
 // Server implements loadsvc.v1.LoadService.
@@ -54,12 +80,6 @@ func (s *Server) Drain(ctx context.Context) error {
 	return nil
 }
 
-// track counts a load as running until the returned func is called.
-func (s *Server) track() func() {
-	s.inflight.Add(1)
-	return func() { s.inflight.Add(-1) }
-}
-
 // New returns a Server that runs loads with exec.
 func New(exec *loader.Executor, opt Options) *Server {
 	if opt.Logger == nil {
@@ -73,11 +93,14 @@ func New(exec *loader.Executor, opt Options) *Server {
 
 // Load loads one request's rows, or returns its plan.
 func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
-	defer s.track()()
-	start := time.Now()
+	c := s.begin(ctx, "Load")
+	c.bytes = int64(proto.Size(req))
 	cfg := s.config(req.GetConfig())
 	resp, err := s.load(ctx, &cfg, req)
-	return resp, s.finish("Load", cfg, resp, start, err)
+	if err != nil {
+		resp = nil
+	}
+	return resp, c.end(cfg, req.GetConfig().GetRequestId(), resp, err)
 }
 
 func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
@@ -147,25 +170,68 @@ func requestBatch(rows []*structpb.Struct, typed *loadsvcv1.TypedRows, offset in
 	return loader.FromStructs(cols, rows, offset)
 }
 
-// finish logs one line per RPC and turns err into its status.
-func (s *Server) finish(method string, cfg loader.Config, resp *loadsvcv1.LoadResponse, start time.Time, err error) error {
-	fields := []zap.Field{
-		zap.String("method", method),
-		zap.String("table", cfg.Target()),
-		zap.Stringer("mode", cfg.Mode),
-		zap.Duration("duration", time.Since(start)),
+// call is one load RPC on its way: it logs one access line when it ends
+// and tells the observer.
+type call struct {
+	s      *Server
+	ctx    context.Context
+	method string
+	start  time.Time
+	bytes  int64
+}
+
+func (s *Server) begin(ctx context.Context, method string) *call {
+	s.inflight.Add(1)
+	if s.opt.Observer != nil {
+		s.opt.Observer.LoadStarted(method)
 	}
-	if err == nil {
-		fields = append(fields, zap.String("code", codes.OK.String()), zap.Int64("rows", resp.GetRows()),
-			zap.Int64("deleted", resp.GetDeleted()), zap.Int64("inserted", resp.GetInserted()),
-			zap.Int64("updated", resp.GetUpdated()), zap.Bool("plan_only", resp.GetPlanOnly()))
-		s.opt.Logger.Info("load", fields...)
+	return &call{s: s, ctx: ctx, method: method, start: time.Now()}
+}
+
+// end logs the RPC — never row values, never the DSN — and turns err into
+// its status.
+func (c *call) end(cfg loader.Config, reqID string, resp *loadsvcv1.LoadResponse, err error) error {
+	defer c.s.inflight.Add(-1)
+	var st *status.Status
+	if err != nil {
+		st = toStatus(err, c.s.opt.Redact)
+	}
+	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: c.bytes,
+		Rows: resp.GetRows(), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
+		PlanOnly: resp.GetPlanOnly(), Duration: time.Since(c.start)}
+	if c.s.opt.Observer != nil {
+		c.s.opt.Observer.LoadFinished(c.method, o)
+	}
+	fields := []zap.Field{
+		zap.String("method", c.method), zap.String("table", o.Table), zap.String("mode", o.Mode),
+		zap.String("code", o.Code.String()), zap.Duration("duration", o.Duration), zap.String("peer", peerAddr(c.ctx)),
+		zap.Int64("rows", o.Rows), zap.Int64("bytes", o.Bytes), zap.Int64("deleted", o.Deleted), zap.Int64("inserted", o.Inserted),
+		zap.Int64("updated", o.Updated), zap.Bool("plan_only", o.PlanOnly), zap.Bool("replayed", resp.GetReplayed()),
+	}
+	if reqID != "" {
+		fields = append(fields, zap.String("request_id", reqID))
+	}
+	if st == nil {
+		c.s.opt.Logger.Info("load", fields...)
 		return nil
 	}
-	st := toStatus(err, s.opt.Redact)
-	fields = append(fields, zap.String("code", st.Code().String()), zap.String("error", st.Message()))
-	s.opt.Logger.Warn("load", fields...)
+	c.s.opt.Logger.Warn("load", append(fields, zap.String("error", st.Message()))...)
 	return st.Err()
+}
+
+// tableName is the table as requested, for logs and metric labels.
+func tableName(cfg loader.Config) string {
+	if cfg.Schema == "" {
+		return cfg.Table
+	}
+	return cfg.Schema + "." + cfg.Table
+}
+
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

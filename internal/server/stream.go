@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
@@ -14,40 +15,44 @@ import (
 // go into the COPY as they arrive, so memory stays bounded by one message
 // and one COPY buffer, however long the stream.
 func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error {
-	defer s.track()()
-	start := time.Now()
+	c := s.begin(stream.Context(), "LoadStream")
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
 		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
 	}
 	if err != nil {
-		return s.finish("LoadStream", loader.Config{}, nil, start, err)
+		return c.end(loader.Config{}, "", nil, err)
 	}
 	cfg := s.config(first.GetConfig())
 	cfg.MaxRows = 0 // a stream is bounded by nothing but its transaction
-	resp, err := s.loadStream(stream, &cfg, first)
+	resp, src, err := s.loadStream(stream, &cfg, first)
 	if err == nil {
 		err = stream.SendAndClose(resp)
 	}
-	return s.finish("LoadStream", cfg, resp, start, err)
+	if err != nil {
+		resp = nil
+	}
+	c.bytes = src.bytes
+	return c.end(cfg, first.GetConfig().GetRequestId(), resp, err)
 }
 
-func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, error) {
+func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, *streamSource, error) {
+	src := &streamSource{stream: stream, pending: first}
 	if first.GetConfig() == nil {
-		return nil, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
+		return nil, src, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
 	}
 	if err := s.admit(stream.Context(), cfg); err != nil {
-		return nil, err
+		return nil, src, err
 	}
-	src := &streamSource{stream: stream, pending: first}
 	if first.GetConfig().GetPlanOnly() {
-		return s.planStream(stream.Context(), cfg, src)
+		resp, err := s.planStream(stream.Context(), cfg, src)
+		return resp, src, err
 	}
 	res, err := s.exec.RunStream(stream.Context(), *cfg, src)
 	if err != nil {
-		return nil, err
+		return nil, src, err
 	}
-	return resultResponse(cfg, res), nil
+	return resultResponse(cfg, res), src, nil
 }
 
 // planStream gathers a plan-only stream's rows (bounded by MaxRows) and
@@ -86,6 +91,7 @@ type streamSource struct {
 	columns []string
 	rows    int
 	msgs    int
+	bytes   int64 // payload bytes received
 }
 
 func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
@@ -105,6 +111,7 @@ func (s *streamSource) recv() (*loadsvcv1.LoadStreamRequest, error) {
 	if m := s.pending; m != nil {
 		s.pending = nil
 		s.msgs++
+		s.bytes += int64(proto.Size(m))
 		return m, nil
 	}
 	m, err := s.stream.Recv()
@@ -112,6 +119,7 @@ func (s *streamSource) recv() (*loadsvcv1.LoadStreamRequest, error) {
 		return nil, err
 	}
 	s.msgs++
+	s.bytes += int64(proto.Size(m))
 	if m.GetConfig() != nil {
 		return nil, &loader.ValidationError{Field: "config", Row: s.rows, Reason: "message " + itoa(s.msgs-1) + " of the stream carries a config; only the first may"}
 	}
