@@ -60,13 +60,17 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, ordinal boo
 	if err != nil {
 		return err
 	}
+	// res.DuplicatesDropped already holds the rows the planner dropped
+	// before the copy; only those dropped from the stage since are not
+	// among the n rows copied.
+	planDropped := res.DuplicatesDropped
 	for _, st := range sc.post {
-		if err := s.run(ctx, st.withRows(int64(n)-res.DuplicatesDropped), res); err != nil {
+		if err := s.run(ctx, st.withRows(int64(n)-(res.DuplicatesDropped-planDropped)), res); err != nil {
 			return err
 		}
 	}
 	if cfg.Mode == ModeInsertMissing {
-		res.Skipped = int64(n) - res.DuplicatesDropped - res.Inserted
+		res.Skipped = int64(n) - (res.DuplicatesDropped - planDropped) - res.Inserted
 	}
 	return nil
 }

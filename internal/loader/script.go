@@ -12,7 +12,12 @@ func (p *Plan) Script() string {
 	}
 	cols := allColumns(len(p.Batch.Columns))
 	var b strings.Builder
-	b.WriteString("-- loadsvc plan: " + p.Config.Mode.String() + " into " + p.Config.Target() + ", " + itoa(p.Batch.Len()) + " rows\n")
+	// The script is UTF-8 whatever psql's client encoding would be
+	// (PGCLIENTENCODING, a terminal's locale); set before any non-ASCII byte.
+	b.WriteString("\\encoding UTF8\n")
+	// A newline or CR in a name would end the comment and run the rest of
+	// the name as SQL or as a psql meta-command.
+	b.WriteString("-- loadsvc plan: " + p.Config.Mode.String() + " into " + commentEscaper.Replace(p.Config.Target()) + ", " + itoa(p.Batch.Len()) + " rows\n")
 	b.WriteString("\\set ON_ERROR_STOP on\nBEGIN;\n")
 	var line []byte
 	for _, s := range stmts {
@@ -30,6 +35,9 @@ func (p *Plan) Script() string {
 	b.WriteString("COMMIT;\n")
 	return b.String()
 }
+
+// commentEscaper keeps text on one line of an SQL comment.
+var commentEscaper = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 
 // Statements renders the plan's statements as the executor runs them when
 // the table accepts every column the rows carry.
