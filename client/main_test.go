@@ -1,0 +1,209 @@
+package client
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/server"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+var cluster *pgtest.Cluster
+
+func TestMain(m *testing.M) { os.Exit(pgtest.MainWithLeakCheck(m, &cluster)) }
+
+// env is one test's database and a real loadsvc on a loopback port.
+type env struct {
+	admin  *pgxpool.Pool // the test's own pool, for setup and checks
+	addr   string
+	health *health.Server
+	seen   *recorder
+}
+
+// setup starts a fresh database on the shared cluster and a service on it.
+func setup(t *testing.T) *env { return setupURL(t, cluster.NewDatabase(t)) }
+
+// setupURL starts a service on the database at url ("" for none).
+func setupURL(t *testing.T, url string) *env {
+	t.Helper()
+	e := &env{seen: &recorder{}}
+	exec := &loader.Executor{AcquireTimeout: 5 * time.Second}
+	if url != "" {
+		e.admin = newPool(t, url)
+		exec.Pool = newPool(t, url)
+	}
+	e.serve(t, server.New(exec, server.Options{MaxRows: 100_000}))
+	return e
+}
+
+func newPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 4
+	loader.ConfigurePool(cfg, 3*time.Second)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// serve runs srv, with the health service and the recorder, on a loopback
+// port until cleanup.
+func (e *env) serve(t *testing.T, srv *server.Server) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20),
+		grpc.ChainUnaryInterceptor(e.seen.unary), grpc.ChainStreamInterceptor(e.seen.stream))
+	gs := grpc.NewServer(opts...)
+	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	e.health = health.NewServer()
+	e.health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(gs, e.health)
+	go gs.Serve(lis) //nolint:errcheck // ends with Stop
+	t.Cleanup(gs.Stop)
+	e.addr = lis.Addr().String()
+}
+
+// dial returns a Client of the test's service, closed at cleanup.
+func (e *env) dial(t *testing.T, opts Options) *Client {
+	t.Helper()
+	c, err := Dial(e.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (e *env) exec(t *testing.T, sql string, args ...any) {
+	t.Helper()
+	if _, err := e.admin.Exec(context.Background(), sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (e *env) count(t *testing.T, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := e.admin.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// texts is one column of a query as text, "NULL" for NULL.
+func (e *env) texts(t *testing.T, sql string) []string {
+	t.Helper()
+	rows, err := e.admin.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s *string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if s == nil {
+			out = append(out, "NULL")
+		} else {
+			out = append(out, *s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// idle waits until no other session of the database is in a transaction
+// or running a statement: the service has finished with its load.
+func (e *env) idle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND pid <> pg_backend_pid() AND (state <> 'idle' OR xact_start IS NOT NULL)`) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the service's session is still busy after 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// recorder is a server interceptor that notes what the RPCs carried.
+type recorder struct {
+	mu         sync.Mutex
+	auth       []string // authorization metadata, one per RPC
+	requestIDs []string // config.request_id of each Load
+}
+
+func (r *recorder) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	r.note(ctx)
+	if lr, ok := req.(*loadsvcv1.LoadRequest); ok {
+		r.mu.Lock()
+		r.requestIDs = append(r.requestIDs, lr.GetConfig().GetRequestId())
+		r.mu.Unlock()
+	}
+	return h(ctx, req)
+}
+
+func (r *recorder) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	r.note(ss.Context())
+	return h(srv, ss)
+}
+
+func (r *recorder) note(ctx context.Context) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.auth = append(r.auth, strings.Join(md.Get("authorization"), ","))
+}
+
+func (r *recorder) snapshot() (auth, ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.auth...), append([]string(nil), r.requestIDs...)
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// wantError fails unless err is an *Error with code.
+func wantError(t *testing.T, err error, code codes.Code) *Error {
+	t.Helper()
+	e, ok := AsError(err)
+	if !ok {
+		t.Fatalf("error %v (%T) does not convert to *Error", err, err)
+	}
+	if e.Code != code {
+		t.Fatalf("got %s %q, want %s", e.Code, e.Message, code)
+	}
+	return e
+}
