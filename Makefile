@@ -59,11 +59,22 @@ lint: gen-tools ## gofmt, go vet, buf lint
 .PHONY: postgres
 postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-get)
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-pgbouncer.sh
 
 .PHONY: test
 test: postgres tools lint check-generated ## everything CI checks: lint, generated code, go test -race against real PostgreSQL
 	@echo "==> go test $(GO_TEST_FLAGS) $(PKGS)"
 	@go test $(GO_TEST_FLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory bench-smoke
+
+.PHONY: bench
+bench: postgres ## benchmark loadsvc against psql on its own PostgreSQL (BENCH_ROWS, BENCH_BIG, BENCH_JSON, BENCH_RSS, BENCH_REPEAT)
+	go run ./cmd/loadbench $(ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: postgres ## a 3,000-row run of the benchmark, so that it cannot rot (part of make test)
+	@echo "==> bench-smoke"
+	@BENCH_ROWS=3000 BENCH_BIG=0 BENCH_RSS=0 BENCH_REPEAT=1 go run ./cmd/loadbench -q
 
 .PHONY: run
 run: postgres ## start the local PostgreSQL in .local/ (demo table included) and run the service; Ctrl-C stops both

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// figure is one measured load.
+type figure struct {
+	key      string // its key in the JSON output
+	label    string
+	rows     int
+	elapsed  time.Duration
+	cpu      cpuTimes
+	baseline string  // key of the figure it is compared with; "" for a baseline
+	target   float64 // least ratio to the baseline; 0 for none
+	note     string
+	// tableRows is how many rows the table held before the load.
+	tableRows int
+}
+
+func (f *figure) rate() float64 { return float64(f.rows) / f.elapsed.Seconds() }
+
+// noisy reports that processes outside the benchmark took more than a fifth
+// of the machine's CPU while the figure ran.
+func (f *figure) noisy() bool {
+	return f.cpu.other().Seconds() > 0.2*f.elapsed.Seconds()*float64(runtime.NumCPU())
+}
+
+// bench holds what the figures share.
+type bench struct {
+	opt   *options
+	db    *database
+	srv   *server
+	data  *dataset
+	psql  *psql
+	meter cpuMeter
+	logf  func(format string, args ...any)
+
+	fresh    *sums  // the sums of rows [0, rows)
+	freshMix string // the row hash of rows [0, rows), from the baseline
+}
+
+// measure prepares the table outside the clock (stale rows [0, prefill)),
+// times run, and checks that the table then holds what it should: want, and
+// the row hash of the fresh rows when wantHash.
+func (b *bench) measure(ctx context.Context, f *figure, prefill int, want *sums, wantHash bool, run func() error) error {
+	f.tableRows = prefill
+	if prefill > 0 {
+		b.logf("%s: filling %s with %d rows", f.key, tableName, prefill)
+	}
+	if err := b.db.prepare(ctx, prefill); err != nil {
+		return fmt.Errorf("%s: prepare: %w", f.key, err)
+	}
+	b.logf("%s: %s", f.key, f.label)
+	cpu0 := b.meter.read()
+	start := time.Now()
+	err := run()
+	f.elapsed = time.Since(start)
+	f.cpu = b.meter.read().sub(cpu0)
+	if err == nil {
+		err = b.srv.alive()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.key, err)
+	}
+	hash := ""
+	if wantHash {
+		hash = b.freshMix
+	}
+	got, err := b.db.check(ctx, want, hash)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.key, err)
+	}
+	if wantHash && b.freshMix == "" {
+		b.freshMix = got.hash
+	}
+	b.logf("%s: %d rows in %s, %.0f rows/s (cpu s: server %.1f, postgres %.1f, client %.1f, other processes %.1f)", f.key, f.rows,
+		f.elapsed.Round(time.Millisecond), f.rate(), f.cpu.server.Seconds(), f.cpu.postgres.Seconds(), f.cpu.client.Seconds(), f.cpu.other().Seconds())
+	return nil
+}
+
+// (a) psql \copy of the CSV file into the empty table.
+func (b *bench) copyBaseline(ctx context.Context) (*figure, error) {
+	f := &figure{key: "copy", label: "psql \\copy, CSV", rows: b.data.rows}
+	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
+		out, err := b.psql.run(ctx, "copy", copyScript(b.data.csvPath))
+		if err != nil {
+			return err
+		}
+		if n := tagCounts(out)["COPY"]; n != int64(f.rows) {
+			return fmt.Errorf("psql says COPY %d, want %d:\n%s", n, f.rows, out)
+		}
+		return nil
+	})
+	return f, err
+}
+
+// (b) Load with JSON rows, one request of jsonBatch rows after the other.
+func (b *bench) loadJSON(ctx context.Context) (*figure, error) {
+	f := &figure{key: "load_json", label: fmt.Sprintf("Load, JSON rows, %d a request", b.opt.JSONBatch), rows: b.data.rows, baseline: "copy", target: 0.4}
+	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
+		for i, req := range b.data.json {
+			resp := &loadsvcv1.LoadResponse{}
+			if err := b.srv.conn.Invoke(ctx, loadsvcv1.LoadService_Load_FullMethodName, rawMessage(req), resp); err != nil {
+				return fmt.Errorf("Load request %d: %w", i, err)
+			}
+			if resp.GetInserted() != int64(b.data.jsonRows[i]) {
+				return fmt.Errorf("Load request %d: inserted %d, want %d", i, resp.GetInserted(), b.data.jsonRows[i])
+			}
+		}
+		return nil
+	})
+	return f, err
+}
+
+// (c) LoadStream append with typed rows into the empty table.
+func (b *bench) streamAppend(ctx context.Context) (*figure, error) {
+	f := &figure{key: "stream_append", label: b.streamLabel("append"), rows: b.data.rows, baseline: "copy", target: 0.8}
+	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
+		return b.streamData(ctx, loadsvcv1.Mode_MODE_APPEND, 0)
+	})
+	return f, err
+}
+
+// (d) LoadStream delete_insert over a table holding the same keys.
+func (b *bench) streamDeleteInsert(ctx context.Context) (*figure, error) {
+	f := &figure{key: "stream_delete_insert", label: b.streamLabel("delete_insert") + ", keys present", rows: b.data.rows, baseline: "staged_delete_insert", target: 0.8}
+	err := b.measure(ctx, f, b.data.rows, b.fresh, true, func() error {
+		return b.streamData(ctx, loadsvcv1.Mode_MODE_DELETE_INSERT, b.data.rows)
+	})
+	return f, err
+}
+
+// (e) psql staged delete_insert over a table holding the same keys.
+func (b *bench) stagedDeleteInsert(ctx context.Context) (*figure, error) {
+	f := &figure{key: "staged_delete_insert", label: "psql: \\copy to TEMP, DELETE USING, INSERT", rows: b.data.rows}
+	err := b.measure(ctx, f, b.data.rows, b.fresh, true, func() error {
+		out, err := b.psql.run(ctx, "staged", stagedScript(b.data.csvPath))
+		if err != nil {
+			return err
+		}
+		tags := tagCounts(out)
+		if tags["COPY"] != int64(f.rows) || tags["DELETE"] != int64(f.rows) || tags["INSERT 0"] != int64(f.rows) {
+			return fmt.Errorf("psql says COPY %d, DELETE %d, INSERT %d; want %d each:\n%s", tags["COPY"], tags["DELETE"], tags["INSERT 0"], f.rows, out)
+		}
+		return nil
+	})
+	return f, err
+}
+
+// (f) delete_insert into an empty table, then into one of bigFactor × rows
+// rows holding the keys: the per-row cost should not grow much with the
+// table.
+func (b *bench) bigDeleteInsert(ctx context.Context) ([]*figure, error) {
+	empty := &figure{key: "empty_delete_insert", label: b.streamLabel("delete_insert") + ", empty table", rows: b.data.rows}
+	err := b.measure(ctx, empty, 0, b.fresh, true, func() error {
+		return b.streamData(ctx, loadsvcv1.Mode_MODE_DELETE_INSERT, 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	total := b.opt.BigFactor * b.data.rows
+	big := &figure{key: "big_delete_insert", label: fmt.Sprintf("%s, table of %d rows", b.streamLabel("delete_insert"), total), rows: b.data.rows, baseline: "empty_delete_insert", target: 1 / 1.5}
+	err = b.measure(ctx, big, total, expectSums(b.data.rows, total), false, func() error {
+		return b.streamData(ctx, loadsvcv1.Mode_MODE_DELETE_INSERT, b.data.rows)
+	})
+	return []*figure{empty, big}, err
+}
+
+func (b *bench) streamLabel(mode string) string {
+	return fmt.Sprintf("LoadStream %s, typed, %d rows a message", mode, b.opt.MsgRows)
+}
+
+// streamData streams the data set's typed messages; the load must delete
+// wantDeleted rows and insert all of them.
+func (b *bench) streamData(ctx context.Context, mode loadsvcv1.Mode, wantDeleted int) error {
+	resp, err := b.stream(ctx, mode, func(send func(any) error) error {
+		for _, m := range b.data.typed {
+			if err := send(rawMessage(m)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return checkResponse(resp, b.data.rows, wantDeleted)
+}
+
+func checkResponse(resp *loadsvcv1.LoadResponse, rows, deleted int) error {
+	if resp.GetRows() != int64(rows) || resp.GetInserted() != int64(rows) || resp.GetDeleted() != int64(deleted) {
+		return fmt.Errorf("LoadStream answered rows=%d inserted=%d deleted=%d, want rows=%d inserted=%d deleted=%d",
+			resp.GetRows(), resp.GetInserted(), resp.GetDeleted(), rows, rows, deleted)
+	}
+	return nil
+}
+
+// stream runs one LoadStream: the config message, then whatever messages
+// body sends.
+func (b *bench) stream(ctx context.Context, mode loadsvcv1.Mode, body func(send func(any) error) error) (*loadsvcv1.LoadResponse, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := b.srv.client.LoadStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &loadsvcv1.LoadConfig{Table: tableName, Mode: mode, ChunkSize: int32(b.opt.ChunkSize)}
+	if mode != loadsvcv1.Mode_MODE_APPEND {
+		cfg.Pk = keyColumns
+	}
+	if err := st.Send(&loadsvcv1.LoadStreamRequest{Config: cfg}); err == nil {
+		err = body(st.SendMsg)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+	}
+	// io.EOF from a send means the server ended the stream; its status
+	// comes with CloseAndRecv.
+	resp, err := st.CloseAndRecv()
+	if err != nil {
+		return nil, fmt.Errorf("LoadStream: %w", err)
+	}
+	return resp, nil
+}
+
+// rssStream streams rssRows typed rows generated on the fly (so that this
+// process never holds them) as one append, and returns the server's peak
+// RSS while it ran.
+func (b *bench) rssStream(ctx context.Context) (*figure, int64, error) {
+	n := b.opt.RSSRows
+	f := &figure{key: "rss_stream", label: fmt.Sprintf("LoadStream append, %d typed rows made on the fly", n), rows: n,
+		note: "rows/s includes making and encoding the rows in this process"}
+	var peak int64
+	sums := &sums{}
+	sums.add(0, n, false)
+	err := b.measure(ctx, f, 0, sums, false, func() error {
+		if err := resetPeakRSS(b.srv.pid()); err != nil {
+			return fmt.Errorf("reset the server's peak RSS: %w", err)
+		}
+		resp, err := b.stream(ctx, loadsvcv1.Mode_MODE_APPEND, func(send func(any) error) error {
+			for from := 0; from < n; from += b.opt.MsgRows {
+				// gRPC may still be writing a message after SendMsg
+				// returns: each gets a buffer of its own.
+				m, err := proto.Marshal(typedMessage(from, min(from+b.opt.MsgRows, n), false))
+				if err != nil {
+					return err
+				}
+				if err := send(rawMessage(m)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := checkResponse(resp, n, 0); err != nil {
+			return err
+		}
+		peak, err = peakRSS(b.srv.pid())
+		return err
+	})
+	return f, peak, err
+}

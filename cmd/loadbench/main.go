@@ -1,0 +1,146 @@
+// Command loadbench measures how fast loadsvc loads rows into PostgreSQL,
+// next to psql doing the same work by hand.
+//
+// It starts its own throwaway PostgreSQL (internal/pgtest), builds and starts
+// the real loadsvc binary on a loopback port, generates BENCH_ROWS rows
+// (default 1,000,000) once, and times, each over the same rows:
+//
+//	(a) copy                  psql \copy of the rows as CSV — the baseline
+//	(b) load_json             Load with JSON (Struct) rows, 10,000 rows a request
+//	(c) stream_append         LoadStream append with typed rows
+//	(d) stream_delete_insert  LoadStream delete_insert over a table holding the keys
+//	(e) staged_delete_insert  psql: COPY into a TEMP table, DELETE USING, INSERT SELECT
+//	(f) big_delete_insert     delete_insert of the rows into a table of 10× as many
+//	                          (BENCH_BIG=1), next to delete_insert into an empty table
+//
+// and prints rows/s, the ratio to the baseline, the target and the server's
+// peak RSS. It exits non-zero only when something fails (a load errors, or
+// the table does not hold exactly the rows it should afterwards); a missed
+// target is reported, not fatal. See options.go for the knobs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/loadsvc/loadsvc/internal/pgtest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	o, err := parseOptions(os.Args[1:], os.Getenv)
+	if err != nil {
+		return err
+	}
+	if o.Rows > maxRows/o.BigFactor || o.RSSRows > maxRows {
+		return fmt.Errorf("at most %d rows (the key space)", maxRows/o.BigFactor)
+	}
+	if o.CPUProfile != "" {
+		stop, err := startCPUProfile(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	logf := progress(time.Now(), o.Quiet)
+	dir, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	bin := o.ServerBin
+	if bin == "" {
+		logf("building ./cmd/loadsvc")
+		if bin, err = buildServer(ctx, dir); err != nil {
+			return err
+		}
+	}
+	logf("starting PostgreSQL")
+	cluster, err := pgtest.Start()
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	db, err := openDatabase(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	var version string
+	if err := db.conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
+		return err
+	}
+
+	logf("starting %s", bin)
+	srv, err := startServer(ctx, bin, dir, fmt.Sprintf("%s&pool_max_conns=%d", db.url, o.PoolConns), max(o.JSONBatch, 100_000), o.ServerEnv)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	logf("generating %d rows", o.Rows)
+	data, err := buildDataset(dir, o)
+	if err != nil {
+		return err
+	}
+	b := &bench{
+		opt: o, db: db, srv: srv, data: data, logf: logf,
+		psql:  &psql{bin: filepath.Join(cluster.BinDir(), "psql"), url: db.url, dir: dir},
+		meter: cpuMeter{serverPID: srv.pid(), postmasterPID: postmasterPID(cluster.DataDir())},
+		fresh: expectSums(o.Rows, o.Rows),
+	}
+	logf("data: CSV %s, typed messages %s (%d), JSON requests %s (%d); PostgreSQL %s, %d CPUs",
+		mib(data.csvBytes), mib(data.typedBytes), len(data.typed), mib(data.jsonBytes), len(data.json), version, runtime.NumCPU())
+	if err := b.warmUp(ctx); err != nil {
+		return err
+	}
+
+	res, err := b.runAll(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nloadbench: %s rows; stream messages of %d typed rows, chunk_size %d; JSON requests of %d rows; pool_max_conns=%d; PostgreSQL %s; %d CPUs\n\n",
+		thousands(int64(o.Rows)), o.MsgRows, o.ChunkSize, o.JSONBatch, o.PoolConns, version, runtime.NumCPU())
+	res.print(os.Stdout)
+	if o.JSONFile != "" {
+		if err := res.writeJSON(o.JSONFile); err != nil {
+			return err
+		}
+		logf("wrote %s", o.JSONFile)
+	}
+	return nil
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// options are the benchmark's knobs: flags, the sizes defaulting to their
+// BENCH_* environment variables.
+type options struct {
+	Rows       int             // BENCH_ROWS: rows of every figure
+	Big        bool            // BENCH_BIG: also run (f)
+	BigFactor  int             // the big table holds BigFactor × Rows rows
+	JSONFile   string          // BENCH_JSON: write the figures there as one JSON object
+	RSS        bool            // BENCH_RSS: stream RSSRows rows to check the server's peak RSS
+	RSSRows    int             // BENCH_RSS_ROWS
+	ServerBin  string          // a prebuilt loadsvc; empty builds ./cmd/loadsvc
+	CPUProfile string          // CPU profile of this process (the client side)
+	JSONBatch  int             // rows per Load request in (b)
+	MsgRows    int             // rows per LoadStream message in (c), (d), (f)
+	ChunkSize  int             // chunk_size (rows per COPY) of the streams
+	PoolConns  int             // pool_max_conns of the server
+	Repeat     int             // BENCH_REPEAT: runs of each figure; the fastest counts
+	Figures    map[string]bool // which figures run; nil: all
+	Quiet      bool            // no progress lines
+	ServerEnv  []string        // KEY=VALUE pairs added to the server's environment
+}
+
+func parseOptions(args []string, getenv func(string) string) (*options, error) {
+	env := envReader{getenv: getenv}
+	o := &options{}
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	fs.IntVar(&o.Rows, "rows", env.int("BENCH_ROWS", 1_000_000), "rows per figure (BENCH_ROWS)")
+	fs.BoolVar(&o.Big, "big", env.bool("BENCH_BIG", false), "also measure delete_insert into a table of --big-factor × rows (BENCH_BIG)")
+	fs.IntVar(&o.BigFactor, "big-factor", 10, "size of the big table as a multiple of --rows")
+	fs.StringVar(&o.JSONFile, "json", getenv("BENCH_JSON"), "write the figures as one JSON object to this file (BENCH_JSON)")
+	rssRows := env.int("BENCH_RSS_ROWS", 5_000_000)
+	fs.IntVar(&o.RSSRows, "rss-rows", rssRows, "rows of the peak-RSS stream (BENCH_RSS_ROWS)")
+	fs.BoolVar(&o.RSS, "rss", env.bool("BENCH_RSS", false), "run the peak-RSS stream even when --rows < 1,000,000 (BENCH_RSS)")
+	fs.StringVar(&o.ServerBin, "server-bin", "", "loadsvc binary to run; empty builds ./cmd/loadsvc")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of loadbench itself (the client) to this file")
+	fs.IntVar(&o.JSONBatch, "json-batch", 10_000, "rows per Load request of the JSON figure")
+	fs.IntVar(&o.MsgRows, "msg-rows", 5_000, "rows per LoadStream message")
+	fs.IntVar(&o.ChunkSize, "chunk-size", 1_000_000, "chunk_size (rows per COPY) of the streams")
+	fs.IntVar(&o.Repeat, "repeat", env.int("BENCH_REPEAT", 1), "run each figure this many times and keep the fastest, against noise from other processes (BENCH_REPEAT)")
+	fs.IntVar(&o.PoolConns, "pool-conns", 4, "pool_max_conns of the server's database URL")
+	fs.Func("server-env", "`KEY=VALUE` for the server's environment, repeatable (the server has no pprof of its own; a build with one can be given its switch this way)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("%q is not KEY=VALUE", v)
+		}
+		o.ServerEnv = append(o.ServerEnv, v)
+		return nil
+	})
+	fs.BoolVar(&o.Quiet, "q", false, "print the results only, no progress lines")
+	figures := fs.String("figures", "", "comma-separated figures to run (copy, load_json, stream_append, staged_delete_insert, stream_delete_insert, big_delete_insert, rss_stream); empty: all that the settings ask for")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if env.err != nil {
+		return nil, env.err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.Rows >= 1_000_000 && getenv("BENCH_RSS") == "" {
+		o.RSS = true
+	}
+	if *figures != "" {
+		o.Figures = map[string]bool{}
+		for _, f := range strings.Split(*figures, ",") {
+			f = strings.TrimSpace(f)
+			if !figureKeys[f] {
+				return nil, fmt.Errorf("--figures: no figure %q", f)
+			}
+			o.Figures[f] = true
+		}
+		o.Big = o.Figures["big_delete_insert"]
+		o.RSS = o.Figures["rss_stream"]
+	}
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"rows", o.Rows}, {"big-factor", o.BigFactor}, {"json-batch", o.JSONBatch}, {"msg-rows", o.MsgRows}, {"chunk-size", o.ChunkSize}, {"pool-conns", o.PoolConns}, {"repeat", o.Repeat}, {"rss-rows", o.RSSRows}} {
+		if c.v < 1 {
+			return nil, fmt.Errorf("--%s must be at least 1, not %d", c.name, c.v)
+		}
+	}
+	if o.BigFactor < 2 {
+		return nil, fmt.Errorf("--big-factor must be at least 2, not %d", o.BigFactor)
+	}
+	return o, nil
+}
+
+var figureKeys = map[string]bool{"copy": true, "load_json": true, "stream_append": true, "staged_delete_insert": true,
+	"stream_delete_insert": true, "big_delete_insert": true, "rss_stream": true}
+
+// runs reports whether figure key is to run, as far as --figures says.
+func (o *options) runs(key string) bool { return o.Figures == nil || o.Figures[key] }
+
+// envReader reads typed environment variables, keeping the first bad one.
+type envReader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (e *envReader) int(key string, def int) int {
+	v := e.getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q is not an integer", key, v)
+	}
+	return n
+}
+
+func (e *envReader) bool(key string, def bool) bool {
+	v := e.getenv(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q is not a boolean such as 1 or 0", key, v)
+	}
+	return b
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// rssLimit is the target for the server's peak RSS while it streams
+// 5,000,000 rows.
+const rssLimit = 200 << 20
+
+// results is everything a run measured.
+type results struct {
+	rows      int
+	figures   []*figure
+	peakRSS   int64 // over the whole run
+	streamRSS int64 // while the RSS stream ran; 0 when it did not
+	rssRows   int
+}
+
+func (r *results) find(key string) *figure {
+	for _, f := range r.figures {
+		if f.key == key {
+			return f
+		}
+	}
+	return nil
+}
+
+// letters name the figures as the issue does.
+var letters = map[string]string{
+	"copy": "(a)", "load_json": "(b)", "stream_append": "(c)", "stream_delete_insert": "(d)",
+	"staged_delete_insert": "(e)", "big_delete_insert": "(f)", "empty_delete_insert": "(f0)", "rss_stream": "(rss)",
+}
+
+// print writes the figures as a table: rows/s, the ratio to the baseline
+// and the target, and where the CPU went.
+func (r *results) print(w io.Writer) {
+	t := [][]string{{"figure", "rows/s", "seconds", "ratio", "target", "result", "cpu s: server", "postgres", "client", "other", "cpu µs/row"}}
+	for _, f := range r.figures {
+		ratio, target, result := "", "", ""
+		if base := r.find(f.baseline); base != nil {
+			q := f.rate() / base.rate()
+			ratio = fmt.Sprintf("%.2f", q)
+			if f.target > 0 {
+				target = fmt.Sprintf(">= %.2f x %s", f.target, letters[base.key])
+				result = passMiss(q >= f.target)
+				if f.noisy() || base.noisy() {
+					result += " (noisy)"
+				}
+			}
+		} else if f.baseline == "" && f.key != "rss_stream" {
+			ratio, target = "1.00", "baseline"
+		}
+		t = append(t, []string{letters[f.key] + " " + f.key, thousands(int64(math.Round(f.rate()))), fmt.Sprintf("%.2f", f.elapsed.Seconds()),
+			ratio, target, result, fmt.Sprintf("%.1f", f.cpu.server.Seconds()), fmt.Sprintf("%.1f", f.cpu.postgres.Seconds()),
+			fmt.Sprintf("%.1f", f.cpu.client.Seconds()), fmt.Sprintf("%.1f", f.cpu.other().Seconds()),
+			fmt.Sprintf("%.1f", float64((f.cpu.server+f.cpu.postgres+f.cpu.client).Microseconds())/float64(f.rows))})
+	}
+	writeTable(w, t, "lrrrllrrrrr")
+	fmt.Fprintln(w)
+	for _, f := range r.figures {
+		fmt.Fprintf(w, "  %-5s %-22s %s", letters[f.key], f.key, f.label)
+		if f.note != "" {
+			fmt.Fprintf(w, " (%s)", f.note)
+		}
+		fmt.Fprintln(w)
+	}
+	if big, d := r.find("big_delete_insert"), r.find("stream_delete_insert"); big != nil && d != nil {
+		fmt.Fprintf(w, "  (f)/(d) = %.2f: the same delete_insert of keys present, into a table %d× larger\n", big.rate()/d.rate(), big.tableRows/d.tableRows)
+	}
+	fmt.Fprintln(w, "  cpu s: CPU seconds each party used during the figure; other: processes outside the benchmark (noise);\n  cpu µs/row: server + postgres + client CPU per row, which noise disturbs less than rows/s;\n  (noisy): other processes took more than a fifth of the machine's CPU during the figure or its baseline;\n  rerun on a quiet machine, or with BENCH_REPEAT=3 to keep the fastest of three rounds")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "server peak RSS (VmHWM) over the whole run: %s\n", mib(r.peakRSS))
+	if r.streamRSS > 0 {
+		verdict := passMiss(r.streamRSS < rssLimit)
+		if r.rssRows < 5_000_000 {
+			verdict = "not judged: the target is for 5,000,000 rows"
+		}
+		fmt.Fprintf(w, "server peak RSS while streaming %s rows: %s (target < %s streaming 5,000,000 rows): %s\n",
+			thousands(int64(r.rssRows)), mib(r.streamRSS), mib(rssLimit), verdict)
+	} else {
+		fmt.Fprintf(w, "server peak RSS target (< %s streaming 5,000,000 rows): not run (runs by default from BENCH_ROWS=1000000 on, or with BENCH_RSS=1)\n", mib(rssLimit))
+	}
+}
+
+// writeTable writes rows in aligned columns, align[i] 'l' or 'r'.
+func writeTable(w io.Writer, rows [][]string, align string) {
+	width := make([]int, len(align))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if align[i] == 'r' {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+func passMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	var out []string
+	for len(s) > 3 {
+		out = append([]string{s[len(s)-3:]}, out...)
+		s = s[:len(s)-3]
+	}
+	return strings.Join(append([]string{s}, out...), ",")
+}
+
+// jsonReport is the BENCH_JSON object: rows/s of each figure.
+type jsonReport struct {
+	Rows               int      `json:"rows"`
+	Copy               float64  `json:"copy"`
+	LoadJSON           float64  `json:"load_json"`
+	StreamAppend       float64  `json:"stream_append"`
+	StreamDeleteInsert float64  `json:"stream_delete_insert"`
+	StagedDeleteInsert float64  `json:"staged_delete_insert"`
+	BigDeleteInsert    *float64 `json:"big_delete_insert,omitempty"`
+	// EmptyDeleteInsert is the baseline of big_delete_insert, run with it.
+	EmptyDeleteInsert  *float64 `json:"empty_delete_insert,omitempty"`
+	ServerPeakRSSBytes int64    `json:"server_peak_rss_bytes"`
+}
+
+func (r *results) writeJSON(path string) error {
+	rate := func(key string) float64 {
+		if f := r.find(key); f != nil {
+			return math.Round(f.rate()*10) / 10
+		}
+		return 0
+	}
+	j := jsonReport{
+		Rows: r.rows, Copy: rate("copy"), LoadJSON: rate("load_json"), StreamAppend: rate("stream_append"),
+		StreamDeleteInsert: rate("stream_delete_insert"), StagedDeleteInsert: rate("staged_delete_insert"),
+		ServerPeakRSSBytes: r.peakRSS,
+	}
+	if r.find("big_delete_insert") != nil {
+		big, empty := rate("big_delete_insert"), rate("empty_delete_insert")
+		j.BigDeleteInsert, j.EmptyDeleteInsert = &big, &empty
+	}
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// progress logs a step to stderr with the time since start, unless quiet.
+func progress(start time.Time, quiet bool) func(string, ...any) {
+	return func(format string, args ...any) {
+		if quiet {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "loadbench %6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
