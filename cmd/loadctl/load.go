@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"math"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/loadsvc/loadsvc/client"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+const loadUsage = `Usage: loadctl load --table TABLE [flags] [FILE]
+
+Loads FILE, or standard input when FILE is - or absent, into TABLE through
+loadsvc. The file is streamed in constant memory, and the whole load is one
+transaction: it lands completely or not at all (Ctrl-C rolls it back).
+Flags take one dash or two and may come before or after FILE.
+
+The format comes from --format, else FILE's extension (.csv, .ndjson or
+.jsonl, .json); standard input without --format is sniffed: '[' starts a JSON
+array, '{' NDJSON, anything else CSV.
+
+CSV is read as psql's COPY ... CSV HEADER reads it: the header names the
+columns, fields are split by --delimiter and quoted with ", a doubled quote
+inside quotes is one quote. An unquoted empty field is NULL and a quoted one
+("") the empty string; with --null MARKER an unquoted MARKER is NULL instead.
+Values go as text for PostgreSQL to parse. NDJSON and JSON arrays hold one
+object per row: numbers keep their exact digits, nested objects and arrays go
+as JSON text. The first rows fix the columns: a later row may leave one out
+(NULL) but not add one.
+
+--plan prints the SQL script the load would run (runnable by psql -f) and
+never touches the database; it sends the whole file in one request.
+
+Modes: append, delete_insert (the default), upsert, insert_missing,
+fill_null_only, replace. Every mode but append and replace needs --pk.
+
+Exit status: 0 loaded, 1 failed (the status code's name and message on
+stderr), 2 usage error.
+`
+
+// loadOptions are the flags of "loadctl load".
+type loadOptions struct {
+	conn        connOptions
+	table       string
+	schema      string
+	mode        string
+	pk          string
+	chunkSize   int
+	keepLast    bool
+	requestID   string
+	plan        bool
+	maxPlanRows int
+	format      string
+	delimiter   string
+	null        optionalString
+	quiet       bool
+	json        bool
+}
+
+func newLoadFlags(o *loadOptions) *flag.FlagSet {
+	fs := newFlagSet("load")
+	o.conn.register(fs)
+	fs.StringVar(&o.table, "table", "", "target `table` (required); a bare name, a dot is part of it")
+	fs.StringVar(&o.schema, "schema", "", "the table's `schema` (default: the session's search_path)")
+	fs.StringVar(&o.mode, "mode", "delete_insert", "load `mode`: append, delete_insert, upsert, insert_missing, fill_null_only, replace")
+	fs.StringVar(&o.pk, "pk", "", "key `columns`, comma-separated (every mode but append and replace)")
+	fs.IntVar(&o.chunkSize, "chunk-size", 0, "rows per batch (one COPY each) on the server (default 1000)")
+	fs.BoolVar(&o.keepLast, "keep-last", false, "rows sharing a key: keep the last, drop the others (default: refuse the load)")
+	fs.StringVar(&o.requestID, "request-id", "", "idempotency `key`: a load with an id already loaded is answered from the service's ledger, not written again")
+	fs.BoolVar(&o.plan, "plan", false, "print the SQL script of the load instead of running it (the database is not touched)")
+	fs.IntVar(&o.maxPlanRows, "max-plan-rows", 100000, "most rows --plan sends (in one request)")
+	fs.StringVar(&o.format, "format", "", "input `format`: csv, ndjson or json (default: from the extension, or sniffed on stdin)")
+	fs.StringVar(&o.delimiter, "delimiter", ",", "CSV field delimiter, one byte (\\t for a tab)")
+	fs.Var(&o.null, "null", "CSV: an unquoted field equal to `marker` is NULL, and an unquoted empty field the empty string")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress display")
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON (the LoadResponse)")
+	return fs
+}
+
+func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o loadOptions
+	fs := newLoadFlags(&o)
+	fail := func(err error) int { return fail(err, "load", fs, loadUsage, stdout, stderr) }
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return fail(err)
+	}
+	cfg, comma, err := o.check(pos)
+	if err != nil {
+		return fail(err)
+	}
+	in, err := openInput(o.file(pos), o.format, stdin)
+	if err != nil {
+		return fail(err)
+	}
+	defer in.Close()
+	resp, err := o.run(ctx, cfg, in, comma, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	if err := printResult(stdout, resp, o.json); err != nil {
+		return fail(err)
+	}
+	return exitOK
+}
+
+func (o *loadOptions) file(pos []string) string {
+	if len(pos) == 0 {
+		return ""
+	}
+	return pos[0]
+}
+
+// check validates the flags and builds the load's config.
+func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, byte, error) {
+	if len(pos) > 1 {
+		return nil, 0, usageErrorf("one FILE at most, got %d: %s", len(pos), strings.Join(pos, " "))
+	}
+	if o.table == "" {
+		return nil, 0, usageErrorf("--table is required")
+	}
+	mode, err := parseMode(o.mode)
+	if err != nil {
+		return nil, 0, err
+	}
+	pk, err := splitColumns(o.pk)
+	if err != nil {
+		return nil, 0, err
+	}
+	comma, err := parseDelimiter(o.delimiter)
+	if err != nil {
+		return nil, 0, err
+	}
+	if o.chunkSize < 0 || o.chunkSize > math.MaxInt32 || o.maxPlanRows < 1 {
+		return nil, 0, usageErrorf("--chunk-size must be 0 or more and --max-plan-rows 1 or more")
+	}
+	o.conn.resolve()
+	cfg := &loadsvcv1.LoadConfig{Table: o.table, Schema: o.schema, Mode: mode, Pk: pk,
+		ChunkSize: int32(o.chunkSize), RequestId: o.requestID, PlanOnly: o.plan}
+	if o.keepLast {
+		cfg.Duplicates = loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST
+	}
+	return cfg, comma, nil
+}
+
+// parseMode maps a lower-case mode name (append, delete_insert, …) to its
+// enum value.
+func parseMode(name string) (loadsvcv1.Mode, error) {
+	v, ok := loadsvcv1.Mode_value["MODE_"+strings.ToUpper(name)]
+	if !ok || v == 0 || name != strings.ToLower(name) {
+		return 0, usageErrorf("unknown --mode %q: want append, delete_insert, upsert, insert_missing, fill_null_only or replace", name)
+	}
+	return loadsvcv1.Mode(v), nil
+}
+
+// modeName is the lower-case name of a mode, as --mode takes it.
+func modeName(m loadsvcv1.Mode) string {
+	return strings.ToLower(strings.TrimPrefix(m.String(), "MODE_"))
+}
+
+func splitColumns(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	cols := strings.Split(s, ",")
+	for i, c := range cols {
+		if cols[i] = strings.TrimSpace(c); cols[i] == "" {
+			return nil, usageErrorf("--pk %q names an empty column", s)
+		}
+	}
+	return cols, nil
+}
+
+func parseDelimiter(s string) (byte, error) {
+	if s == `\t` || s == "tab" {
+		s = "\t"
+	}
+	if len(s) != 1 || s[0] == '"' || s[0] == '\n' || s[0] == '\r' || s[0] >= 0x80 {
+		return 0, usageErrorf("--delimiter must be one ASCII character other than a quote or a newline, got %q", s)
+	}
+	return s[0], nil
+}
+
+// run loads (or plans) the input.
+func (o *loadOptions) run(ctx context.Context, cfg *loadsvcv1.LoadConfig, in *input, comma byte, stderr io.Writer) (*loadsvcv1.LoadResponse, error) {
+	src, err := in.rows(comma, o.null.ptr())
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.conn.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if o.plan {
+		return planLoad(ctx, c, cfg, src, in.name, o.maxPlanRows)
+	}
+	prog := startProgress(in, stderr, o.quiet)
+	resp, err := streamLoad(ctx, c, cfg, src, prog)
+	prog.Stop(err == nil)
+	return resp, err
+}
+
+// streamLoad sends every row over one LoadStream: one transaction, memory
+// bounded by one batch. A bad row or a cancel aborts the stream, and the
+// service rolls everything back.
+func streamLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, prog *progress) (*loadsvcv1.LoadResponse, error) {
+	w, err := c.NewWriter(ctx, cfg, client.WriterOptions{})
+	if err != nil && ctx.Err() != nil {
+		return nil, errCancelled
+	}
+	if err != nil {
+		return nil, err
+	}
+	for {
+		row, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil {
+			err = rowError(w.Write(row), w.Rows(), src)
+		}
+		if err == nil && ctx.Err() != nil {
+			err = errCancelled
+		}
+		if err != nil {
+			w.Abort()
+			if ctx.Err() != nil {
+				return nil, errCancelled
+			}
+			return nil, err
+		}
+		prog.Add(1)
+	}
+	prog.AllRead()
+	resp, err := w.Close()
+	if err != nil && ctx.Err() != nil {
+		return nil, errCancelledLate
+	}
+	return resp, err
+}
+
+// The errors of a load interrupted (Ctrl-C, SIGTERM) while rows were being
+// sent, and after they all were, when the commit may have raced the cancel.
+var (
+	errCancelled     = status.Error(codes.Canceled, "interrupted: the load was cancelled and rolled back, nothing was written")
+	errCancelledLate = status.Error(codes.Canceled, "interrupted while the service was finishing the load: it was rolled back unless its commit came first")
+)
+
+// rowError ties an error the client found in the row just written (a
+// column the first rows did not have, say) to where it is in the input.
+func rowError(err error, index int64, src rowSource) error {
+	if e, ok := client.AsError(err); ok && e.Row >= 0 && int64(e.Row) == index {
+		return &inputError{err: err, where: src.Where()}
+	}
+	return err
+}
+
+// inputError is an error about one row, with the row's place in the input.
+type inputError struct {
+	err   error
+	where string
+}
+
+func (e *inputError) Error() string { return e.where + ": " + e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// optionalString is a string flag that knows whether it was given.
+type optionalString struct {
+	value string
+	set   bool
+}
+
+func (s *optionalString) String() string { return s.value }
+
+func (s *optionalString) Set(v string) error {
+	s.value, s.set = v, true
+	return nil
+}
+
+func (s *optionalString) ptr() *string {
+	if !s.set {
+		return nil
+	}
+	return &s.value
+}
