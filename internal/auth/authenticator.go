@@ -1,0 +1,153 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// DefaultInterval is how often Watch looks at the token file when asked
+// to watch with a non-positive interval.
+const DefaultInterval = 10 * time.Second
+
+// Authenticator checks the bearer tokens of gRPC calls against a token
+// file, which it reads again on Reload or, under Watch, when it changes.
+// A file that fails to load leaves the tokens in service unchanged. It is
+// safe for concurrent use.
+type Authenticator struct {
+	file string
+	log  *zap.Logger
+
+	mu      sync.Mutex // serializes reloads
+	cur     atomic.Pointer[tokenSet]
+	lastErr string // the last failure Watch logged, so it logs each once
+}
+
+// NewAuthenticator loads the token file (see the package documentation);
+// it fails when the file cannot be read or parsed, or holds no token.
+func NewAuthenticator(tokensFile string, log *zap.Logger) (*Authenticator, error) {
+	if tokensFile == "" {
+		return nil, errors.New("auth: no token file named")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	a := &Authenticator{file: tokensFile, log: log}
+	if err := a.Reload(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload reads the token file again and, if it parses, puts its tokens in
+// service from the next call on; on error the previous tokens stay.
+func (a *Authenticator) Reload() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.reload(true)
+}
+
+// Watch re-reads the token file every interval (DefaultInterval if
+// every <= 0) and reloads when its content changed, logging each failure
+// once. It returns when ctx ends; run it in its own goroutine.
+func (a *Authenticator) Watch(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = DefaultInterval
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.poll()
+		}
+	}
+}
+
+func (a *Authenticator) poll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	err := a.reload(false)
+	if err == nil {
+		a.lastErr = ""
+		return
+	}
+	if err.Error() != a.lastErr {
+		a.lastErr = err.Error()
+		a.log.Warn("auth token reload failed; keeping the tokens in service", zap.Error(err))
+	}
+}
+
+// reload loads the file when force is set or its content changed since
+// the set in service. The caller holds a.mu.
+func (a *Authenticator) reload(force bool) error {
+	data, err := os.ReadFile(a.file)
+	if err != nil {
+		return fmt.Errorf("auth token file: %w", err)
+	}
+	s, err := parseTokens(data)
+	if err != nil {
+		return fmt.Errorf("auth token file %s: %w", a.file, err)
+	}
+	if cur := a.cur.Load(); !force && cur != nil && cur.sum == s.sum {
+		return nil
+	}
+	a.cur.Store(s)
+	a.logLoaded(s)
+	return nil
+}
+
+func (a *Authenticator) logLoaded(s *tokenSet) {
+	names := make([]string, len(s.principals))
+	for i, p := range s.principals {
+		names[i] = p.Name
+	}
+	a.log.Info("auth tokens loaded", zap.String("file", a.file), zap.Int("tokens", len(names)), zap.Strings("names", names))
+	for _, name := range s.short {
+		a.log.Warn("auth token is short; use at least 16 random characters", zap.String("name", name))
+	}
+}
+
+// Authenticate finds the caller of an incoming call from its metadata
+// "authorization: Bearer <token>". Its error is an UNAUTHENTICATED status
+// whose message never holds the token.
+func (a *Authenticator) Authenticate(ctx context.Context) (Principal, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	token, err := bearerToken(md.Get("authorization"))
+	if err != nil {
+		return Principal{}, err
+	}
+	p, ok := a.cur.Load().lookup(token)
+	if !ok {
+		return Principal{}, status.Error(codes.Unauthenticated, "invalid bearer token")
+	}
+	return p, nil
+}
+
+// bearerToken takes the token out of the authorization metadata values.
+func bearerToken(vals []string) (string, error) {
+	switch {
+	case len(vals) == 0:
+		return "", status.Error(codes.Unauthenticated, `missing credentials: send the metadata "authorization: Bearer <token>"`)
+	case len(vals) > 1:
+		return "", status.Error(codes.Unauthenticated, "more than one authorization metadata value")
+	}
+	scheme, token, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", status.Error(codes.Unauthenticated, `the authorization metadata is not "Bearer <token>"`)
+	}
+	return token, nil
+}
