@@ -59,7 +59,6 @@ lint: gen-tools ## gofmt, go vet, buf lint
 .PHONY: postgres
 postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-get)
 	@scripts/ensure-postgres.sh
-	@scripts/ensure-pgbouncer.sh
 
 .PHONY: test
 test: postgres tools lint check-generated ## everything CI checks: lint, generated code, go test -race against real PostgreSQL
@@ -68,7 +67,7 @@ test: postgres tools lint check-generated ## everything CI checks: lint, generat
 	@$(MAKE) --no-print-directory bench-smoke
 
 .PHONY: bench
-bench: postgres ## benchmark loadsvc against psql on its own PostgreSQL (BENCH_ROWS, BENCH_BIG, BENCH_JSON, BENCH_RSS, BENCH_REPEAT)
+bench: postgres ## benchmark loadsvc against psql on its own PostgreSQL (BENCH_ROWS, BENCH_BIG, BENCH_JSON, BENCH_RSS, BENCH_REPEAT; ARGS=-h lists all)
 	go run ./cmd/loadbench $(ARGS)
 
 .PHONY: bench-smoke

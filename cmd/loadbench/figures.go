@@ -44,6 +44,7 @@ type bench struct {
 	psql  *psql
 	meter cpuMeter
 	logf  func(format string, args ...any)
+	pgLog *pgLog // nil unless --pg-durations
 
 	fresh    *sums  // the sums of rows [0, rows)
 	freshMix string // the row hash of rows [0, rows), from the baseline
@@ -61,6 +62,9 @@ func (b *bench) measure(ctx context.Context, f *figure, prefill int, want *sums,
 		return fmt.Errorf("%s: prepare: %w", f.key, err)
 	}
 	b.logf("%s: %s", f.key, f.label)
+	if b.pgLog != nil {
+		b.pgLog.mark()
+	}
 	cpu0 := b.meter.read()
 	start := time.Now()
 	err := run()
@@ -71,6 +75,11 @@ func (b *bench) measure(ctx context.Context, f *figure, prefill int, want *sums,
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.key, err)
+	}
+	if b.pgLog != nil {
+		for _, st := range b.pgLog.durations() {
+			b.logf("%s:   %9.0f ms  %s", f.key, st.ms, st.sql)
+		}
 	}
 	hash := ""
 	if wantHash {

@@ -1,22 +1,44 @@
 // Command loadbench measures how fast loadsvc loads rows into PostgreSQL,
-// next to psql doing the same work by hand.
+// next to psql doing the same work by hand. `make bench` runs it.
 //
 // It starts its own throwaway PostgreSQL (internal/pgtest), builds and starts
 // the real loadsvc binary on a loopback port, generates BENCH_ROWS rows
 // (default 1,000,000) once, and times, each over the same rows:
 //
-//	(a) copy                  psql \copy of the rows as CSV — the baseline
-//	(b) load_json             Load with JSON (Struct) rows, 10,000 rows a request
-//	(c) stream_append         LoadStream append with typed rows
-//	(d) stream_delete_insert  LoadStream delete_insert over a table holding the keys
-//	(e) staged_delete_insert  psql: COPY into a TEMP table, DELETE USING, INSERT SELECT
-//	(f) big_delete_insert     delete_insert of the rows into a table of 10× as many
-//	                          (BENCH_BIG=1), next to delete_insert into an empty table
+//	(a)  copy                  psql \copy of the rows as CSV — the baseline
+//	(b)  load_json             Load with JSON (Struct) rows, 10,000 a request, one after the other
+//	(c)  stream_append         LoadStream append with typed rows
+//	(d)  stream_delete_insert  LoadStream delete_insert over a table holding the keys
+//	(e)  staged_delete_insert  psql: \copy into a TEMP table, DELETE USING, INSERT SELECT — the baseline of (d)
+//	(f0) empty_delete_insert   LoadStream delete_insert into an empty table   } BENCH_BIG=1
+//	(f)  big_delete_insert     the same into a table of 10× the rows holding  } (not in CI)
+//	                           the keys; its baseline is (f0)
 //
-// and prints rows/s, the ratio to the baseline, the target and the server's
-// peak RSS. It exits non-zero only when something fails (a load errors, or
-// the table does not hold exactly the rows it should afterwards); a missed
-// target is reported, not fatal. See options.go for the knobs.
+// and prints rows/s, the ratio to the baseline, the target, the CPU seconds
+// the server, PostgreSQL, the client and other processes used meanwhile, and
+// the server's peak RSS (VmHWM): over the run, and — from BENCH_ROWS=1000000
+// on, or with BENCH_RSS=1 — while it streams BENCH_RSS_ROWS (5,000,000) rows
+// made on the fly. BENCH_JSON=FILE writes the figures as one JSON object.
+//
+// Every figure starts from a fresh table (filled, indexed, vacuumed and
+// checkpointed outside the clock) and is checked afterwards: the table must
+// hold exactly the rows it should (count, sums of the numerics, a hash of the
+// text columns, no stale row left), and loadsvc's answer must count them.
+// loadbench exits non-zero only when something fails; a missed target is
+// reported, not fatal.
+//
+// Choices: the loadsvc requests are encoded before the clock starts and sent
+// as they are (rawCodec), as psql's CSV file is written before its clock
+// starts. Streams send 5,000 typed rows a message with chunk_size 1,000,000,
+// so that a load of up to 1M rows is one COPY: message sizes of 1,000 to
+// 20,000 rows measured alike, and fewer, larger COPYs were faster.
+//
+// Noise: on a shared machine other processes' CPU use shows in the "other"
+// column and marks a result "(noisy)"; BENCH_REPEAT=3 runs three rounds of
+// the figures and keeps each one's fastest. BENCH_PG_DURATIONS=100 prints
+// every PostgreSQL statement of 100 ms or more per figure, from the server
+// log. The server has no pprof of its own; --server-bin and --server-env run
+// a build that has. `go run ./cmd/loadbench -h` lists every flag.
 package main
 
 import (
@@ -113,6 +135,12 @@ func realMain(ctx context.Context) error {
 	}
 	logf("data: CSV %s, typed messages %s (%d), JSON requests %s (%d); PostgreSQL %s, %d CPUs",
 		mib(data.csvBytes), mib(data.typedBytes), len(data.typed), mib(data.jsonBytes), len(data.json), version, runtime.NumCPU())
+	if o.PGDurMS > 0 {
+		if err := db.logDurations(ctx, o.PGDurMS); err != nil {
+			return err
+		}
+		b.pgLog = &pgLog{path: cluster.LogFile()}
+	}
 	if err := b.warmUp(ctx); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type options struct {
 	Repeat     int             // BENCH_REPEAT: runs of each figure; the fastest counts
 	Figures    map[string]bool // which figures run; nil: all
 	Quiet      bool            // no progress lines
+	PGDurMS    int             // BENCH_PG_DURATIONS: log statements of this many ms or more; 0: off
 	ServerEnv  []string        // KEY=VALUE pairs added to the server's environment
 }
 
@@ -53,6 +54,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 		o.ServerEnv = append(o.ServerEnv, v)
 		return nil
 	})
+	fs.IntVar(&o.PGDurMS, "pg-durations", env.int("BENCH_PG_DURATIONS", 0), "show each figure's PostgreSQL statements that took at least this many ms, from the server log; 0: off (BENCH_PG_DURATIONS)")
 	fs.BoolVar(&o.Quiet, "q", false, "print the results only, no progress lines")
 	figures := fs.String("figures", "", "comma-separated figures to run (copy, load_json, stream_append, staged_delete_insert, stream_delete_insert, big_delete_insert, rss_stream); empty: all that the settings ask for")
 	if err := fs.Parse(args); err != nil {
