@@ -59,6 +59,7 @@ lint: gen-tools ## gofmt, go vet, buf lint
 .PHONY: postgres
 postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-get)
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-pgbouncer.sh
 
 .PHONY: test
 test: postgres tools lint check-generated ## everything CI checks: lint, generated code, go test -race against real PostgreSQL
