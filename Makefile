@@ -76,6 +76,10 @@ bench-smoke: postgres ## a 3,000-row run of the benchmark, so that it cannot rot
 	@echo "==> bench-smoke"
 	@BENCH_ROWS=3000 BENCH_BIG=0 BENCH_RSS=0 BENCH_REPEAT=1 go run ./cmd/loadbench -q
 
+.PHONY: soak
+soak: postgres ## fault soak (not in CI): 8 workers, mixed modes, unary and streamed, backends killed every ~1s, for SOAK_DURATION (default 2m)
+	go test -count=1 -timeout 30m -run '^TestSoak$$' -v ./test/faults -soak.duration=$(or $(SOAK_DURATION),2m)
+
 .PHONY: run
 run: postgres ## start the local PostgreSQL in .local/ (demo table included) and run the service; Ctrl-C stops both
 	@scripts/run.sh $(ARGS)
