@@ -22,6 +22,14 @@ type config struct {
 	LockTimeout      time.Duration
 	ShutdownTimeout  time.Duration
 	HealthInterval   time.Duration
+	TLSCert          string
+	TLSKey           string
+	TLSClientCA      string
+	TokensFile       string
+	AllowTables      string
+	MetricsListen    string
+	LedgerSchema     string
+	LedgerTable      string
 }
 
 // loadConfig parses args over the environment.
@@ -41,6 +49,14 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.HealthInterval, "health-interval", env.dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env.str("LOADSVC_TLS_CERT", ""), "TLS certificate file; reloaded on change and on SIGHUP (LOADSVC_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env.str("LOADSVC_TLS_KEY", ""), "TLS private key file (LOADSVC_TLS_KEY)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env.str("LOADSVC_TLS_CLIENT_CA", ""), "CA bundle that client certificates must chain to: mTLS (LOADSVC_TLS_CLIENT_CA)")
+	fs.StringVar(&c.TokensFile, "auth-tokens-file", env.str("LOADSVC_AUTH_TOKENS_FILE", ""), "bearer tokens, one a line, with optional per-token tables=; unset: no authentication (LOADSVC_AUTH_TOKENS_FILE)")
+	fs.StringVar(&c.AllowTables, "allow-tables", env.str("LOADSVC_ALLOW_TABLES", ""), "comma-separated schema.table globs a load may write; unset: every table (LOADSVC_ALLOW_TABLES)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", env.str("LOADSVC_METRICS_LISTEN", ""), "address of the Prometheus /metrics listener; unset: off (LOADSVC_METRICS_LISTEN)")
+	fs.StringVar(&c.LedgerSchema, "ledger-schema", env.str("LOADSVC_LEDGER_SCHEMA", "loadsvc"), "schema of the request_id ledger table (LOADSVC_LEDGER_SCHEMA)")
+	fs.StringVar(&c.LedgerTable, "ledger-table", env.str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created when first needed (LOADSVC_LEDGER_TABLE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -11,8 +11,11 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
@@ -22,7 +25,9 @@ import (
 
 	"github.com/loadsvc/loadsvc/internal/dsn"
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/metrics"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/tracing"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -47,22 +52,52 @@ func realMain(ctx context.Context) error {
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush
 
 	log.Info("starting", zap.String("version", version()))
-	pool, redact, err := openPool(cfg, log)
+	grpcTrace, queryTracer, stopTracing, err := tracing.Setup(ctx, "loadsvc")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopTracing(c) //nolint:errcheck // best effort at exit
+	}()
+	pool, redact, err := openPool(cfg, log, queryTracer)
 	if err != nil {
 		return err
 	}
 	if pool != nil {
 		defer pool.Close()
 	}
-	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout}
-	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, Redact: redact})
-	return serve(ctx, cfg, log, srv, pool)
+	sec, err := newSecurity(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, pool)
+	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
+		Ledger: loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}}
+	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, Redact: redact, Allow: sec.policy.Allow, Observer: m})
+	// Metrics first, so they count what a recovered panic became; then
+	// recovery, so it also covers authentication.
+	opts := append(m.ServerOptions(), server.ServerOptions(log)...)
+	opts = append(opts, sec.opts...)
+	opts = append(opts, grpcTrace, grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))
+	if cfg.MetricsListen != "" {
+		mlis, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return err
+		}
+		mctx, stopMetrics := context.WithCancel(context.Background()) // scraped while loads drain
+		defer stopMetrics()
+		go metrics.ServeListener(mctx, mlis, reg, log) //nolint:errcheck // logs its own errors
+	}
+	return serve(ctx, cfg, log, srv, pool, opts, m)
 }
 
 // openPool resolves and checks the database URL and makes a pool that
 // connects lazily, so the service starts while the database is down. No
 // database configured is not an error: loads then answer UNAVAILABLE.
-func openPool(cfg *config, log *zap.Logger) (*pgxpool.Pool, func(string) string, error) {
+func openPool(cfg *config, log *zap.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, func(string) string, error) {
 	res, err := dsn.Resolve(cfg.DatabaseURL, os.Getenv)
 	if errors.Is(err, dsn.ErrNotConfigured) {
 		log.Warn("no database configured; plans work, loads answer UNAVAILABLE", zap.Error(err))
@@ -76,6 +111,9 @@ func openPool(cfg *config, log *zap.Logger) (*pgxpool.Pool, func(string) string,
 		return nil, nil, err
 	}
 	loader.ConfigurePool(pcfg, cfg.ConnectTimeout)
+	if tracer != nil {
+		pcfg.ConnConfig.Tracer = tracer
+	}
 	secret := dsn.Password(res.URL)
 	redact := func(s string) string { return dsn.RedactString(s, secret) }
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
@@ -89,16 +127,17 @@ func openPool(cfg *config, log *zap.Logger) (*pgxpool.Pool, func(string) string,
 
 // serve runs the gRPC server until ctx ends, then shuts down gracefully:
 // health NOT_SERVING first, in-flight RPCs get ShutdownTimeout to finish.
-func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server, pool *pgxpool.Pool) error {
+func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server, pool *pgxpool.Pool, opts []grpc.ServerOption, m *metrics.Metrics) error {
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	gs := grpc.NewServer(append(server.ServerOptions(log), grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))...)
+	gs := grpc.NewServer(opts...)
 	hs := health.NewServer()
 	loadsvcv1.RegisterLoadServiceServer(gs, srv)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
+	m.InitializeMetrics(gs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	wctx, stopWatch := context.WithCancel(ctx)

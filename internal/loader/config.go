@@ -64,6 +64,9 @@ type Config struct {
 	Duplicates Duplicates
 	// MaxRows bounds the rows of one request; 0 means no bound.
 	MaxRows int
+	// RequestID, when set, makes the load exactly-once through the
+	// executor's Ledger.
+	RequestID string
 }
 
 // Check validates the config alone and fills defaults. It needs no rows and
@@ -88,6 +91,9 @@ func (c *Config) Check() error {
 	}
 	if c.ChunkSize == 0 {
 		c.ChunkSize = DefaultChunkSize
+	}
+	if len(c.RequestID) > 200 {
+		return invalid("config.request_id", -1, "request_id is %d bytes long, more than 200", len(c.RequestID))
 	}
 	if c.Duplicates != DuplicatesRefuse && c.Duplicates != DuplicatesKeepLast {
 		return invalid("config.duplicates", -1, "unknown duplicates policy %d", int(c.Duplicates))

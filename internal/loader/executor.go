@@ -25,6 +25,9 @@ type Executor struct {
 	// with SET LOCAL, so they end with its transaction.
 	StatementTimeout time.Duration
 	LockTimeout      time.Duration
+	// Ledger records loads that carry a request id; its zero value uses
+	// the table loadsvc.load_ledger.
+	Ledger Ledger
 }
 
 // Result is what an executed load did.
@@ -35,10 +38,14 @@ type Result struct {
 	Batches                             int
 	Statements                          []Statement
 	SkippedColumns                      []string
+	// Replayed says the result is the recorded one of an earlier load with
+	// the same request id; nothing was written this time.
+	Replayed bool
 }
 
-// maxStaleRetries bounds how often a dead pooled connection is replaced
-// before the load is given up as a connect failure.
+// maxStaleRetries, beyond one try per pooled connection (after a restart
+// all of them may be dead), bounds how often a dead pooled connection is
+// replaced before the load is given up as a connect failure.
 const maxStaleRetries = 3
 
 // Run executes plan on one pooled connection in one transaction. A plan with
@@ -48,8 +55,12 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
 	if plan.Batch.Len() == 0 {
 		return res, nil
 	}
+	d := newDigest(&plan.Config)
+	d.add(plan.Batch)
 	err := e.inTx(ctx, func(s *session) error {
-		return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, false, res)
+		return s.once(ctx, &plan.Config, d, res, func() error {
+			return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, false, res)
+		}, func() error { return nil })
 	})
 	return res, err
 }
@@ -74,6 +85,9 @@ func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
 	if _, err := s.conn.Exec(ctx, "COMMIT"); err != nil {
 		s.rollback()
 		return s.loadError(ctx, err)
+	}
+	if s.ledgerUsed {
+		e.Ledger.ready.Store(true)
 	}
 	return nil
 }
@@ -105,7 +119,7 @@ func (e *Executor) begin(ctx context.Context) (*pgxpool.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, &ConnectError{Err: err, Ctx: ctx.Err()}
 		}
-		if attempt == maxStaleRetries {
+		if attempt >= maxStaleRetries+int(e.Pool.Config().MaxConns) {
 			return nil, &ConnectError{Err: fmt.Errorf("%d pooled connections in a row were dead: %w", attempt, err)}
 		}
 	}
@@ -148,9 +162,40 @@ func connFailure(err error) bool {
 
 // session is one load's connection inside its transaction.
 type session struct {
-	conn *pgx.Conn
-	exec *Executor
-	cfg  *Config
+	conn       *pgx.Conn
+	exec       *Executor
+	cfg        *Config
+	ledgerUsed bool
+}
+
+// once runs load exactly once per request id: a request id the ledger has
+// replays the recorded result (after drain has read the rest of the rows,
+// so that the payload's digest is complete) and writes nothing; a new one
+// runs load and records its result in the same transaction.
+func (s *session) once(ctx context.Context, cfg *Config, d *digest, res *Result, load, drain func() error) error {
+	if cfg.RequestID == "" {
+		return load()
+	}
+	s.ledgerUsed = true
+	prev, err := s.exec.Ledger.claim(ctx, s.conn, cfg.RequestID)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
+		if err := drain(); err != nil {
+			return err
+		}
+		r, err := prev.replay(cfg.RequestID, cfg, d.sum())
+		if err != nil {
+			return err
+		}
+		*res = *r
+		return nil
+	}
+	if err := load(); err != nil {
+		return err
+	}
+	return s.exec.Ledger.record(ctx, s.conn, cfg.RequestID, cfg, d.sum(), res)
 }
 
 func (s *session) settings(ctx context.Context) error {
@@ -185,7 +230,8 @@ func (s *session) rollback() {
 func (s *session) loadError(ctx context.Context, err error) error {
 	var ve *ValidationError
 	var uc *UnknownColumnError
-	if errors.As(err, &ve) || errors.As(err, &uc) {
+	var ce *ConflictError
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
 		return err
 	}
 	le := &LoadError{Err: err, Ctx: ctx.Err()}
@@ -211,19 +257,39 @@ func (e *Executor) RunStream(ctx context.Context, cfg Config, src Source) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	counted := &countingSource{first: first, src: src}
+	d := newDigest(&cfg)
+	counted := &countingSource{first: first, src: src, digest: d}
 	err = e.inTx(ctx, func(s *session) error {
-		return s.load(ctx, &cfg, counted, true, res)
+		return s.once(ctx, &cfg, d, res, func() error {
+			return s.load(ctx, &cfg, counted, true, res)
+		}, counted.drain)
 	})
-	res.Rows = int64(counted.rows)
+	if !res.Replayed {
+		res.Rows = int64(counted.rows)
+	}
 	return res, err
 }
 
 // countingSource replays a prefetched first batch, then src, counting rows.
 type countingSource struct {
-	first *Batch
-	src   Source
-	rows  int
+	first  *Batch
+	src    Source
+	rows   int
+	digest *digest
+}
+
+// drain reads the rest of the source, for the digest of a replayed load.
+func (c *countingSource) drain() error {
+	ctx := context.Background()
+	for {
+		_, err := c.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (c *countingSource) Next(ctx context.Context) (*Batch, error) {
@@ -237,5 +303,6 @@ func (c *countingSource) Next(ctx context.Context) (*Batch, error) {
 		}
 	}
 	c.rows += b.Len()
+	c.digest.add(b)
 	return b, nil
 }

@@ -224,9 +224,6 @@ func TestScriptClientEncoding(t *testing.T) {
 // TEMP stage must not shadow the target.
 func TestStageNamedTarget(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("LOADSVC_KNOWN_BUGS") == "" {
-		t.Skip("known bug: the TEMP stage pg_temp.loadsvc_stage shadows an unqualified target named loadsvc_stage (statement.go); set LOADSVC_KNOWN_BUGS=1 to run")
-	}
 	b := setup(t)
 	b.sql(t, `CREATE TABLE loadsvc_stage (id int PRIMARY KEY, v text); INSERT INTO loadsvc_stage VALUES (1, 'old'), (2, 'old')`)
 	res := b.load(t, loader.Config{Table: "loadsvc_stage", Keys: []string{"id"}}, []row{{"id": 1, "v": "new"}, {"id": 3, "v": "new"}})
@@ -244,9 +241,6 @@ func TestStageNamedTarget(t *testing.T) {
 // is refused as a bad request — not a syntax error of an empty COPY list.
 func TestOnlyGeneratedColumns(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("LOADSVC_KNOWN_BUGS") == "" {
-		t.Skip(`known bug: rows carrying only generated columns render COPY "g" () FROM STDIN, a 42601 syntax error (load.go); set LOADSVC_KNOWN_BUGS=1 to run`)
-	}
 	b := setup(t)
 	b.sql(t, `CREATE TABLE g (id int GENERATED ALWAYS AS IDENTITY, v text DEFAULT 'd')`)
 	res, err := b.exec.Run(ctxT(t), planOf(t, loader.Config{Table: "g", Mode: loader.ModeAppend}, []row{{"id": 5}, {"id": 6}}))

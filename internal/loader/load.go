@@ -47,6 +47,9 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, ordinal boo
 	if err != nil {
 		return err
 	}
+	if len(write) == 0 {
+		return invalid("rows", -1, "the rows carry only columns that %s generates itself (%s); there is nothing to write", cfg.Target(), quoteList("", skipped))
+	}
 	res.SkippedColumns = skipped
 	rows.cols = positions(rows.columns(), write)
 	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks(), Ordinal: ordinal && cfg.Mode.keyed()})

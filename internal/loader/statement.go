@@ -32,7 +32,19 @@ const (
 
 const stageName = "loadsvc_stage"
 
-// stage is the staging table as written in SQL, pinned to pg_temp so that a
+// stageFor is the staging table's name, and the stage as written in SQL,
+// pinned to pg_temp so that a permanent table of the same name can never be
+// hit. A target whose bare name is the stage's own gets another stage name,
+// or the unqualified target would resolve to the TEMP table.
+func stageFor(cfg *Config) (name, sql string) {
+	name = stageName
+	if cfg.Schema == "" && cfg.Table == stageName {
+		name = stageName + "_2"
+	}
+	return name, "pg_temp." + QuoteIdent(name)
+}
+
+// stage is the default staging table as written in SQL, pinned to pg_temp so that a
 // permanent table of the same name can never be hit.
 var stage = "pg_temp." + QuoteIdent(stageName)
 
@@ -84,6 +96,7 @@ type script struct {
 
 func render(cfg *Config, sh Shape) script {
 	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns)}
+	s.stageName, s.stage = stageFor(cfg)
 	var sc script
 	if sh.Lock {
 		sc.pre = append(sc.pre, Statement{SQL: lockSQL(cfg)})
@@ -102,13 +115,13 @@ func render(cfg *Config, sh Shape) script {
 		stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
 		s.cols += ", " + QuoteIdent(ordinalName)
 	}
-	sc.pre = append(sc.pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
-	sc.copy = s.copyInto(stage, roleCopy)
+	sc.pre = append(sc.pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
+	sc.copy = s.copyInto(s.stage, roleCopy)
 	s.cols = quoteList("", sh.Columns)
 	if sh.Ordinal {
 		sc.post = append(sc.post, s.duplicates())
 	}
-	sc.post = append(sc.post, Statement{SQL: "ANALYZE " + stage})
+	sc.post = append(sc.post, Statement{SQL: "ANALYZE " + s.stage})
 	sc.post = append(sc.post, s.apply()...)
 	return sc
 }
@@ -137,10 +150,11 @@ func lockSQL(cfg *Config) string {
 const lockClass = "1818522486"
 
 type sqlBuilder struct {
-	cfg    *Config
-	sh     Shape
-	target string
-	cols   string
+	stageName, stage string
+	cfg              *Config
+	sh               Shape
+	target           string
+	cols             string
 }
 
 func (s sqlBuilder) copyInto(into string, r role) Statement {
@@ -153,7 +167,7 @@ func (s sqlBuilder) apply() []Statement {
 	case ModeUpsert:
 		var out []Statement
 		if set := s.assignments("stage.%s"); set != "" {
-			out = append(out, Statement{SQL: "UPDATE " + s.target + " AS target SET " + set + " FROM " + stage + " AS stage WHERE " + s.match(), role: roleUpdate})
+			out = append(out, Statement{SQL: "UPDATE " + s.target + " AS target SET " + set + " FROM " + s.stage + " AS stage WHERE " + s.match(), role: roleUpdate})
 		}
 		return append(out, Statement{SQL: s.insertMissing(true), Rows: rows, role: roleInsert})
 	case ModeInsertMissing:
@@ -162,8 +176,8 @@ func (s sqlBuilder) apply() []Statement {
 		return s.fillNull()
 	}
 	return []Statement{
-		{SQL: "DELETE FROM " + s.target + " AS target USING " + stage + " AS stage WHERE " + s.match(), role: roleDelete},
-		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + stage, Rows: rows, role: roleInsert},
+		{SQL: "DELETE FROM " + s.target + " AS target USING " + s.stage + " AS stage WHERE " + s.match(), role: roleDelete},
+		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: roleInsert},
 	}
 }
 
@@ -174,9 +188,9 @@ func (s sqlBuilder) apply() []Statement {
 func (s sqlBuilder) duplicates() Statement {
 	keys := quoteList("", s.cfg.Keys)
 	ord := QuoteIdent(ordinalName)
-	dups := "SELECT " + keys + ", max(" + ord + ") AS last FROM " + stage + " GROUP BY " + keys + " HAVING count(*) > 1"
+	dups := "SELECT " + keys + ", max(" + ord + ") AS last FROM " + s.stage + " GROUP BY " + keys + " HAVING count(*) > 1"
 	if s.cfg.Duplicates == DuplicatesKeepLast {
-		return Statement{SQL: "DELETE FROM " + stage + " AS target USING (" + dups + ") AS stage WHERE " + s.match() + " AND target." + ord + " < stage.last", role: roleDropDuplicates}
+		return Statement{SQL: "DELETE FROM " + s.stage + " AS target USING (" + dups + ") AS stage WHERE " + s.match() + " AND target." + ord + " < stage.last", role: roleDropDuplicates}
 	}
 	texts := make([]string, len(s.cfg.Keys))
 	for i, k := range s.cfg.Keys {
@@ -184,7 +198,7 @@ func (s sqlBuilder) duplicates() Statement {
 	}
 	return Statement{SQL: "SELECT x.prev, x." + ord + ", " + strings.Join(texts, ", ") +
 		" FROM (SELECT target.*, lag(target." + ord + ") OVER (PARTITION BY " + quoteList("target.", s.cfg.Keys) + " ORDER BY target." + ord + ") AS prev" +
-		" FROM " + stage + " AS target JOIN (" + dups + ") AS stage ON " + s.match() + ") AS x" +
+		" FROM " + s.stage + " AS target JOIN (" + dups + ") AS stage ON " + s.match() + ") AS x" +
 		" WHERE x.prev IS NOT NULL ORDER BY x." + ord + " LIMIT 1", role: roleFindDuplicate}
 }
 
@@ -228,7 +242,7 @@ func (s sqlBuilder) nonKeys() []string {
 // inserted meanwhile: upsert updates it, insert_missing leaves it.
 func (s sqlBuilder) insertMissing(update bool) string {
 	sql := "INSERT INTO " + s.target + " AS target (" + s.cols + ") SELECT " + quoteList("stage.", s.sh.Columns) +
-		" FROM " + stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")"
+		" FROM " + s.stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")"
 	if !s.sh.Unique {
 		return sql
 	}
@@ -242,7 +256,7 @@ func (s sqlBuilder) insertMissing(update bool) string {
 // fillNull sets, for rows whose key exists, only the columns that are NULL
 // in the table; it first counts the stage rows whose key is absent.
 func (s sqlBuilder) fillNull() []Statement {
-	skipped := Statement{SQL: "SELECT count(*) FROM " + stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")", role: roleCountSkipped}
+	skipped := Statement{SQL: "SELECT count(*) FROM " + s.stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")", role: roleCountSkipped}
 	cols := s.nonKeys()
 	if len(cols) == 0 {
 		return []Statement{skipped}
@@ -253,7 +267,7 @@ func (s sqlBuilder) fillNull() []Statement {
 		set = append(set, q+" = COALESCE(target."+q+", stage."+q+")")
 		cond = append(cond, "(target."+q+" IS NULL AND stage."+q+" IS NOT NULL)")
 	}
-	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + strings.Join(set, ", ") + " FROM " + stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: roleUpdate}
+	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + strings.Join(set, ", ") + " FROM " + s.stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: roleUpdate}
 	return []Statement{skipped, update}
 }
 

@@ -42,6 +42,7 @@ func resultResponse(cfg *loader.Config, res *loader.Result) *loadsvcv1.LoadRespo
 		Batches:           int32(res.Batches),
 		Statements:        statements(res.Statements),
 		SkippedColumns:    res.SkippedColumns,
+		Replayed:          res.Replayed,
 	}
 }
 

@@ -152,6 +152,7 @@ func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 		ChunkSize:  int(c.GetChunkSize()),
 		Duplicates: loader.Duplicates(c.GetDuplicates()),
 		MaxRows:    s.opt.MaxRows,
+		RequestID:  c.GetRequestId(),
 	}
 }
 

@@ -19,9 +19,10 @@ const errorDomain = "loadsvc"
 
 // The google.rpc.ErrorInfo reasons.
 const (
-	ReasonConnectionFailed = "DATABASE_CONNECTION_FAILED"
-	ReasonLoadFailed       = "LOAD_FAILED"
-	ReasonUnknownColumn    = "UNKNOWN_COLUMN"
+	ReasonConnectionFailed  = "DATABASE_CONNECTION_FAILED"
+	ReasonLoadFailed        = "LOAD_FAILED"
+	ReasonUnknownColumn     = "UNKNOWN_COLUMN"
+	ReasonRequestIDConflict = "REQUEST_ID_CONFLICT"
 )
 
 // toStatus turns an error of a load into the gRPC status the contract's
@@ -32,6 +33,7 @@ func toStatus(err error, redact func(string) string) *status.Status {
 		ce *loader.ConnectError
 		uc *loader.UnknownColumnError
 		le *loader.LoadError
+		cf *loader.ConflictError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -46,6 +48,9 @@ func toStatus(err error, redact func(string) string) *status.Status {
 		return withDetails(status.New(codes.InvalidArgument, "load failed: "+uc.Error()),
 			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonUnknownColumn,
 				Metadata: map[string]string{"sqlstate": "42703", "table": uc.Table, "column": uc.Column}})
+	case errors.As(err, &cf):
+		return withDetails(status.New(codes.AlreadyExists, cf.Error()),
+			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonRequestIDConflict, Metadata: map[string]string{"request_id": cf.RequestID}})
 	case errors.As(err, &le):
 		return loadStatus(le, redact)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -39,7 +39,7 @@ func skipStreamRace(t *testing.T) {
 // for more than a second. Fix: bound the retries by the pool's size,
 // int(e.Pool.Config().MaxConns)+1 (what pgxpool.Acquire itself does), so
 // that the pool is emptied of corpses and a fresh connection is tried.
-const bugStaleRetries = "BUG: the first load after a PostgreSQL restart fails (UNAVAILABLE: 3 pooled connections in a row were dead) when the pool held 3 or more idle connections: internal/loader/executor.go begin() stops after maxStaleRetries=3 instead of trying past every dead pooled connection (bound it by pool_max_conns+1)"
+const bugStaleRetries = "" // fixed: begin() tries past every dead pooled connection
 
 // bugNoClientBound: a load whose client set no deadline hangs for as long
 // as a network blackhole lasts (here: until the test heals it; on a real
