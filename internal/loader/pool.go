@@ -50,7 +50,7 @@ func (h *cancelHandler) HandleCancel(context.Context) {
 		defer close(h.done)
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		h.conn.CancelRequest(ctx) //nolint:errcheck // the deadline closes the conn otherwise
+		h.conn.CancelRequest(ctx)          //nolint:errcheck // the deadline closes the conn otherwise
 		time.Sleep(100 * time.Millisecond) // as pgx: let the cancel land before reuse
 	}()
 }

@@ -66,8 +66,8 @@ func (p *commitCutter) clientToServer(c, s net.Conn, blocked *atomic.Bool) {
 		if n > 0 {
 			commit := bytes.Contains(buf[:n], []byte("COMMIT\x00"))
 			if commit && p.armed.CompareAndSwap(true, false) {
-				blocked.Store(true) // the answer must not get through
-				s.Write(buf[:n])    //nolint:errcheck // cut anyway
+				blocked.Store(true)                // the answer must not get through
+				s.Write(buf[:n])                   //nolint:errcheck // cut anyway
 				time.Sleep(300 * time.Millisecond) // the server commits meanwhile
 				p.cut <- struct{}{}
 				return
