@@ -16,6 +16,7 @@ type config struct {
 	LogLevel         string
 	MaxRecvBytes     int
 	MaxRows          int
+	MaxStreamRows    int
 	ConnectTimeout   time.Duration
 	AcquireTimeout   time.Duration
 	StatementTimeout time.Duration
@@ -43,6 +44,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", env.str("LOADSVC_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LOADSVC_LOG_LEVEL)")
 	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
 	fs.IntVar(&c.MaxRows, "max-rows", env.int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
+	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
 	fs.DurationVar(&c.AcquireTimeout, "acquire-timeout", env.dur("LOADSVC_ACQUIRE_TIMEOUT", 30*time.Second), "longest wait for a pooled connection (LOADSVC_ACQUIRE_TIMEOUT)")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")

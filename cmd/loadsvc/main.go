@@ -76,7 +76,7 @@ func realMain(ctx context.Context) error {
 	m := metrics.New(reg, pool)
 	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
 		Ledger: loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}}
-	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, Redact: redact, Allow: sec.policy.Allow, Observer: m})
+	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m})
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)

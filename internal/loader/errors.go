@@ -12,6 +12,9 @@ type ValidationError struct {
 	Field  string
 	Row    int
 	Reason string
+	// Limit marks a request refused for exceeding a configured limit
+	// (rows per request or stream) rather than for being malformed.
+	Limit bool
 }
 
 func (e *ValidationError) Error() string { return e.Reason }

@@ -30,7 +30,9 @@ func NewPlan(cfg Config, batch *Batch) (*Plan, error) {
 	}
 	p := &Plan{Config: cfg, Batch: batch, Rows: batch.Len()}
 	if cfg.MaxRows > 0 && p.Rows > cfg.MaxRows {
-		return nil, invalid("rows", -1, "the request carries %d rows, more than the limit of %d; split it or use LoadStream", p.Rows, cfg.MaxRows)
+		err := invalid("rows", -1, "the request carries %d rows, more than the limit of %d rows per request (LOADSVC_MAX_ROWS); split it or use LoadStream", p.Rows, cfg.MaxRows)
+		err.Limit = true
+		return nil, err
 	}
 	if p.Rows == 0 || !cfg.Mode.keyed() && len(cfg.Keys) == 0 {
 		return p, nil

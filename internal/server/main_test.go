@@ -32,10 +32,11 @@ type bundle struct {
 }
 
 type setupOpts struct {
-	url      string // when set, the service's URL (no fresh database)
-	maxConns int
-	noDB     bool
-	maxRows  int
+	url           string // when set, the service's URL (no fresh database)
+	maxConns      int
+	noDB          bool
+	maxRows       int
+	maxStreamRows int
 }
 
 // setup starts a fresh database, a service pool on it and a real gRPC
@@ -56,7 +57,7 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *bundle {
 		b.pool = newPool(t, o.url, o.maxConns)
 	}
 	b.exec = &loader.Executor{Pool: b.pool, AcquireTimeout: 5 * time.Second}
-	srv := server.New(b.exec, server.Options{MaxRows: o.maxRows})
+	srv := server.New(b.exec, server.Options{MaxRows: o.maxRows, MaxStreamRows: o.maxStreamRows})
 	b.client = serve(t, srv)
 	return b
 }

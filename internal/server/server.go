@@ -23,6 +23,8 @@ type Options struct {
 	// MaxRows bounds the rows of one Load request (and of a plan-only
 	// stream, which is held in memory); 0 means no bound.
 	MaxRows int
+	// MaxStreamRows bounds the rows of one LoadStream; 0 means no bound.
+	MaxStreamRows int
 	// Redact scrubs secrets (the database password) from driver texts
 	// before they reach a client or a log.
 	Redact func(string) string

@@ -63,7 +63,11 @@ func toStatus(err error, redact func(string) string) *status.Status {
 }
 
 func badRequest(ve *loader.ValidationError) *status.Status {
-	return withDetails(status.New(codes.InvalidArgument, ve.Reason),
+	code := codes.InvalidArgument
+	if ve.Limit {
+		code = codes.ResourceExhausted
+	}
+	return withDetails(status.New(code, ve.Reason),
 		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: ve.Field, Description: ve.Reason}}})
 }
 

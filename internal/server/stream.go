@@ -37,7 +37,7 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 }
 
 func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, *streamSource, error) {
-	src := &streamSource{stream: stream, pending: first}
+	src := &streamSource{stream: stream, pending: first, maxRows: s.opt.MaxStreamRows}
 	if first.GetConfig() == nil {
 		return nil, src, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
 	}
@@ -72,7 +72,7 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 		}
 		all.Values = append(all.Values, b.Values...)
 		if s.opt.MaxRows > 0 && all.Len() > s.opt.MaxRows {
-			return nil, &loader.ValidationError{Field: "rows", Row: -1, Reason: "a plan-only stream is held in memory and may carry at most " + itoa(s.opt.MaxRows) + " rows"}
+			return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: "a plan-only stream is held in memory and may carry at most " + itoa(s.opt.MaxRows) + " rows (LOADSVC_MAX_ROWS)"}
 		}
 	}
 	plan, err := loader.NewPlan(*cfg, all)
@@ -92,6 +92,7 @@ type streamSource struct {
 	rows    int
 	msgs    int
 	bytes   int64 // payload bytes received
+	maxRows int   // 0: unbounded
 }
 
 func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
@@ -142,5 +143,9 @@ func (s *streamSource) batch(m *loadsvcv1.LoadStreamRequest) (*loader.Batch, err
 		s.columns = b.Columns
 	}
 	s.rows += b.Len()
+	if s.maxRows > 0 && s.rows > s.maxRows {
+		return nil, &loader.ValidationError{Field: "rows", Row: s.rows - 1, Limit: true,
+			Reason: "the stream carries more than the limit of " + itoa(s.maxRows) + " rows per stream (LOADSVC_MAX_STREAM_ROWS); nothing was written"}
+	}
 	return b, nil
 }

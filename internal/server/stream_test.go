@@ -201,3 +201,17 @@ func TestStreamPlanAndEmptyNeedNoConnection(t *testing.T) {
 	_, err = send(context.Background(), t, b.client, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, typedIDs(0, 1))
 	wantCode(t, err, codes.Unavailable, "database connection failed: ")
 }
+
+// A stream over the row limit is RESOURCE_EXHAUSTED naming the limit, and
+// writes nothing.
+func TestStreamRowLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *setupOpts) { o.maxStreamRows = 5 })
+	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text)`)
+	_, err := send(context.Background(), t, b.client, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, typedIDs(0, 3), typedIDs(3, 3))
+	wantCode(t, err, codes.ResourceExhausted, "the stream carries more than the limit of 5 rows per stream")
+	b.clean(t)
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
+		t.Errorf("a refused stream wrote %d rows", n)
+	}
+}
