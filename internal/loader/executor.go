@@ -55,8 +55,11 @@ func (e *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
 	if plan.Batch.Len() == 0 {
 		return res, nil
 	}
-	d := newDigest(&plan.Config)
-	d.add(plan.Batch)
+	var d *digest
+	if plan.Config.RequestID != "" {
+		d = newDigest(&plan.Config)
+		d.add(plan.Batch)
+	}
 	err := e.inTx(ctx, func(s *session) error {
 		return s.once(ctx, &plan.Config, d, res, func() error {
 			return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, false, res)
@@ -257,7 +260,10 @@ func (e *Executor) RunStream(ctx context.Context, cfg Config, src Source) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	d := newDigest(&cfg)
+	var d *digest // only a load with a request id needs its payload's digest
+	if cfg.RequestID != "" {
+		d = newDigest(&cfg)
+	}
 	counted := &countingSource{first: first, src: src, digest: d}
 	err = e.inTx(ctx, func(s *session) error {
 		return s.once(ctx, &cfg, d, res, func() error {
@@ -303,6 +309,8 @@ func (c *countingSource) Next(ctx context.Context) (*Batch, error) {
 		}
 	}
 	c.rows += b.Len()
-	c.digest.add(b)
+	if c.digest != nil {
+		c.digest.add(b)
+	}
 	return b, nil
 }
