@@ -65,7 +65,21 @@ postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-ge
 test: postgres tools lint check-generated ## everything CI checks: lint, generated code, go test -race against real PostgreSQL
 	@echo "==> go test $(GO_TEST_FLAGS) $(PKGS)"
 	@go test $(GO_TEST_FLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory bench-smoke
+
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: postgres ## fuzz identifier quoting and COPY value encoding against real PostgreSQL, FUZZTIME (default 60s) per target
+	go test ./internal/loader -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime $(FUZZTIME)
+	go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime $(FUZZTIME)
+
+.PHONY: fuzz-smoke
+fuzz-smoke: postgres ## 10s of each fuzz target, so that they cannot rot (part of make test)
+	@echo "==> fuzz-smoke"
+	@go test ./internal/loader -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime 10s
+	@go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 10s
 
 .PHONY: bench
 bench: postgres ## benchmark loadsvc against psql on its own PostgreSQL (BENCH_ROWS, BENCH_BIG, BENCH_JSON, BENCH_RSS, BENCH_REPEAT; ARGS=-h lists all)
