@@ -6,6 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -91,10 +94,9 @@ func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *row
 			return total, nil
 		}
 		st := sc.copyOf(total, 0)
-		r := &chunkReader{ctx: ctx, feed: rows, left: cfg.ChunkSize}
-		tag, err := s.conn.PgConn().CopyFrom(ctx, r, st.SQL)
-		if r.err != nil {
-			return total, r.err // the source failed: a bad row, a broken stream
+		tag, err, rerr := s.copyChunk(ctx, st.SQL, rows, cfg.ChunkSize)
+		if rerr != nil {
+			return total, rerr // the source failed: a bad row, a broken stream
 		}
 		if err != nil {
 			return total, err
@@ -107,6 +109,26 @@ func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *row
 			res.Inserted += st.Rows
 		}
 	}
+}
+
+// copyChunk runs one COPY of up to n rows of the feed. pgconn may return
+// from CopyFrom (on a dead connection) while its goroutine is still inside
+// the reader, so the reader gets a context of its own that is cancelled
+// then, and is closed under its lock before the feed is touched again.
+// rerr is the source's own failure, if it caused the COPY's.
+func (s *session) copyChunk(ctx context.Context, sql string, rows *rowFeed, n int) (tag pgconn.CommandTag, err, rerr error) {
+	rctx, cancel := context.WithCancel(ctx)
+	r := &chunkReader{ctx: rctx, feed: rows, left: n}
+	tag, err = s.conn.PgConn().CopyFrom(ctx, r, sql)
+	cancel()
+	r.mu.Lock()
+	r.closed = true
+	rerr = r.err
+	r.mu.Unlock()
+	if errors.Is(rerr, context.Canceled) && ctx.Err() == nil && err != nil {
+		rerr = nil // our own cancel after the COPY failed: report the COPY's error
+	}
+	return tag, err, rerr
 }
 
 // run executes one statement and adds its command tag to the counts.
@@ -241,14 +263,21 @@ func sameColumns(a, b []string) bool {
 // of the source is kept in err, so the caller reports it rather than the
 // COPY failure it causes.
 type chunkReader struct {
-	ctx  context.Context
-	feed *rowFeed
-	left int
-	buf  []byte
-	err  error
+	mu     sync.Mutex
+	closed bool
+	ctx    context.Context
+	feed   *rowFeed
+	left   int
+	buf    []byte
+	err    error
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, io.EOF
+	}
 	for len(r.buf) < len(p) && r.left > 0 {
 		more, err := r.feed.more(r.ctx)
 		if err != nil {

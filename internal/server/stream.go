@@ -26,6 +26,7 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 	cfg := s.config(first.GetConfig())
 	cfg.MaxRows = 0 // a stream is bounded by nothing but its transaction
 	resp, src, err := s.loadStream(stream, &cfg, first)
+	defer src.close()
 	if err == nil {
 		err = stream.SendAndClose(resp)
 	}
@@ -93,11 +94,14 @@ type streamSource struct {
 	msgs    int
 	bytes   int64 // payload bytes received
 	maxRows int   // 0: unbounded
+	ch      chan received
+	done    chan struct{}
+	err     error // the error that ended the stream
 }
 
 func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
 	for {
-		msg, err := s.recv()
+		msg, err := s.recv(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -108,23 +112,69 @@ func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
 	}
 }
 
-func (s *streamSource) recv() (*loadsvcv1.LoadStreamRequest, error) {
+// recv returns the next message, or ctx's error when ctx ends first. One
+// goroutine receives from the stream and hands messages over, so that a
+// reader whose COPY failed can be stopped while the client is idle.
+func (s *streamSource) recv(ctx context.Context) (*loadsvcv1.LoadStreamRequest, error) {
 	if m := s.pending; m != nil {
 		s.pending = nil
 		s.msgs++
 		s.bytes += int64(proto.Size(m))
 		return m, nil
 	}
-	m, err := s.stream.Recv()
-	if err != nil {
-		return nil, err
+	if s.err != nil {
+		return nil, s.err
 	}
+	if s.ch == nil {
+		s.ch = make(chan received)
+		s.done = make(chan struct{})
+		go s.receive()
+	}
+	var r received
+	select {
+	case r = <-s.ch:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		s.err = r.err
+		return nil, r.err
+	}
+	m := r.msg
 	s.msgs++
 	s.bytes += int64(proto.Size(m))
 	if m.GetConfig() != nil {
 		return nil, &loader.ValidationError{Field: "config", Row: s.rows, Reason: "message " + itoa(s.msgs-1) + " of the stream carries a config; only the first may"}
 	}
 	return m, nil
+}
+
+// received is one Recv's result.
+type received struct {
+	msg *loadsvcv1.LoadStreamRequest
+	err error
+}
+
+// receive runs stream.Recv until it fails or the handler is done.
+func (s *streamSource) receive() {
+	for {
+		m, err := s.stream.Recv()
+		select {
+		case s.ch <- received{m, err}:
+		case <-s.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// close stops the receiving goroutine; the handler calls it on its way out.
+func (s *streamSource) close() {
+	if s.done != nil {
+		close(s.done)
+	}
 }
 
 func (s *streamSource) batch(m *loadsvcv1.LoadStreamRequest) (*loader.Batch, error) {
