@@ -85,7 +85,10 @@ func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
 		s.rollback()
 		return s.loadError(ctx, err)
 	}
-	if _, err := s.conn.Exec(ctx, "COMMIT"); err != nil {
+	cctx, cancel := s.bound(ctx)
+	_, err = s.conn.Exec(cctx, "COMMIT")
+	cancel()
+	if err != nil {
 		s.rollback()
 		return s.loadError(ctx, err)
 	}
@@ -213,6 +216,21 @@ func (s *session) settings(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// statementGrace is how much longer than statement_timeout the service
+// waits for a statement's answer before it gives the session up as lost.
+const statementGrace = 5 * time.Second
+
+// bound limits one statement's wait for an answer when the executor has a
+// statement timeout: PostgreSQL ends the statement itself, but its error
+// cannot cross a dead network, and a client without a deadline would
+// otherwise wait forever. The session is then closed and the load ABORTED.
+func (s *session) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.exec == nil || s.exec.StatementTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.exec.StatementTimeout+statementGrace)
 }
 
 // rollback ends the transaction with a context of its own, since the

@@ -42,7 +42,9 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, ordinal boo
 	if more, err := rows.more(ctx); err != nil || !more {
 		return err
 	}
-	table, err := Describe(ctx, s.conn, cfg)
+	dctx, cancel := s.bound(ctx)
+	table, err := Describe(dctx, s.conn, cfg)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -119,7 +121,9 @@ func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *row
 func (s *session) copyChunk(ctx context.Context, sql string, rows *rowFeed, n int) (tag pgconn.CommandTag, err, rerr error) {
 	rctx, cancel := context.WithCancel(ctx)
 	r := &chunkReader{ctx: rctx, feed: rows, left: n}
-	tag, err = s.conn.PgConn().CopyFrom(ctx, r, sql)
+	bctx, bcancel := s.bound(ctx)
+	tag, err = s.conn.PgConn().CopyFrom(bctx, r, sql)
+	bcancel()
 	cancel()
 	r.mu.Lock()
 	r.closed = true
@@ -136,11 +140,15 @@ func (s *session) run(ctx context.Context, st Statement, res *Result) error {
 	res.Statements = append(res.Statements, st)
 	switch st.role {
 	case roleCountSkipped:
-		return s.conn.QueryRow(ctx, st.SQL, pgx.QueryExecModeSimpleProtocol).Scan(&res.Skipped)
+		qctx, cancel := s.bound(ctx)
+		defer cancel()
+		return s.conn.QueryRow(qctx, st.SQL, pgx.QueryExecModeSimpleProtocol).Scan(&res.Skipped)
 	case roleFindDuplicate:
 		return s.findDuplicate(ctx, st)
 	}
-	tag, err := s.conn.Exec(ctx, st.SQL)
+	ectx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.conn.Exec(ectx, st.SQL)
 	if err != nil {
 		return err
 	}

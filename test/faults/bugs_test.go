@@ -53,4 +53,4 @@ const bugStaleRetries = "" // fixed: begin() tries past every dead pooled connec
 // seconds) — the server would have cancelled it by then, so a longer wait
 // means the network is gone — and map that deadline to ABORTED/UNAVAILABLE
 // (connection lost) rather than the client's DEADLINE_EXCEEDED.
-const bugNoClientBound = "BUG: a load whose client set no deadline hangs behind a network blackhole however short statement_timeout is: the executor puts no client-side bound on a statement (internal/loader/executor.go, load.go); bound each statement by StatementTimeout plus a grace"
+const bugNoClientBound = "" // fixed: each statement waits at most statement_timeout plus a grace for its answer
