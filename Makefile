@@ -76,10 +76,10 @@ fuzz: postgres ## fuzz identifier quoting and COPY value encoding against real P
 	go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime $(FUZZTIME)
 
 .PHONY: fuzz-smoke
-fuzz-smoke: postgres ## 10s of each fuzz target, so that they cannot rot (part of make test)
+fuzz-smoke: postgres ## 300 inputs of each fuzz target (a count, not a time: a time limit can end mid-input and report a bogus deadline), so that they cannot rot (part of make test)
 	@echo "==> fuzz-smoke"
-	@go test ./internal/loader -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime 10s
-	@go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 10s
+	@go test ./internal/loader -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime 300x
+	@go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 300x
 
 .PHONY: bench
 bench: postgres ## benchmark loadsvc against psql on its own PostgreSQL (BENCH_ROWS, BENCH_BIG, BENCH_JSON, BENCH_RSS, BENCH_REPEAT; ARGS=-h lists all)
