@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,10 +36,12 @@ func (s *sliceSource) Next(context.Context) (*Batch, error) {
 
 // load runs one load's statements inside the session's transaction: the
 // catalog check, the statements before the rows, one COPY per chunk, and the
-// statements after.
-func (s *session) load(ctx context.Context, cfg *Config, src Source, ordinal bool, res *Result) error {
+// statements after. A stream's batches are checked as they arrive and
+// numbered in the stage for its duplicate check; a planned request's rows
+// were checked by NewPlan and are not walked again.
+func (s *session) load(ctx context.Context, cfg *Config, src Source, stream bool, res *Result) error {
 	s.cfg = cfg
-	rows := &rowFeed{src: src, cfg: cfg}
+	rows := &rowFeed{src: src, cfg: cfg, check: stream}
 	if more, err := rows.more(ctx); err != nil || !more {
 		return err
 	}
@@ -57,8 +60,8 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, ordinal boo
 	}
 	res.SkippedColumns = skipped
 	rows.cols = positions(rows.columns(), write)
-	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks(), Ordinal: ordinal && cfg.Mode.keyed()})
-	rows.ordinal = ordinal && cfg.Mode.keyed()
+	rows.ordinal = stream && cfg.Mode.keyed()
+	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks(), Ordinal: rows.ordinal})
 	for _, st := range sc.pre {
 		if err := s.run(ctx, st, res); err != nil {
 			return err
@@ -168,6 +171,8 @@ func (s *session) run(ctx context.Context, st Statement, res *Result) error {
 // findDuplicate runs the stage's duplicate query and refuses the load when
 // it finds a key given twice, naming both rows.
 func (s *session) findDuplicate(ctx context.Context, st Statement) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.conn.Query(ctx, st.SQL, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return err
@@ -213,6 +218,9 @@ type rowFeed struct {
 	keys  []int
 	// ordinal appends each row's index in the load as a last COPY field.
 	ordinal bool
+	// check validates each batch's columns and key values (a stream's);
+	// a planned request's were validated before any connection.
+	check bool
 }
 
 func (f *rowFeed) columns() []string { return f.first }
@@ -239,6 +247,9 @@ func (f *rowFeed) more(ctx context.Context) (bool, error) {
 func (f *rowFeed) accept(b *Batch) error {
 	if f.first == nil {
 		f.first = b.Columns
+		if !f.check {
+			return nil
+		}
 		if f.cfg.Mode.keyed() {
 			keys, err := KeyIndexes(b, f.cfg.Keys)
 			if err != nil {
@@ -246,25 +257,13 @@ func (f *rowFeed) accept(b *Batch) error {
 			}
 			f.keys = keys
 		}
-	} else if !sameColumns(f.first, b.Columns) {
+	} else if !slices.Equal(f.first, b.Columns) {
 		return invalid("rows", b.Offset, "rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteList("", b.Columns), quoteList("", f.first))
 	}
 	if f.keys != nil {
 		return CheckKeys(b, f.cfg.Keys, f.keys)
 	}
 	return nil
-}
-
-func sameColumns(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // chunkReader is the COPY data of up to left rows from a rowFeed. An error

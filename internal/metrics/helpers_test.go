@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -47,7 +48,7 @@ func serveGRPC(t *testing.T, m *metrics.Metrics, pool *pgxpool.Pool) loadsvcv1.L
 	t.Helper()
 	exec := &loader.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}
 	srv := server.New(exec, server.Options{Observer: m})
-	gs := grpc.NewServer(m.ServerOptions()...)
+	gs := grpc.NewServer(append(m.ServerOptions(), server.ServerOptions(zap.NewNop())...)...)
 	loadsvcv1.RegisterLoadServiceServer(gs, srv)
 	m.InitializeMetrics(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -11,10 +11,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ServerOptions are the interceptors every loadsvc gRPC server runs: a
-// panic in a handler becomes INTERNAL with a generic message — no panic text
-// or stack reaches the client — and is logged with its stack, and the
-// service stays up.
+// ServerOptions are what every loadsvc gRPC server runs: a panic in a
+// handler becomes INTERNAL with a generic message — no panic text or stack
+// reaches the client — and is logged with its stack, and the service stays
+// up; and a stats handler counts each RPC's received bytes for the access
+// log and the observer.
 func ServerOptions(log *zap.Logger) []grpc.ServerOption {
 	handler := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		method, _ := grpc.Method(ctx)
@@ -24,5 +25,6 @@ func ServerOptions(log *zap.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recovery.UnaryServerInterceptor(handler)),
 		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(handler)),
+		grpc.StatsHandler(payloadCounter{}),
 	}
 }

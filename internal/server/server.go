@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
@@ -96,7 +95,6 @@ func New(exec *loader.Executor, opt Options) *Server {
 // Load loads one request's rows, or returns its plan.
 func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
 	c := s.begin(ctx, "Load")
-	c.bytes = int64(proto.Size(req))
 	cfg := s.config(req.GetConfig())
 	resp, err := s.load(ctx, &cfg, req)
 	if err != nil {
@@ -180,7 +178,6 @@ type call struct {
 	ctx    context.Context
 	method string
 	start  time.Time
-	bytes  int64
 }
 
 func (s *Server) begin(ctx context.Context, method string) *call {
@@ -199,7 +196,7 @@ func (c *call) end(cfg loader.Config, reqID string, resp *loadsvcv1.LoadResponse
 	if err != nil {
 		st = toStatus(err, c.s.opt.Redact)
 	}
-	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: c.bytes,
+	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
 		Rows: resp.GetRows(), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
 		PlanOnly: resp.GetPlanOnly(), Duration: time.Since(c.start)}
 	if c.s.opt.Observer != nil {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/loadsvc/loadsvc/internal/loader"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
@@ -33,7 +31,6 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 	if err != nil {
 		resp = nil
 	}
-	c.bytes = src.bytes
 	return c.end(cfg, first.GetConfig().GetRequestId(), resp, err)
 }
 
@@ -92,8 +89,7 @@ type streamSource struct {
 	columns []string
 	rows    int
 	msgs    int
-	bytes   int64 // payload bytes received
-	maxRows int   // 0: unbounded
+	maxRows int // 0: unbounded
 	ch      chan received
 	done    chan struct{}
 	err     error // the error that ended the stream
@@ -119,7 +115,6 @@ func (s *streamSource) recv(ctx context.Context) (*loadsvcv1.LoadStreamRequest, 
 	if m := s.pending; m != nil {
 		s.pending = nil
 		s.msgs++
-		s.bytes += int64(proto.Size(m))
 		return m, nil
 	}
 	if s.err != nil {
@@ -142,7 +137,6 @@ func (s *streamSource) recv(ctx context.Context) (*loadsvcv1.LoadStreamRequest, 
 	}
 	m := r.msg
 	s.msgs++
-	s.bytes += int64(proto.Size(m))
 	if m.GetConfig() != nil {
 		return nil, &loader.ValidationError{Field: "config", Row: s.rows, Reason: "message " + itoa(s.msgs-1) + " of the stream carries a config; only the first may"}
 	}
