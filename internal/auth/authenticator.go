@@ -14,11 +14,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/loadsvc/loadsvc/internal/filewatch"
 )
 
 // DefaultInterval is how often Watch looks at the token file when asked
 // to watch with a non-positive interval.
-const DefaultInterval = 10 * time.Second
+const DefaultInterval = filewatch.DefaultInterval
 
 // Authenticator checks the bearer tokens of gRPC calls against a token
 // file, which it reads again on Reload or, under Watch, when it changes.
@@ -28,9 +30,8 @@ type Authenticator struct {
 	file string
 	log  *zap.Logger
 
-	mu      sync.Mutex // serializes reloads
-	cur     atomic.Pointer[tokenSet]
-	lastErr string // the last failure Watch logged, so it logs each once
+	mu  sync.Mutex // serializes reloads
+	cur atomic.Pointer[tokenSet]
 }
 
 // NewAuthenticator loads the token file (see the package documentation);
@@ -61,33 +62,11 @@ func (a *Authenticator) Reload() error {
 // every <= 0) and reloads when its content changed, logging each failure
 // once. It returns when ctx ends; run it in its own goroutine.
 func (a *Authenticator) Watch(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = DefaultInterval
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.poll()
-		}
-	}
-}
-
-func (a *Authenticator) poll() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	err := a.reload(false)
-	if err == nil {
-		a.lastErr = ""
-		return
-	}
-	if err.Error() != a.lastErr {
-		a.lastErr = err.Error()
-		a.log.Warn("auth token reload failed; keeping the tokens in service", zap.Error(err))
-	}
+	filewatch.Watch(ctx, every, func() error {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.reload(false)
+	}, a.log, "auth token reload failed; keeping the tokens in service")
 }
 
 // reload loads the file when force is set or its content changed since

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/loadsvc/loadsvc/internal/filewatch"
 )
 
 // DefaultInterval is how often Watch looks at the files when asked to
 // watch with a non-positive interval.
-const DefaultInterval = 10 * time.Second
+const DefaultInterval = filewatch.DefaultInterval
 
 // Reloader serves a certificate, key and optional client CA bundle read
 // from files, and re-reads them on Reload or, under Watch, when their
@@ -23,9 +25,8 @@ type Reloader struct {
 	certFile, keyFile, caFile string
 	log                       *zap.Logger
 
-	mu      sync.Mutex // serializes reloads
-	cur     atomic.Pointer[material]
-	lastErr string // the last failure Watch logged, so it logs each once
+	mu  sync.Mutex // serializes reloads
+	cur atomic.Pointer[material]
 }
 
 // New loads certFile and keyFile (PEM) and, when clientCAFile is not
@@ -74,34 +75,11 @@ func (r *Reloader) Reload() error {
 // and reloads when their content changed, logging each failure once. It
 // returns when ctx ends; run it in its own goroutine.
 func (r *Reloader) Watch(ctx context.Context, every time.Duration) {
-	if every <= 0 {
-		every = DefaultInterval
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.poll()
-		}
-	}
-}
-
-// poll reloads if the files differ from the generation in service.
-func (r *Reloader) poll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	err := r.reload(false)
-	if err == nil {
-		r.lastErr = ""
-		return
-	}
-	if err.Error() != r.lastErr {
-		r.lastErr = err.Error()
-		r.log.Warn("tls reload failed; keeping the certificate in service", zap.Error(err))
-	}
+	filewatch.Watch(ctx, every, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.reload(false)
+	}, r.log, "tls reload failed; keeping the certificate in service")
 }
 
 // reload loads the files when force is set or their content changed since
