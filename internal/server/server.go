@@ -100,7 +100,7 @@ func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvc
 	if err != nil {
 		resp = nil
 	}
-	return resp, c.end(cfg, req.GetConfig().GetRequestId(), resp, err)
+	return resp, c.end(req.GetConfig(), cfg, resp, err)
 }
 
 func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
@@ -190,7 +190,11 @@ func (s *Server) begin(ctx context.Context, method string) *call {
 
 // end logs the RPC — never row values, never the DSN — and turns err into
 // its status.
-func (c *call) end(cfg loader.Config, reqID string, resp *loadsvcv1.LoadResponse, err error) error {
+// wire is the request's config as sent (nil when none arrived): plan_only
+// and request_id come from it, so that a failed request is reported as what
+// it asked for.
+func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv1.LoadResponse, err error) error {
+	reqID := wire.GetRequestId()
 	defer c.s.inflight.Add(-1)
 	var st *status.Status
 	if err != nil {
@@ -198,7 +202,7 @@ func (c *call) end(cfg loader.Config, reqID string, resp *loadsvcv1.LoadResponse
 	}
 	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
 		Rows: resp.GetRows(), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
-		PlanOnly: resp.GetPlanOnly(), Duration: time.Since(c.start)}
+		PlanOnly: wire.GetPlanOnly(), Duration: time.Since(c.start)}
 	if c.s.opt.Observer != nil {
 		c.s.opt.Observer.LoadFinished(c.method, o)
 	}

@@ -19,7 +19,7 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
 	}
 	if err != nil {
-		return c.end(loader.Config{}, "", nil, err)
+		return c.end(nil, loader.Config{}, nil, err)
 	}
 	cfg := s.config(first.GetConfig())
 	cfg.MaxRows = 0 // a stream is bounded by nothing but its transaction
@@ -31,7 +31,7 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 	if err != nil {
 		resp = nil
 	}
-	return c.end(cfg, first.GetConfig().GetRequestId(), resp, err)
+	return c.end(first.GetConfig(), cfg, resp, err)
 }
 
 func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, *streamSource, error) {
