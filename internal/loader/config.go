@@ -45,11 +45,29 @@ func (m Mode) keyed() bool {
 // Duplicates is the policy for rows of one load that share a key.
 type Duplicates int
 
-// The policies; DuplicatesRefuse is the default.
+// The policies, numbered as on the wire. DuplicatesUnspecified is the
+// mode's default, which Check resolves: delete_insert keeps every row (its
+// key is a refresh scope), the other keyed modes refuse duplicates.
 const (
-	DuplicatesRefuse Duplicates = iota
+	DuplicatesUnspecified Duplicates = iota
 	DuplicatesKeepLast
+	DuplicatesRefuse
+	DuplicatesKeepAll
 )
+
+func (d Duplicates) String() string {
+	switch d {
+	case DuplicatesUnspecified:
+		return "unspecified"
+	case DuplicatesKeepLast:
+		return "keep_last"
+	case DuplicatesRefuse:
+		return "refuse"
+	case DuplicatesKeepAll:
+		return "keep_all"
+	}
+	return fmt.Sprintf("Duplicates(%d)", int(d))
+}
 
 // DefaultChunkSize is the rows per batch when the config gives none.
 const DefaultChunkSize = 1000
@@ -95,10 +113,38 @@ func (c *Config) Check() error {
 	if len(c.RequestID) > 200 {
 		return invalid("config.request_id", -1, "request_id is %d bytes long, more than 200", len(c.RequestID))
 	}
-	if c.Duplicates != DuplicatesRefuse && c.Duplicates != DuplicatesKeepLast {
-		return invalid("config.duplicates", -1, "unknown duplicates policy %d", int(c.Duplicates))
+	if err := c.checkDuplicates(); err != nil {
+		return err
 	}
 	return c.checkKeys()
+}
+
+// checkDuplicates resolves the mode's default policy and refuses one the
+// mode cannot apply. Modes without a key write every row as it comes.
+func (c *Config) checkDuplicates() error {
+	if c.Duplicates < DuplicatesUnspecified || c.Duplicates > DuplicatesKeepAll {
+		return invalid("config.duplicates", -1, "unknown duplicates policy %d", int(c.Duplicates))
+	}
+	switch {
+	case !c.Mode.keyed():
+		if c.Duplicates == DuplicatesRefuse || c.Duplicates == DuplicatesKeepLast {
+			return invalid("config.duplicates", -1, "duplicates %s needs a key-based mode; mode %s writes every row and has no key to compare", c.Duplicates, c.Mode)
+		}
+		c.Duplicates = DuplicatesKeepAll
+	case c.Duplicates == DuplicatesKeepAll && c.Mode != ModeDeleteInsert:
+		return invalid("config.duplicates", -1, "duplicates keep_all is for mode delete_insert only; mode %s matches each row to one table row, so use refuse or keep_last", c.Mode)
+	case c.Duplicates == DuplicatesUnspecified && c.Mode == ModeDeleteInsert:
+		c.Duplicates = DuplicatesKeepAll
+	case c.Duplicates == DuplicatesUnspecified:
+		c.Duplicates = DuplicatesRefuse
+	}
+	return nil
+}
+
+// compares reports whether the load compares the keys of its rows: a keyed
+// mode that refuses duplicates or keeps the last.
+func (c *Config) compares() bool {
+	return c.Mode.keyed() && c.Duplicates != DuplicatesKeepAll
 }
 
 func (c *Config) checkKeys() error {

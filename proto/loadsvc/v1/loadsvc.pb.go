@@ -94,26 +94,39 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{0}
 }
 
-// Duplicates is the policy for rows of one load that share a key.
+// Duplicates is the policy for rows of one load that share a key. Executing
+// loads compare keys with PostgreSQL's equality in the stage ("1" and "1.0"
+// are one numeric key), the same for Load and LoadStream; plans compare key
+// text.
 type Duplicates int32
 
 const (
-	// Refuse the load, naming the first duplicate key and both rows.
-	// buf:lint:ignore ENUM_ZERO_VALUE_SUFFIX
-	Duplicates_DUPLICATES_REFUSE Duplicates = 0
-	// Keep the last occurrence in request order; count the others as dropped.
+	// The mode's default: delete_insert keeps every row (the key is a refresh
+	// scope: every target row whose key tuple the load carries is deleted, then
+	// every row is inserted); upsert, insert_missing and fill_null_only refuse.
+	Duplicates_DUPLICATES_UNSPECIFIED Duplicates = 0
+	// Keep the last occurrence in load order; count the others as dropped.
 	Duplicates_DUPLICATES_KEEP_LAST Duplicates = 1
+	// Refuse the load with INVALID_ARGUMENT, naming the key and both rows;
+	// nothing is written.
+	Duplicates_DUPLICATES_REFUSE Duplicates = 2
+	// Keep every row: delete_insert only; the other keyed modes refuse it.
+	Duplicates_DUPLICATES_KEEP_ALL Duplicates = 3
 )
 
 // Enum value maps for Duplicates.
 var (
 	Duplicates_name = map[int32]string{
-		0: "DUPLICATES_REFUSE",
+		0: "DUPLICATES_UNSPECIFIED",
 		1: "DUPLICATES_KEEP_LAST",
+		2: "DUPLICATES_REFUSE",
+		3: "DUPLICATES_KEEP_ALL",
 	}
 	Duplicates_value = map[string]int32{
-		"DUPLICATES_REFUSE":    0,
-		"DUPLICATES_KEEP_LAST": 1,
+		"DUPLICATES_UNSPECIFIED": 0,
+		"DUPLICATES_KEEP_LAST":   1,
+		"DUPLICATES_REFUSE":      2,
+		"DUPLICATES_KEEP_ALL":    3,
 	}
 )
 
@@ -290,7 +303,12 @@ type LoadConfig struct {
 	// service's ledger in its own transaction; a retry with the same id returns
 	// the recorded result (replayed = true) and writes nothing. The same id
 	// with another table or payload is refused with ALREADY_EXISTS.
-	RequestId     string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Run the load exactly as it would run — the same session, stage,
+	// statements and checks — and then roll it back: the response has the real
+	// counts, nothing is written (the request_id ledger included). Refused
+	// together with plan_only.
+	DryRun        bool `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -371,7 +389,7 @@ func (x *LoadConfig) GetDuplicates() Duplicates {
 	if x != nil {
 		return x.Duplicates
 	}
-	return Duplicates_DUPLICATES_REFUSE
+	return Duplicates_DUPLICATES_UNSPECIFIED
 }
 
 func (x *LoadConfig) GetRequestId() string {
@@ -379,6 +397,13 @@ func (x *LoadConfig) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *LoadConfig) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
 }
 
 // LoadResponse says what a load did, or would do for a plan.
@@ -410,7 +435,9 @@ type LoadResponse struct {
 	Rows int64 `protobuf:"varint,13,opt,name=rows,proto3" json:"rows,omitempty"`
 	// True when this is the recorded result of an earlier load with the same
 	// request_id; nothing was written this time.
-	Replayed      bool `protobuf:"varint,14,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	Replayed bool `protobuf:"varint,14,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	// True when the load ran as a dry run and was rolled back.
+	DryRun        bool `protobuf:"varint,15,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -539,6 +566,13 @@ func (x *LoadResponse) GetRows() int64 {
 func (x *LoadResponse) GetReplayed() bool {
 	if x != nil {
 		return x.Replayed
+	}
+	return false
+}
+
+func (x *LoadResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
 	}
 	return false
 }
@@ -778,7 +812,7 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\x06config\x18\x01 \x01(\v2\x16.loadsvc.v1.LoadConfigR\x06config\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x124\n" +
 	"\n" +
-	"typed_rows\x18\x03 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x83\x02\n" +
+	"typed_rows\x18\x03 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x9c\x02\n" +
 	"\n" +
 	"LoadConfig\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
@@ -792,7 +826,8 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"duplicates\x18\a \x01(\x0e2\x16.loadsvc.v1.DuplicatesR\n" +
 	"duplicates\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\b \x01(\tR\trequestId\"\xc9\x03\n" +
+	"request_id\x18\b \x01(\tR\trequestId\x12\x17\n" +
+	"\adry_run\x18\t \x01(\bR\x06dryRun\"\xe2\x03\n" +
 	"\fLoadResponse\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12$\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x10.loadsvc.v1.ModeR\x04mode\x12\x18\n" +
@@ -811,7 +846,8 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\askipped\x18\v \x01(\x03R\askipped\x12-\n" +
 	"\x12duplicates_dropped\x18\f \x01(\x03R\x11duplicatesDropped\x12\x12\n" +
 	"\x04rows\x18\r \x01(\x03R\x04rows\x12\x1a\n" +
-	"\breplayed\x18\x0e \x01(\bR\breplayed\"1\n" +
+	"\breplayed\x18\x0e \x01(\bR\breplayed\x12\x17\n" +
+	"\adry_run\x18\x0f \x01(\bR\x06dryRun\"1\n" +
 	"\tStatement\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\">\n" +
@@ -835,11 +871,13 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\vMODE_UPSERT\x10\x03\x12\x17\n" +
 	"\x13MODE_INSERT_MISSING\x10\x04\x12\x17\n" +
 	"\x13MODE_FILL_NULL_ONLY\x10\x05\x12\x10\n" +
-	"\fMODE_REPLACE\x10\x06*=\n" +
+	"\fMODE_REPLACE\x10\x06*r\n" +
 	"\n" +
-	"Duplicates\x12\x15\n" +
-	"\x11DUPLICATES_REFUSE\x10\x00\x12\x18\n" +
-	"\x14DUPLICATES_KEEP_LAST\x10\x012\x91\x01\n" +
+	"Duplicates\x12\x1a\n" +
+	"\x16DUPLICATES_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14DUPLICATES_KEEP_LAST\x10\x01\x12\x15\n" +
+	"\x11DUPLICATES_REFUSE\x10\x02\x12\x17\n" +
+	"\x13DUPLICATES_KEEP_ALL\x10\x032\x91\x01\n" +
 	"\vLoadService\x129\n" +
 	"\x04Load\x12\x17.loadsvc.v1.LoadRequest\x1a\x18.loadsvc.v1.LoadResponse\x12G\n" +
 	"\n" +
