@@ -80,8 +80,11 @@ type Config struct {
 	Keys       []string
 	ChunkSize  int
 	Duplicates Duplicates
-	// MaxRows bounds the rows of one request; 0 means no bound.
-	MaxRows int
+	// MaxRows bounds the rows of one load; 0 means no bound. MaxRowsHint
+	// says in a refusal which limit it is and what to do, e.g. "per request
+	// (LOADSVC_MAX_ROWS); split it or use LoadStream".
+	MaxRows     int
+	MaxRowsHint string
 	// RequestID, when set, makes the load exactly-once through the
 	// executor's Ledger.
 	RequestID string
@@ -162,6 +165,20 @@ func (c *Config) checkKeys() error {
 		seen[k] = true
 	}
 	return nil
+}
+
+// checkRows refuses a load of n rows past MaxRows.
+func (c *Config) checkRows(n int) error {
+	if c.MaxRows <= 0 || n <= c.MaxRows {
+		return nil
+	}
+	hint := c.MaxRowsHint
+	if hint == "" {
+		hint = "per load"
+	}
+	err := invalid("rows", -1, "the load carries %d rows or more, past the limit of %d rows %s; nothing was written", n, c.MaxRows, hint)
+	err.Limit = true
+	return err
 }
 
 // Target is the table as written in SQL: "schema"."table" or "table".

@@ -43,8 +43,16 @@ INSERT INTO c VALUES ('x', 1, 'old'), ('x', 1, 'old2'), ('x', 2, 'keep'), ('y', 
 			ddl:       `CREATE TABLE c (k int PRIMARY KEY, v text); INSERT INTO c VALUES (1, 'old')`,
 			cfg:       loader.Config{Table: "c", Keys: []string{"k"}, Duplicates: loader.DuplicatesKeepLast, ChunkSize: 2},
 			rows:      []row{{"k": 1, "v": "first"}, {"k": 2, "v": "first"}, {"k": 1, "v": "last"}, {"k": 2, "v": "last"}, {"k": 1, "v": "latest"}},
-			res:       loader.Result{Deleted: 1, Inserted: 2, Rows: 5, DuplicatesDropped: 3, Batches: 1},
+			res:       loader.Result{Deleted: 1, Inserted: 2, Rows: 5, DuplicatesDropped: 3, Batches: 3},
 			wantTable: "(1,latest)\n(2,last)"},
+		// A refresh key: every target row of a key tuple goes, every row
+		// of the load comes in.
+		{name: "delete_insert, refresh key",
+			ddl:       `CREATE TABLE c (k int, v text); INSERT INTO c VALUES (1, 'old'), (1, 'old2'), (3, 'other')`,
+			cfg:       loader.Config{Table: "c", Keys: []string{"k"}, ChunkSize: 2},
+			rows:      []row{{"k": 1, "v": "a"}, {"k": 1, "v": "b"}, {"k": 1, "v": "c"}},
+			res:       loader.Result{Deleted: 2, Inserted: 3, Rows: 3, Batches: 2},
+			wantTable: "(1,a)\n(1,b)\n(1,c)\n(3,other)"},
 		// Skipped counts the rows whose key the table had, not the
 		// duplicates the planner dropped.
 		{name: "insert_missing, keep last",
@@ -67,7 +75,7 @@ INSERT INTO c VALUES ('x', 1, 'old'), ('x', 1, 'old2'), ('x', 2, 'keep'), ('y', 
 			b.sql(t, tt.ddl)
 			before := b.count(t, "SELECT count(*) FROM c")
 			plan := planOf(t, tt.cfg, tt.rows)
-			res, err := b.exec.Run(ctxT(t), plan)
+			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(batchOf(t, tt.rows)))
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -108,7 +116,7 @@ INSERT INTO c VALUES ('x', 1, 'old'), ('x', 1, 'old2'), ('x', 2, 'keep'), ('y', 
 func TestEmptyLoad(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	res, err := b.exec.Run(ctxT(t), planOf(t, loader.Config{Table: "no_such_table", Keys: []string{"id"}}, nil))
+	res, err := b.exec.Run(ctxT(t), loader.Config{Table: "no_such_table", Keys: []string{"id"}}, loader.OneBatch(batchOf(t, nil)))
 	if err != nil || res.Inserted != 0 || res.Deleted != 0 || res.Batches != 0 || len(res.Statements) != 0 {
 		t.Errorf("empty load = %+v, %v", res, err)
 	}

@@ -61,7 +61,7 @@ func TestNoDatabase(t *testing.T) {
 	t.Parallel()
 	e := &loader.Executor{}
 	plan := planOf(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1}})
-	res, err := e.Run(context.Background(), plan)
+	res, err := e.Run(context.Background(), plan.Config, loader.OneBatch(plan.Batch))
 	var ce *loader.ConnectError
 	if !errors.As(err, &ce) || !errors.Is(err, loader.ErrNoDatabase) {
 		t.Fatalf("Run with no pool: %v (%T), want a ConnectError for ErrNoDatabase", err, err)
@@ -70,7 +70,7 @@ func TestNoDatabase(t *testing.T) {
 		t.Errorf("result of a failed connect counts rows: %+v", res)
 	}
 	// No rows: no connection needed, no error.
-	res, err = e.Run(context.Background(), planOf(t, loader.Config{Table: "t", Keys: []string{"id"}}, nil))
+	res, err = e.Run(context.Background(), loader.Config{Table: "t", Keys: []string{"id"}}, loader.OneBatch(batchOf(t, nil)))
 	if err != nil || res.Inserted != 0 || res.Batches != 0 {
 		t.Errorf("Run of no rows with no pool = %+v, %v", res, err)
 	}
@@ -86,7 +86,7 @@ func TestUnreachableDatabase(t *testing.T) {
 	l.Close()
 	pool := newPool(t, "postgres://postgres:secret@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=2", 1)
 	e := &loader.Executor{Pool: pool, AcquireTimeout: 3 * time.Second}
-	_, err = e.Run(ctxT(t), planOf(t, loader.Config{Table: "t", Mode: loader.ModeAppend}, []row{{"id": 1}}))
+	_, err = e.Run(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend}, loader.OneBatch(batchOf(t, []row{{"id": 1}})))
 	var ce *loader.ConnectError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Run on a closed port: %v (%T), want *loader.ConnectError", err, err)
@@ -210,7 +210,7 @@ CREATE TRIGGER boom BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION boom()`,
 			if tt.ddl == "" && want != before {
 				t.Fatalf("seeded t = %q", want)
 			}
-			res, err := b.exec.Run(ctxT(t), planOf(t, tt.cfg, tt.rows))
+			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(batchOf(t, tt.rows)))
 			if err == nil {
 				t.Fatalf("Run succeeded: %+v", res)
 			}
@@ -248,7 +248,7 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(300*time.Millisecond, cancel)
 			began := time.Now()
-			_, err := b.exec.Run(ctx, planOf(t, cfg, rows))
+			_, err := b.exec.Run(ctx, cfg, loader.OneBatch(batchOf(t, rows)))
 			if d := time.Since(began); d > 10*time.Second {
 				t.Errorf("cancelled load took %v", d)
 			}
@@ -267,7 +267,7 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 			b := setup(t)
 			b.sql(t, ddl)
 			e := &loader.Executor{Pool: b.pool, StatementTimeout: 300 * time.Millisecond}
-			_, err := e.Run(ctxT(t), planOf(t, cfg, rows))
+			_, err := e.Run(ctxT(t), cfg, loader.OneBatch(batchOf(t, rows)))
 			pgError(t, err, "57014")
 			if le := loadError(t, err); le.Ctx != nil {
 				t.Errorf("LoadError.Ctx = %v for a server-side timeout", le.Ctx)
@@ -296,7 +296,7 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 		// Another delete_insert of t holds the table's load lock.
 		holder := holdLoadLock(t, b.admin, "t")
 		e := &loader.Executor{Pool: b.pool, LockTimeout: 200 * time.Millisecond}
-		_, err := e.Run(ctxT(t), planOf(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1, "v": "new"}}))
+		_, err := e.Run(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}}, loader.OneBatch(batchOf(t, []row{{"id": 1, "v": "new"}})))
 		pgError(t, err, "55P03")
 		holder()
 		if got := dump(t, b.admin, "t"); got != "(1,old)" {
@@ -380,7 +380,7 @@ func TestAcquireFailures(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := b.exec.Run(ctx, plan)
+	_, err := b.exec.Run(ctx, plan.Config, loader.OneBatch(plan.Batch))
 	var ce *loader.ConnectError
 	if !errors.As(err, &ce) || !errors.Is(ce.Ctx, context.Canceled) {
 		t.Errorf("Run with a cancelled context: %v (%T), want a ConnectError with Ctx context.Canceled", err, err)
@@ -396,7 +396,7 @@ func TestAcquireFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &loader.Executor{Pool: b.pool, AcquireTimeout: 200 * time.Millisecond}
-	_, err = e.Run(ctxT(t), plan)
+	_, err = e.Run(ctxT(t), plan.Config, loader.OneBatch(plan.Batch))
 	ce = nil
 	if !errors.As(err, &ce) || ce.Ctx != nil {
 		t.Errorf("Run on a full pool: %v (%T), want a ConnectError without Ctx", err, err)

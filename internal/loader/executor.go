@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,23 +47,28 @@ type Result struct {
 // replaced before the load is given up as a connect failure.
 const maxStaleRetries = 3
 
-// Run executes plan on one pooled connection in one transaction. A plan with
-// no rows never touches the database.
-func (e *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
-	res := &Result{Rows: int64(plan.Rows), DuplicatesDropped: int64(plan.DuplicatesDropped)}
-	if plan.Batch.Len() == 0 {
-		return res, nil
+// Run executes a load whose rows come from src, batch by batch, on one
+// pooled connection in one transaction. It is the one path of every
+// executing load: a unary request is a source of one batch. The first batch
+// fixes the columns and is checked before any connection; a load without
+// rows never touches the database.
+func (e *Executor) Run(ctx context.Context, cfg Config, src Source) (*Result, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
 	}
-	var d *digest
-	if plan.Config.RequestID != "" {
-		d = newDigest(&plan.Config)
-		d.add(plan.Batch)
+	in := newIntake(&cfg, src)
+	if more, err := in.start(ctx); err != nil || !more {
+		return &Result{Rows: int64(in.rows)}, err
 	}
+	res := &Result{}
 	err := e.inTx(ctx, func(s *session) error {
-		return s.once(ctx, &plan.Config, d, res, func() error {
-			return s.load(ctx, &plan.Config, &sliceSource{batch: plan.Batch}, false, res)
-		}, func() error { return nil })
+		return s.once(ctx, &cfg, in, res, func() error {
+			return s.load(ctx, &cfg, in, res)
+		})
 	})
+	if !res.Replayed {
+		res.Rows = int64(in.rows)
+	}
 	return res, err
 }
 
@@ -175,10 +179,10 @@ type session struct {
 }
 
 // once runs load exactly once per request id: a request id the ledger has
-// replays the recorded result (after drain has read the rest of the rows,
-// so that the payload's digest is complete) and writes nothing; a new one
-// runs load and records its result in the same transaction.
-func (s *session) once(ctx context.Context, cfg *Config, d *digest, res *Result, load, drain func() error) error {
+// replays the recorded result (after the rest of the rows were read, so that
+// the payload's digest is complete) and writes nothing; a new one runs load
+// and records its result in the same transaction.
+func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result, load func() error) error {
 	if cfg.RequestID == "" {
 		return load()
 	}
@@ -188,10 +192,10 @@ func (s *session) once(ctx context.Context, cfg *Config, d *digest, res *Result,
 		return err
 	}
 	if prev != nil {
-		if err := drain(); err != nil {
+		if err := in.drain(ctx); err != nil {
 			return err
 		}
-		r, err := prev.replay(cfg.RequestID, cfg, d.sum())
+		r, err := prev.replay(cfg.RequestID, cfg, in.digest.sum())
 		if err != nil {
 			return err
 		}
@@ -201,7 +205,7 @@ func (s *session) once(ctx context.Context, cfg *Config, d *digest, res *Result,
 	if err := load(); err != nil {
 		return err
 	}
-	return s.exec.Ledger.record(ctx, s.conn, cfg.RequestID, cfg, d.sum(), res)
+	return s.exec.Ledger.record(ctx, s.conn, cfg.RequestID, cfg, in.digest.sum(), res)
 }
 
 func (s *session) settings(ctx context.Context) error {
@@ -260,75 +264,4 @@ func (s *session) loadError(ctx context.Context, err error) error {
 		le.ConnLost = true
 	}
 	return le
-}
-
-// RunStream executes a load whose rows come from src, batch by batch, on one
-// pooled connection in one transaction. The first batch fixes the columns.
-// A stream without rows never touches the database. Duplicate keys across
-// batches are found in the stage (see Stage duplicates in load.go).
-func (e *Executor) RunStream(ctx context.Context, cfg Config, src Source) (*Result, error) {
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	res := &Result{}
-	first, err := src.Next(ctx)
-	if errors.Is(err, io.EOF) {
-		return res, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var d *digest // only a load with a request id needs its payload's digest
-	if cfg.RequestID != "" {
-		d = newDigest(&cfg)
-	}
-	counted := &countingSource{first: first, src: src, digest: d}
-	err = e.inTx(ctx, func(s *session) error {
-		return s.once(ctx, &cfg, d, res, func() error {
-			return s.load(ctx, &cfg, counted, true, res)
-		}, counted.drain)
-	})
-	if !res.Replayed {
-		res.Rows = int64(counted.rows)
-	}
-	return res, err
-}
-
-// countingSource replays a prefetched first batch, then src, counting rows.
-type countingSource struct {
-	first  *Batch
-	src    Source
-	rows   int
-	digest *digest
-}
-
-// drain reads the rest of the source, for the digest of a replayed load.
-func (c *countingSource) drain() error {
-	ctx := context.Background()
-	for {
-		_, err := c.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (c *countingSource) Next(ctx context.Context) (*Batch, error) {
-	b := c.first
-	if b != nil {
-		c.first = nil
-	} else {
-		var err error
-		if b, err = c.src.Next(ctx); err != nil {
-			return nil, err
-		}
-	}
-	c.rows += b.Len()
-	if c.digest != nil {
-		c.digest.add(b)
-	}
-	return b, nil
 }

@@ -207,7 +207,7 @@ WHERE n.nspname = $1`, schema)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		res, err := d.exec.Run(ctx, plan)
+		res, err := d.exec.Run(ctx, plan.Config, loader.OneBatch(plan.Batch))
 		if err != nil {
 			t.Fatalf("Run(table %q, column %q): %v", name, col, err)
 		}
@@ -314,7 +314,7 @@ func FuzzValue(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		res, err := d.exec.Run(ctx, plan)
+		res, err := d.exec.Run(ctx, plan.Config, loader.OneBatch(plan.Batch))
 		var n int64
 		if qerr := d.admin.QueryRow(ctx, `SELECT count(*) FROM fv WHERE id IN ($1, $2)`, id, id+1).Scan(&n); qerr != nil {
 			t.Fatal(qerr)

@@ -100,7 +100,7 @@ INSERT INTO `+loader.QuoteIdent(strings.Repeat("L", 63))+` VALUES (1, 'keep');`)
 				if err != nil {
 					t.Fatalf("NewPlan: %v", err)
 				}
-				_, err = b.exec.Run(ctxT(t), plan)
+				_, err = b.exec.Run(ctxT(t), plan.Config, loader.OneBatch(plan.Batch))
 				if tt.err != nil {
 					tt.err(t, err)
 				} else if err != nil {
@@ -243,7 +243,7 @@ func TestOnlyGeneratedColumns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.sql(t, `CREATE TABLE g (id int GENERATED ALWAYS AS IDENTITY, v text DEFAULT 'd')`)
-	res, err := b.exec.Run(ctxT(t), planOf(t, loader.Config{Table: "g", Mode: loader.ModeAppend}, []row{{"id": 5}, {"id": 6}}))
+	res, err := b.exec.Run(ctxT(t), loader.Config{Table: "g", Mode: loader.ModeAppend}, loader.OneBatch(batchOf(t, []row{{"id": 5}, {"id": 6}})))
 	var ve *loader.ValidationError
 	switch {
 	case errors.As(err, &ve):

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,34 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Source yields a load's rows batch by batch; every batch has the columns of
-// the first. Next returns io.EOF after the last.
-type Source interface {
-	Next(ctx context.Context) (*Batch, error)
-}
-
-// sliceSource is a Source of one batch held in memory.
-type sliceSource struct {
-	batch *Batch
-	done  bool
-}
-
-func (s *sliceSource) Next(context.Context) (*Batch, error) {
-	if s.done {
-		return nil, io.EOF
-	}
-	s.done = true
-	return s.batch, nil
-}
-
 // load runs one load's statements inside the session's transaction: the
 // catalog check, the statements before the rows, one COPY per chunk, and the
-// statements after. A stream's batches are checked as they arrive and
-// numbered in the stage for its duplicate check; a planned request's rows
-// were checked by NewPlan and are not walked again.
-func (s *session) load(ctx context.Context, cfg *Config, src Source, stream bool, res *Result) error {
+// statements after. A keyed load that compares keys numbers its rows in the
+// stage, where duplicates are found or dropped with PostgreSQL's equality.
+func (s *session) load(ctx context.Context, cfg *Config, in *intake, res *Result) error {
 	s.cfg = cfg
-	rows := &rowFeed{src: src, cfg: cfg, check: stream}
+	rows := &rowFeed{src: in}
 	if more, err := rows.more(ctx); err != nil || !more {
 		return err
 	}
@@ -51,7 +28,7 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, stream bool
 	if err != nil {
 		return err
 	}
-	write, skipped, err := table.Writable(cfg, rows.columns())
+	write, skipped, err := table.Writable(cfg, in.columns)
 	if err != nil {
 		return err
 	}
@@ -59,8 +36,8 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, stream bool
 		return invalid("rows", -1, "the rows carry only columns that %s generates itself (%s); there is nothing to write", cfg.Target(), quoteList("", skipped))
 	}
 	res.SkippedColumns = skipped
-	rows.cols = positions(rows.columns(), write)
-	rows.ordinal = stream && cfg.Mode.keyed()
+	rows.cols = positions(in.columns, write)
+	rows.ordinal = cfg.compares()
 	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks(), Ordinal: rows.ordinal})
 	for _, st := range sc.pre {
 		if err := s.run(ctx, st, res); err != nil {
@@ -71,17 +48,15 @@ func (s *session) load(ctx context.Context, cfg *Config, src Source, stream bool
 	if err != nil {
 		return err
 	}
-	// res.DuplicatesDropped already holds the rows the planner dropped
-	// before the copy; only those dropped from the stage since are not
-	// among the n rows copied.
-	planDropped := res.DuplicatesDropped
 	for _, st := range sc.post {
-		if err := s.run(ctx, st.withRows(int64(n)-(res.DuplicatesDropped-planDropped)), res); err != nil {
+		// res.DuplicatesDropped holds the rows dropped from the stage by
+		// the statements before this one.
+		if err := s.run(ctx, st.withRows(int64(n)-res.DuplicatesDropped), res); err != nil {
 			return err
 		}
 	}
 	if cfg.Mode == ModeInsertMissing {
-		res.Skipped = int64(n) - (res.DuplicatesDropped - planDropped) - res.Inserted
+		res.Skipped = int64(n) - res.DuplicatesDropped - res.Inserted
 	}
 	return nil
 }
@@ -190,7 +165,7 @@ func (s *session) findDuplicate(ctx context.Context, st Statement) error {
 	for i, v := range vals[2:] {
 		parts[i] = QuoteIdent(s.cfg.Keys[i]) + "=" + v.(string)
 	}
-	return invalid("rows["+itoa(int(row))+"]", int(row), "rows %d and %d have the same key (%s); set duplicates to DUPLICATES_KEEP_LAST to keep the last", prev, row, strings.Join(parts, ", "))
+	return duplicateKey(int(prev), int(row), parts)
 }
 
 // positions returns the index in from of each name of names.
@@ -207,23 +182,15 @@ func positions(from, names []string) []int {
 	return idx
 }
 
-// rowFeed walks a Source row by row, checking each batch as it arrives.
+// rowFeed walks a load's batches row by row for the COPY.
 type rowFeed struct {
 	src   Source
-	cfg   *Config
 	batch *Batch
 	next  int   // next row of batch
 	cols  []int // positions of the written columns
-	first []string
-	keys  []int
 	// ordinal appends each row's index in the load as a last COPY field.
 	ordinal bool
-	// check validates each batch's columns and key values (a stream's);
-	// a planned request's were validated before any connection.
-	check bool
 }
-
-func (f *rowFeed) columns() []string { return f.first }
 
 // more reports whether a row is left, fetching the next batch when needed.
 func (f *rowFeed) more(ctx context.Context) (bool, error) {
@@ -235,35 +202,17 @@ func (f *rowFeed) more(ctx context.Context) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if err := f.accept(b); err != nil {
-			return false, err
-		}
 		f.batch, f.next = b, 0
 	}
 	return true, nil
 }
 
-// accept checks a batch against the first: same columns, key values present.
-func (f *rowFeed) accept(b *Batch) error {
-	if f.first == nil {
-		f.first = b.Columns
-		if !f.check {
-			return nil
-		}
-		if f.cfg.Mode.keyed() {
-			keys, err := KeyIndexes(b, f.cfg.Keys)
-			if err != nil {
-				return err
-			}
-			f.keys = keys
-		}
-	} else if !slices.Equal(f.first, b.Columns) {
-		return invalid("rows", b.Offset, "rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteList("", b.Columns), quoteList("", f.first))
-	}
-	if f.keys != nil {
-		return CheckKeys(b, f.cfg.Keys, f.keys)
-	}
-	return nil
+// appendOrdinal adds a row's index in the load as the last field of the COPY
+// line that ends buf.
+func appendOrdinal(buf []byte, i int) []byte {
+	buf[len(buf)-1] = '\t'
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	return append(buf, '\n')
 }
 
 // chunkReader is the COPY data of up to left rows from a rowFeed. An error
@@ -297,9 +246,7 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		f := r.feed
 		r.buf = appendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
 		if f.ordinal {
-			r.buf[len(r.buf)-1] = '\t'
-			r.buf = strconv.AppendInt(r.buf, int64(f.batch.Offset+f.next), 10)
-			r.buf = append(r.buf, '\n')
+			r.buf = appendOrdinal(r.buf, f.batch.Offset+f.next)
 		}
 		f.next++
 		r.left--

@@ -193,7 +193,7 @@ func planOf(t *testing.T, cfg loader.Config, rows []row) *loader.Plan {
 // load plans and runs rows, failing the test on any error.
 func (b *bundle) load(t *testing.T, cfg loader.Config, rows []row) *loader.Result {
 	t.Helper()
-	res, err := b.exec.Run(ctxT(t), planOf(t, cfg, rows))
+	res, err := b.exec.Run(ctxT(t), cfg, loader.OneBatch(batchOf(t, rows)))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -14,13 +14,16 @@ type Plan struct {
 	Rows int
 	// KeyTuples is the number of distinct key tuples (keyed modes).
 	KeyTuples int
-	// DuplicatesDropped counts rows dropped for a later row with the same key.
+	// DuplicatesDropped counts rows that a later row with the same key
+	// replaces. The batch keeps them: the plan's statements drop them in the
+	// stage, as the executing load does.
 	DuplicatesDropped int
 }
 
 // NewPlan validates cfg and the rows of batch: every key column present and
 // non-null in every row, and duplicate keys handled by cfg.Duplicates. It
-// needs no database. A nil batch is a load with no rows.
+// needs no database, so it compares keys by their text. A nil batch is a
+// load with no rows.
 func NewPlan(cfg Config, batch *Batch) (*Plan, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
@@ -29,12 +32,10 @@ func NewPlan(cfg Config, batch *Batch) (*Plan, error) {
 		batch = &Batch{}
 	}
 	p := &Plan{Config: cfg, Batch: batch, Rows: batch.Len()}
-	if cfg.MaxRows > 0 && p.Rows > cfg.MaxRows {
-		err := invalid("rows", -1, "the request carries %d rows, more than the limit of %d rows per request (LOADSVC_MAX_ROWS); split it or use LoadStream", p.Rows, cfg.MaxRows)
-		err.Limit = true
+	if err := cfg.checkRows(p.Rows); err != nil {
 		return nil, err
 	}
-	if p.Rows == 0 || !cfg.Mode.keyed() && len(cfg.Keys) == 0 {
+	if p.Rows == 0 || len(cfg.Keys) == 0 {
 		return p, nil
 	}
 	keys, err := KeyIndexes(batch, cfg.Keys)
@@ -78,32 +79,24 @@ func CheckKeys(batch *Batch, keys []string, idx []int) error {
 
 // dedupe counts distinct key tuples and applies the duplicates policy. Keys
 // are compared as their input text, so rows whose keys differ only in
-// spelling ("1" and "1.0") count as different here; PostgreSQL still sees
-// them as equal and refuses them at the unique constraint.
+// spelling ("1" and "1.0") count as different here, where an executing load,
+// comparing in the stage, finds them equal.
 func (p *Plan) dedupe(idx []int) error {
 	b := p.Batch
 	first := make(map[string]int, b.Len())
-	var dup []bool
 	for i := 0; i < b.Len(); i++ {
 		k := keyText(b.Row(i), idx)
 		prev, seen := first[k]
 		first[k] = i
-		if !seen {
+		if !seen || !p.Config.compares() {
 			continue
 		}
 		if p.Config.Duplicates == DuplicatesRefuse {
 			return p.duplicateError(idx, prev, i)
 		}
-		if dup == nil {
-			dup = make([]bool, b.Len())
-		}
-		dup[prev] = true
 		p.DuplicatesDropped++
 	}
 	p.KeyTuples = len(first)
-	if dup != nil {
-		p.Batch = b.without(dup)
-	}
 	return nil
 }
 
@@ -115,7 +108,12 @@ func (p *Plan) duplicateError(idx []int, prev, i int) error {
 		parts[j] = QuoteIdent(p.Config.Keys[j]) + "=" + row[k].Text
 	}
 	n, m := b.Offset+prev, b.Offset+i
-	return invalid("rows["+itoa(m)+"]", m, "rows %d and %d have the same key (%s); set duplicates to DUPLICATES_KEEP_LAST to keep the last", n, m, strings.Join(parts, ", "))
+	return duplicateKey(n, m, parts)
+}
+
+// duplicateKey is the refusal of two rows with one key, whoever found it.
+func duplicateKey(prev, row int, parts []string) *ValidationError {
+	return invalid("rows["+itoa(row)+"]", row, "rows %d and %d have the same key (%s); set duplicates to DUPLICATES_KEEP_LAST to keep the last", prev, row, strings.Join(parts, ", "))
 }
 
 // keyText joins a row's key values with a separator that text cannot hold.
@@ -131,18 +129,6 @@ func keyText(row []Field, idx []int) string {
 		sb.WriteString(row[k].Text)
 	}
 	return sb.String()
-}
-
-// without returns a copy of b without the rows marked in drop.
-func (b *Batch) without(drop []bool) *Batch {
-	n := len(b.Columns)
-	out := &Batch{Columns: b.Columns, Offset: b.Offset, Values: make([]Field, 0, len(b.Values))}
-	for i, d := range drop {
-		if !d {
-			out.Values = append(out.Values, b.Values[i*n:(i+1)*n]...)
-		}
-	}
-	return out
 }
 
 // Batches is ceil(rows / chunk size), the number of COPY batches.

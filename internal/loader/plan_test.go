@@ -130,6 +130,11 @@ func keyed(keys ...string) loader.Config {
 	return loader.Config{Table: "t", Mode: loader.ModeDeleteInsert, Keys: keys}
 }
 
+func refusing(c loader.Config) loader.Config {
+	c.Duplicates = loader.DuplicatesRefuse
+	return c
+}
+
 func TestNewPlanKeys(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -158,10 +163,10 @@ func TestNewPlanKeys(t *testing.T) {
 		{name: "append with keys checks them too", cfg: loader.Config{Table: "t", Mode: loader.ModeAppend, Keys: []string{"id"}},
 			rows:  []row{{"id": 1}, {"id": nil}},
 			field: "rows[1].id", row: 1},
-		{name: "duplicate refused", cfg: keyed("id"),
+		{name: "duplicate refused", cfg: refusing(keyed("id")),
 			rows:  []row{{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 1, "v": "c"}},
 			field: "rows[2]", row: 2, msg: []string{"rows 0 and 2", `"id"=1`, "KEEP_LAST"}},
-		{name: "duplicate of two keys refused", cfg: keyed("a", "b"),
+		{name: "duplicate of two keys refused", cfg: refusing(keyed("a", "b")),
 			rows:  []row{{"a": "x", "b": 1}, {"a": "x", "b": 2}, {"a": "y", "b": 1}, {"a": "x", "b": 2}},
 			field: "rows[3]", row: 3, msg: []string{"rows 1 and 3", `"a"=x`, `"b"=2`}},
 		{name: "max rows", cfg: loader.Config{Table: "t", Mode: loader.ModeAppend, MaxRows: 2},
@@ -214,12 +219,17 @@ func TestNewPlan(t *testing.T) {
 			want: []map[string]string{{"id": "1", "v": "a"}, {"id": "2", "v": "<null>"}}},
 		{name: "keep last", cfg: loader.Config{Table: "t", Keys: []string{"id"}, Duplicates: loader.DuplicatesKeepLast},
 			rows:     []row{{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 1, "v": "c"}, {"id": 1, "v": "d"}, {"id": 3, "v": "e"}},
-			wantRows: 5, wantKeys: 3, wantDropped: 2,
-			want: []map[string]string{{"id": "2", "v": "b"}, {"id": "1", "v": "d"}, {"id": "3", "v": "e"}}},
+			wantRows: 5, wantKeys: 3, wantDropped: 2, // the stage drops them
+			want: []map[string]string{{"id": "1", "v": "a"}, {"id": "2", "v": "b"}, {"id": "1", "v": "c"}, {"id": "1", "v": "d"}, {"id": "3", "v": "e"}}},
 		{name: "keep last, two keys", cfg: loader.Config{Table: "t", Keys: []string{"a", "b"}, Duplicates: loader.DuplicatesKeepLast},
 			rows:     []row{{"a": "x", "b": "1", "v": "first"}, {"a": "x", "b": "2"}, {"a": "x", "b": "1", "v": "last"}},
 			wantRows: 3, wantKeys: 2, wantDropped: 1,
-			want: []map[string]string{{"a": "x", "b": "2", "v": "<null>"}, {"a": "x", "b": "1", "v": "last"}}},
+			want: []map[string]string{{"a": "x", "b": "1", "v": "first"}, {"a": "x", "b": "2", "v": "<null>"}, {"a": "x", "b": "1", "v": "last"}}},
+		// A refresh key: delete_insert keeps every row by default.
+		{name: "refresh key keeps every row", cfg: keyed("month"),
+			rows:     []row{{"month": "2024-11-01", "v": 1}, {"month": "2024-11-01", "v": 2}, {"month": "2024-12-01", "v": 3}},
+			wantRows: 3, wantKeys: 2,
+			want: []map[string]string{{"month": "2024-11-01", "v": "1"}, {"month": "2024-11-01", "v": "2"}, {"month": "2024-12-01", "v": "3"}}},
 		// Joined key texts must not collide: ("x", "yz") is not ("xy", "z").
 		{name: "two keys that concatenate alike", cfg: keyed("a", "b"),
 			rows:     []row{{"a": "x", "b": "yz"}, {"a": "xy", "b": "z"}},

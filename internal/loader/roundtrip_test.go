@@ -130,7 +130,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := b.exec.Run(ctxT(t), plan)
+			res, err := b.exec.Run(ctxT(t), plan.Config, loader.OneBatch(plan.Batch))
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}

@@ -11,6 +11,7 @@ func (p *Plan) Script() string {
 		return ""
 	}
 	cols := allColumns(len(p.Batch.Columns))
+	ordinal := p.Config.compares()
 	var b strings.Builder
 	// The script is UTF-8 whatever psql's client encoding would be
 	// (PGCLIENTENCODING, a terminal's locale); set before any non-ASCII byte.
@@ -28,6 +29,9 @@ func (p *Plan) Script() string {
 		}
 		for i := s.first; i < s.first+int(s.Rows); i++ {
 			line = appendCopyRow(line[:0], p.Batch.Row(i), cols)
+			if ordinal {
+				line = appendOrdinal(line, i)
+			}
 			b.Write(line)
 		}
 		b.WriteString("\\.\n")
@@ -45,7 +49,9 @@ func (p *Plan) Statements() []Statement {
 	return Statements(&p.Config, Shape{
 		Columns: p.Batch.Columns,
 		Rows:    p.Batch.Len(),
+		Dropped: p.DuplicatesDropped,
 		Lock:    p.Config.locks(),
+		Ordinal: p.Config.compares(),
 	})
 }
 

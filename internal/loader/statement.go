@@ -44,14 +44,11 @@ func stageFor(cfg *Config) (name, sql string) {
 	return name, "pg_temp." + QuoteIdent(name)
 }
 
-// stage is the default staging table as written in SQL, pinned to pg_temp so that a
-// permanent table of the same name can never be hit.
-var stage = "pg_temp." + QuoteIdent(stageName)
-
 // Shape is what the statements of a load depend on beyond its config.
 type Shape struct {
 	Columns []string // the columns written, in COPY order
-	Rows    int      // rows after duplicates were dropped
+	Rows    int      // rows the load carries
+	Dropped int      // of those, rows the stage drops as duplicates
 	// Unique says the table has a unique index on exactly the key columns,
 	// so inserts may use ON CONFLICT. A plan cannot see the catalog and
 	// renders the form that works either way.
@@ -60,9 +57,8 @@ type Shape struct {
 	// keyed loads of one table.
 	Lock bool
 	// Ordinal numbers the staged rows (column loadsvc_row) so that duplicate
-	// keys across the batches of a stream are found, or all but the last
-	// dropped, in the stage. A request's duplicates are handled before any
-	// connection instead.
+	// keys are found, or all but the last dropped, in the stage, with
+	// PostgreSQL's equality, whatever batch each row came in.
 	Ordinal bool
 }
 
@@ -81,7 +77,7 @@ func Statements(cfg *Config, sh Shape) []Statement {
 		out = append(out, sc.copyOf(first, min(cfg.ChunkSize, sh.Rows-first)))
 	}
 	for _, st := range sc.post {
-		out = append(out, st.withRows(int64(sh.Rows)))
+		out = append(out, st.withRows(int64(sh.Rows-sh.Dropped)))
 	}
 	return out
 }
@@ -175,8 +171,14 @@ func (s sqlBuilder) apply() []Statement {
 	case ModeFillNullOnly:
 		return s.fillNull()
 	}
+	// A stage that keeps every row may hold thousands per key tuple (a
+	// refresh key): the DELETE joins its distinct tuples, not its rows.
+	using := s.stage
+	if s.cfg.Duplicates == DuplicatesKeepAll {
+		using = "(SELECT DISTINCT " + quoteList("", s.cfg.Keys) + " FROM " + s.stage + ")"
+	}
 	return []Statement{
-		{SQL: "DELETE FROM " + s.target + " AS target USING " + s.stage + " AS stage WHERE " + s.match(), role: roleDelete},
+		{SQL: "DELETE FROM " + s.target + " AS target USING " + using + " AS stage WHERE " + s.match(), role: roleDelete},
 		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: roleInsert},
 	}
 }

@@ -21,9 +21,9 @@ func planResponse(p *loader.Plan) *loadsvcv1.LoadResponse {
 	switch p.Config.Mode {
 	case loader.ModeDeleteInsert:
 		r.Deleted = int64(p.KeyTuples)
-		r.Inserted = int64(p.Batch.Len())
+		r.Inserted = int64(p.Rows - p.DuplicatesDropped)
 	case loader.ModeAppend, loader.ModeReplace:
-		r.Inserted = int64(p.Batch.Len())
+		r.Inserted = int64(p.Rows)
 	}
 	return r
 }

@@ -111,18 +111,18 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.Lo
 	if err != nil {
 		return nil, err
 	}
-	plan, err := loader.NewPlan(*cfg, batch)
-	if err != nil {
-		return nil, err
-	}
 	if req.GetConfig().GetPlanOnly() {
+		plan, err := loader.NewPlan(*cfg, batch)
+		if err != nil {
+			return nil, err
+		}
 		return planResponse(plan), nil
 	}
-	res, err := s.exec.Run(ctx, plan)
+	res, err := s.exec.Run(ctx, *cfg, loader.OneBatch(batch))
 	if err != nil {
 		return nil, err
 	}
-	return resultResponse(&plan.Config, res), nil
+	return resultResponse(cfg, res), nil
 }
 
 // admit validates the config alone and asks the allowlist, before anything
@@ -145,14 +145,15 @@ func (s *Server) admit(ctx context.Context, cfg *loader.Config) error {
 // config turns the wire config into the loader's, before validation.
 func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 	return loader.Config{
-		Schema:     c.GetSchema(),
-		Table:      c.GetTable(),
-		Mode:       loader.Mode(c.GetMode()),
-		Keys:       c.GetPk(),
-		ChunkSize:  int(c.GetChunkSize()),
-		Duplicates: loader.Duplicates(c.GetDuplicates()),
-		MaxRows:    s.opt.MaxRows,
-		RequestID:  c.GetRequestId(),
+		Schema:      c.GetSchema(),
+		Table:       c.GetTable(),
+		Mode:        loader.Mode(c.GetMode()),
+		Keys:        c.GetPk(),
+		ChunkSize:   int(c.GetChunkSize()),
+		Duplicates:  loader.Duplicates(c.GetDuplicates()),
+		MaxRows:     s.opt.MaxRows,
+		MaxRowsHint: "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
+		RequestID:   c.GetRequestId(),
 	}
 }
 

@@ -22,7 +22,7 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 		return c.end(nil, loader.Config{}, nil, err)
 	}
 	cfg := s.config(first.GetConfig())
-	cfg.MaxRows = 0 // a stream is bounded by nothing but its transaction
+	cfg.MaxRows, cfg.MaxRowsHint = s.opt.MaxStreamRows, "per stream (LOADSVC_MAX_STREAM_ROWS)"
 	resp, src, err := s.loadStream(stream, &cfg, first)
 	defer src.close()
 	if err == nil {
@@ -35,7 +35,7 @@ func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error
 }
 
 func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, *streamSource, error) {
-	src := &streamSource{stream: stream, pending: first, maxRows: s.opt.MaxStreamRows}
+	src := &streamSource{stream: stream, pending: first}
 	if first.GetConfig() == nil {
 		return nil, src, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
 	}
@@ -46,7 +46,7 @@ func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *
 		resp, err := s.planStream(stream.Context(), cfg, src)
 		return resp, src, err
 	}
-	res, err := s.exec.RunStream(stream.Context(), *cfg, src)
+	res, err := s.exec.Run(stream.Context(), *cfg, src)
 	if err != nil {
 		return nil, src, err
 	}
@@ -89,7 +89,6 @@ type streamSource struct {
 	columns []string
 	rows    int
 	msgs    int
-	maxRows int // 0: unbounded
 	ch      chan received
 	done    chan struct{}
 	err     error // the error that ended the stream
@@ -187,9 +186,5 @@ func (s *streamSource) batch(m *loadsvcv1.LoadStreamRequest) (*loader.Batch, err
 		s.columns = b.Columns
 	}
 	s.rows += b.Len()
-	if s.maxRows > 0 && s.rows > s.maxRows {
-		return nil, &loader.ValidationError{Field: "rows", Row: s.rows - 1, Limit: true,
-			Reason: "the stream carries more than the limit of " + itoa(s.maxRows) + " rows per stream (LOADSVC_MAX_STREAM_ROWS); nothing was written"}
-	}
 	return b, nil
 }
