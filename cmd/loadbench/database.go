@@ -53,14 +53,12 @@ func (d *database) close() { d.conn.Close(context.Background()) }
 // vacuumed and analyzed, and checkpoints, so that a figure starts from the
 // same state whichever figure ran before.
 func (d *database) prepare(ctx context.Context, stale int) error {
-	for _, sql := range []string{"DROP TABLE IF EXISTS " + tableName, createTableSQL} {
-		if _, err := d.conn.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("%s: %w", firstLine(sql), err)
-		}
+	if err := d.execAll(ctx, "DROP TABLE IF EXISTS "+tableName, createTableSQL); err != nil {
+		return err
 	}
 	if stale > 0 {
 		copySQL := "COPY " + tableName + " (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT csv)"
-		tag, err := d.conn.PgConn().CopyFrom(ctx, &csvReader{to: stale, stale: true}, copySQL)
+		tag, err := d.conn.PgConn().CopyFrom(ctx, navCSV(stale, true), copySQL)
 		if err != nil {
 			return fmt.Errorf("fill %s with %d rows: %w", tableName, stale, err)
 		}
@@ -70,9 +68,14 @@ func (d *database) prepare(ctx context.Context, stale int) error {
 	}
 	// The key is built after the fill, as a bulk index build, for speed; an
 	// empty table gets it before any row.
-	for _, sql := range []string{addKeySQL, "VACUUM (ANALYZE) " + tableName, "CHECKPOINT"} {
+	return d.execAll(ctx, addKeySQL, "VACUUM (ANALYZE) "+tableName, "CHECKPOINT")
+}
+
+// execAll runs each statement in turn, stopping at the first error.
+func (d *database) execAll(ctx context.Context, sqls ...string) error {
+	for _, sql := range sqls {
 		if _, err := d.conn.Exec(ctx, sql); err != nil {
-			return fmt.Errorf("%s: %w", sql, err)
+			return fmt.Errorf("%s: %w", firstLine(sql), err)
 		}
 	}
 	return nil

@@ -28,13 +28,20 @@ type dataset struct {
 	json      [][]byte
 	jsonRows  []int
 	jsonBytes int64
+	// navRows are the rows as Go values, for pgx CopyFrom.
+	navRows []row
+	// The refresh table's fresh rows: a CSV file for psql, typed
+	// LoadStreamRequests of msgRows rows, and their sum(closing_assets).
+	refreshCSVPath string
+	refreshTyped   [][]byte
+	refreshClosing string
 }
 
 // buildDataset makes the forms the figures to run need.
 func buildDataset(dir string, o *options) (*dataset, error) {
 	d := &dataset{rows: o.Rows, csvPath: filepath.Join(dir, "rows.csv")}
-	if o.runs("copy") || o.runs("staged_delete_insert") {
-		n, err := writeCSVFile(d.csvPath, 0, o.Rows, false)
+	if o.runs("copy") || o.runs("staged_delete_insert") || o.Big {
+		n, err := writeCSVFile(d.csvPath, navCSV(o.Rows, false))
 		if err != nil {
 			return nil, err
 		}
@@ -59,16 +66,38 @@ func buildDataset(dir string, o *options) (*dataset, error) {
 		d.jsonRows = append(d.jsonRows, to-from)
 		d.jsonBytes += int64(len(b))
 	}
+	for i := 0; o.runs("pgx_copy") && i < o.Rows; i++ {
+		d.navRows = append(d.navRows, genRow(i, false))
+	}
+	if o.runs("staged_refresh_delete_insert") || o.runs("refresh_delete_insert") {
+		if err := d.buildRefresh(dir, o); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
-// writeCSVFile writes rows [from, to) as CSV to path and returns its size.
-func writeCSVFile(path string, from, to int, stale bool) (int64, error) {
+// buildRefresh makes the refresh figures' forms of the rows.
+func (d *dataset) buildRefresh(dir string, o *options) error {
+	d.refreshCSVPath = filepath.Join(dir, "refresh.csv")
+	if _, err := writeCSVFile(d.refreshCSVPath, refreshCSV(o.Rows, freshBatch)); err != nil {
+		return err
+	}
+	msgs, err := refreshMessages(o.Rows, o.MsgRows)
+	if err != nil {
+		return err
+	}
+	d.refreshTyped, d.refreshClosing = msgs, refreshClosingSum(o.Rows)
+	return nil
+}
+
+// writeCSVFile writes what rows reads to path and returns its size.
+func writeCSVFile(path string, rows io.Reader) (int64, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(f, &csvReader{next: from, to: to, stale: stale})
+	n, err := io.Copy(f, rows)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -81,14 +110,21 @@ func writeCSVFile(path string, from, to int, stale bool) (int64, error) {
 // csvReader is rows [next, to) as CSV, generated as they are read.
 type csvReader struct {
 	next, to int
-	stale    bool
+	line     func(b []byte, i int) []byte // appends row i as one CSV line
 	buf      []byte
+}
+
+// navCSV is rows [0, to) of the benchmark table, fresh or stale, as CSV.
+func navCSV(to int, stale bool) *csvReader {
+	return &csvReader{to: to, line: func(b []byte, i int) []byte {
+		w := genRow(i, stale)
+		return appendCSV(b, &w)
+	}}
 }
 
 func (r *csvReader) Read(p []byte) (int, error) {
 	for len(r.buf) < len(p) && r.next < r.to {
-		w := genRow(r.next, r.stale)
-		r.buf = appendCSV(r.buf, &w)
+		r.buf = r.line(r.buf, r.next)
 		r.next++
 	}
 	if len(r.buf) == 0 {
@@ -123,8 +159,14 @@ func typedMessage(from, to int, stale bool) *loadsvcv1.LoadStreamRequest {
 		cols[5] = append(cols[5], string(buf))
 		cols[6] = append(cols[6], w.source)
 	}
+	return typedRequest(columns, cols)
+}
+
+// typedRequest is one LoadStreamRequest of typed rows: cols[j] holds the
+// texts of column names[j].
+func typedRequest(names []string, cols [][]string) *loadsvcv1.LoadStreamRequest {
 	tr := &loadsvcv1.TypedRows{}
-	for j, name := range columns {
+	for j, name := range names {
 		tr.Columns = append(tr.Columns, &loadsvcv1.TypedColumn{Name: name, Texts: cols[j]})
 	}
 	return &loadsvcv1.LoadStreamRequest{TypedRows: tr}

@@ -5,14 +5,21 @@
 // the real loadsvc binary on a loopback port, generates BENCH_ROWS rows
 // (default 1,000,000) once, and times, each over the same rows:
 //
-//	(a)  copy                  psql \copy of the rows as CSV — the baseline
-//	(b)  load_json             Load with JSON (Struct) rows, 10,000 a request, one after the other
-//	(c)  stream_append         LoadStream append with typed rows
-//	(d)  stream_delete_insert  LoadStream delete_insert over a table holding the keys
-//	(e)  staged_delete_insert  psql: \copy into a TEMP table, DELETE USING, INSERT SELECT — the baseline of (d)
-//	(f0) empty_delete_insert   LoadStream delete_insert into an empty table   } BENCH_BIG=1
-//	(f)  big_delete_insert     the same into a table of 10× the rows holding  } (not in CI)
-//	                           the keys; its baseline is (f0)
+//	(a)  copy                          psql \copy of the rows as CSV — the baseline
+//	(h)  pgx_copy                      pgx CopyFrom (binary) of the rows as Go values, no
+//	                                   service in between — the baseline of (c)
+//	(b)  load_json                     Load with JSON (Struct) rows, 10,000 a request, one after the other
+//	(c)  stream_append                 LoadStream append with typed rows
+//	(d)  stream_delete_insert          LoadStream delete_insert over a table holding the keys
+//	(e)  staged_delete_insert          psql: \copy into a TEMP table, DELETE USING, INSERT SELECT — the baseline of (d)
+//	(g') staged_refresh_delete_insert  psql: the same over a refresh key — DELETE USING the stage's
+//	                                   distinct key tuples — into a table shaped like the
+//	                                   pipeline's that holds the load's 8 key tuples (and
+//	                                   another month it must keep) — the baseline of (g)
+//	(g)  refresh_delete_insert         LoadStream delete_insert of the same, duplicates unspecified
+//	(f0) empty_delete_insert           LoadStream delete_insert into an empty table       } BENCH_BIG=1
+//	(f') staged_big_delete_insert      (e) into a table of 10× the rows holding the keys  } (not in CI)
+//	(f)  big_delete_insert             (d) into that table; its baseline is (f')          }
 //
 // and prints rows/s, the ratio to the baseline, the target, the CPU seconds
 // the server, PostgreSQL, the client and other processes used meanwhile, and

@@ -11,7 +11,7 @@ import (
 // BENCH_* environment variables.
 type options struct {
 	Rows       int             // BENCH_ROWS: rows of every figure
-	Big        bool            // BENCH_BIG: also run (f)
+	Big        bool            // BENCH_BIG: also run (f0), (f') and (f)
 	BigFactor  int             // the big table holds BigFactor × Rows rows
 	JSONFile   string          // BENCH_JSON: write the figures there as one JSON object
 	RSS        bool            // BENCH_RSS: stream RSSRows rows to check the server's peak RSS
@@ -56,7 +56,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 	})
 	fs.IntVar(&o.PGDurMS, "pg-durations", env.int("BENCH_PG_DURATIONS", 0), "show each figure's PostgreSQL statements that took at least this many ms, from the server log; 0: off (BENCH_PG_DURATIONS)")
 	fs.BoolVar(&o.Quiet, "q", false, "print the results only, no progress lines")
-	figures := fs.String("figures", "", "comma-separated figures to run (copy, load_json, stream_append, staged_delete_insert, stream_delete_insert, big_delete_insert, rss_stream); empty: all that the settings ask for")
+	figures := fs.String("figures", "", "comma-separated figures to run (copy, pgx_copy, load_json, stream_append, staged_delete_insert, stream_delete_insert, staged_refresh_delete_insert, refresh_delete_insert, big_delete_insert (with empty_delete_insert and staged_big_delete_insert), rss_stream); empty: all that the settings ask for")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,8 +95,8 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 	return o, nil
 }
 
-var figureKeys = map[string]bool{"copy": true, "load_json": true, "stream_append": true, "staged_delete_insert": true,
-	"stream_delete_insert": true, "big_delete_insert": true, "rss_stream": true}
+var figureKeys = map[string]bool{"copy": true, "pgx_copy": true, "load_json": true, "stream_append": true, "staged_delete_insert": true,
+	"stream_delete_insert": true, "staged_refresh_delete_insert": true, "refresh_delete_insert": true, "big_delete_insert": true, "rss_stream": true}
 
 // runs reports whether figure key is to run, as far as --figures says.
 func (o *options) runs(key string) bool { return o.Figures == nil || o.Figures[key] }

@@ -42,21 +42,39 @@ func copyScript(csvPath string) string {
 	return fmt.Sprintf("\\copy %s (%s) FROM %s WITH (FORMAT csv)\n", tableName, strings.Join(columns, ", "), sqlLiteral(csvPath))
 }
 
-// stagedScript is the baseline delete_insert, by hand: the rows into a TEMP
-// table, then one DELETE and one INSERT, in one transaction.
-func stagedScript(csvPath string) string {
+// stagedScript is delete_insert by hand: the CSV rows into a TEMP table
+// (columns cols of table), then one DELETE and one INSERT, in one
+// transaction. The DELETE joins the stage itself over a unique key, or the
+// stage's distinct key tuples with distinctKeys (a refresh key, which many
+// rows share).
+func stagedScript(table string, cols, key []string, csvPath string, distinctKeys bool) string {
 	var match []string
-	for _, k := range keyColumns {
+	for _, k := range key {
 		match = append(match, "t."+k+" = s."+k)
 	}
+	keys := "s"
+	if distinctKeys {
+		keys = "(SELECT DISTINCT " + strings.Join(key, ", ") + " FROM s) AS s"
+	}
+	list := strings.Join(cols, ", ")
 	return fmt.Sprintf(`BEGIN;
-CREATE TEMP TABLE s ON COMMIT DROP AS SELECT * FROM %[1]s WITH NO DATA;
+CREATE TEMP TABLE s ON COMMIT DROP AS SELECT %[2]s FROM %[1]s WITH NO DATA;
 \copy s (%[2]s) FROM %[3]s WITH (FORMAT csv)
 ANALYZE s;
-DELETE FROM %[1]s AS t USING s WHERE %[4]s;
-INSERT INTO %[1]s SELECT * FROM s;
+DELETE FROM %[1]s AS t USING %[4]s WHERE %[5]s;
+INSERT INTO %[1]s (%[2]s) SELECT %[2]s FROM s;
 COMMIT;
-`, tableName, strings.Join(columns, ", "), sqlLiteral(csvPath), strings.Join(match, " AND "))
+`, table, list, sqlLiteral(csvPath), keys, strings.Join(match, " AND "))
+}
+
+// checkStagedTags checks psql's output of a stagedScript that copies,
+// deletes and inserts rows rows each.
+func checkStagedTags(out string, rows int) error {
+	tags := tagCounts(out)
+	if tags["COPY"] != int64(rows) || tags["DELETE"] != int64(rows) || tags["INSERT 0"] != int64(rows) {
+		return fmt.Errorf("psql says COPY %d, DELETE %d, INSERT %d; want %d each:\n%s", tags["COPY"], tags["DELETE"], tags["INSERT 0"], rows, out)
+	}
+	return nil
 }
 
 var tagRE = regexp.MustCompile(`(?m)^(COPY|DELETE|INSERT 0) (\d+)$`)

@@ -33,10 +33,21 @@ func (r *results) find(key string) *figure {
 	return nil
 }
 
+// isBaseline reports whether some figure is compared with figure key.
+func (r *results) isBaseline(key string) bool {
+	for _, f := range r.figures {
+		if f.baseline == key {
+			return true
+		}
+	}
+	return false
+}
+
 // letters name the figures as the issue does.
 var letters = map[string]string{
 	"copy": "(a)", "load_json": "(b)", "stream_append": "(c)", "stream_delete_insert": "(d)",
-	"staged_delete_insert": "(e)", "big_delete_insert": "(f)", "empty_delete_insert": "(f0)", "rss_stream": "(rss)",
+	"staged_delete_insert": "(e)", "big_delete_insert": "(f)", "empty_delete_insert": "(f0)", "staged_big_delete_insert": "(f')",
+	"refresh_delete_insert": "(g)", "staged_refresh_delete_insert": "(g')", "pgx_copy": "(h)", "rss_stream": "(rss)",
 }
 
 // print writes the figures as a table: rows/s, the ratio to the baseline
@@ -55,7 +66,7 @@ func (r *results) print(w io.Writer) {
 					result += " (noisy)"
 				}
 			}
-		} else if f.baseline == "" && f.key != "rss_stream" {
+		} else if r.isBaseline(f.key) {
 			ratio, target = "1.00", "baseline"
 		}
 		t = append(t, []string{letters[f.key] + " " + f.key, thousands(int64(math.Round(f.rate()))), fmt.Sprintf("%.2f", f.elapsed.Seconds()),
@@ -66,12 +77,14 @@ func (r *results) print(w io.Writer) {
 	writeTable(w, t, "lrrrllrrrrr")
 	fmt.Fprintln(w)
 	for _, f := range r.figures {
-		fmt.Fprintf(w, "  %-5s %-22s %s", letters[f.key], f.key, f.label)
+		fmt.Fprintf(w, "  %-5s %-28s %s", letters[f.key], f.key, f.label)
 		if f.note != "" {
 			fmt.Fprintf(w, " (%s)", f.note)
 		}
 		fmt.Fprintln(w)
 	}
+	r.printRatio(w, "stream_append", "copy", "LoadStream append against psql \\copy")
+	r.printRatio(w, "big_delete_insert", "empty_delete_insert", "the same delete_insert into the big table and into an empty one")
 	if big, d := r.find("big_delete_insert"), r.find("stream_delete_insert"); big != nil && d != nil {
 		fmt.Fprintf(w, "  (f)/(d) = %.2f: the same delete_insert of keys present, into a table %d× larger\n", big.rate()/d.rate(), big.tableRows/d.tableRows)
 	}
@@ -87,6 +100,14 @@ func (r *results) print(w io.Writer) {
 			thousands(int64(r.rssRows)), mib(r.streamRSS), mib(rssLimit), verdict)
 	} else {
 		fmt.Fprintf(w, "server peak RSS target (< %s streaming 5,000,000 rows): not run (runs by default from BENCH_ROWS=1000000 on, or with BENCH_RSS=1)\n", mib(rssLimit))
+	}
+}
+
+// printRatio prints the ratio of figure key to figure other, when both ran:
+// a comparison besides the one the target is on.
+func (r *results) printRatio(w io.Writer, key, other, what string) {
+	if f, o := r.find(key), r.find(other); f != nil && o != nil {
+		fmt.Fprintf(w, "  %s/%s = %.2f: %s\n", letters[key], letters[other], f.rate()/o.rate(), what)
 	}
 }
 
@@ -136,16 +157,20 @@ func thousands(n int64) string {
 
 // jsonReport is the BENCH_JSON object: rows/s of each figure.
 type jsonReport struct {
-	Rows               int      `json:"rows"`
-	Copy               float64  `json:"copy"`
-	LoadJSON           float64  `json:"load_json"`
-	StreamAppend       float64  `json:"stream_append"`
-	StreamDeleteInsert float64  `json:"stream_delete_insert"`
-	StagedDeleteInsert float64  `json:"staged_delete_insert"`
-	BigDeleteInsert    *float64 `json:"big_delete_insert,omitempty"`
-	// EmptyDeleteInsert is the baseline of big_delete_insert, run with it.
-	EmptyDeleteInsert  *float64 `json:"empty_delete_insert,omitempty"`
-	ServerPeakRSSBytes int64    `json:"server_peak_rss_bytes"`
+	Rows                      int      `json:"rows"`
+	Copy                      float64  `json:"copy"`
+	LoadJSON                  float64  `json:"load_json"`
+	StreamAppend              float64  `json:"stream_append"`
+	StreamDeleteInsert        float64  `json:"stream_delete_insert"`
+	StagedDeleteInsert        float64  `json:"staged_delete_insert"`
+	PgxCopy                   float64  `json:"pgx_copy"`
+	RefreshDeleteInsert       float64  `json:"refresh_delete_insert"`
+	StagedRefreshDeleteInsert float64  `json:"staged_refresh_delete_insert"`
+	BigDeleteInsert           *float64 `json:"big_delete_insert,omitempty"`
+	// EmptyDeleteInsert and StagedBigDeleteInsert run with big_delete_insert.
+	EmptyDeleteInsert     *float64 `json:"empty_delete_insert,omitempty"`
+	StagedBigDeleteInsert *float64 `json:"staged_big_delete_insert,omitempty"`
+	ServerPeakRSSBytes    int64    `json:"server_peak_rss_bytes"`
 }
 
 func (r *results) writeJSON(path string) error {
@@ -158,11 +183,12 @@ func (r *results) writeJSON(path string) error {
 	j := jsonReport{
 		Rows: r.rows, Copy: rate("copy"), LoadJSON: rate("load_json"), StreamAppend: rate("stream_append"),
 		StreamDeleteInsert: rate("stream_delete_insert"), StagedDeleteInsert: rate("staged_delete_insert"),
+		PgxCopy: rate("pgx_copy"), RefreshDeleteInsert: rate("refresh_delete_insert"), StagedRefreshDeleteInsert: rate("staged_refresh_delete_insert"),
 		ServerPeakRSSBytes: r.peakRSS,
 	}
 	if r.find("big_delete_insert") != nil {
-		big, empty := rate("big_delete_insert"), rate("empty_delete_insert")
-		j.BigDeleteInsert, j.EmptyDeleteInsert = &big, &empty
+		big, empty, staged := rate("big_delete_insert"), rate("empty_delete_insert"), rate("staged_big_delete_insert")
+		j.BigDeleteInsert, j.EmptyDeleteInsert, j.StagedBigDeleteInsert = &big, &empty, &staged
 	}
 	b, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {

@@ -86,12 +86,16 @@ func splitmix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// Text forms of the key parts, computed once.
+// The key parts as text (and the days as time.Time), computed once.
 var (
-	keyTexts = sync.OnceValue(func() (t struct{ dates, plans, companies []string }) {
+	keyTexts = sync.OnceValue(func() (t struct {
+		days                    []time.Time
+		dates, plans, companies []string
+	}) {
 		monday := time.Date(2020, 1, 6, 0, 0, 0, 0, time.UTC)
 		for d := 0; d < maxDays; d++ {
-			t.dates = append(t.dates, monday.AddDate(0, 0, d/5*7+d%5).Format("2006-01-02"))
+			t.days = append(t.days, monday.AddDate(0, 0, d/5*7+d%5))
+			t.dates = append(t.dates, t.days[d].Format("2006-01-02"))
 		}
 		for p := 0; p < plans; p++ {
 			t.plans = append(t.plans, fmt.Sprintf("P%06d", 100+p*7))

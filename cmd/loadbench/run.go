@@ -21,10 +21,13 @@ func (b *bench) runAll(ctx context.Context) (*results, error) {
 	var runs []run
 	for _, r := range []run{
 		{"copy", one(b.copyBaseline)},
+		{"pgx_copy", one(b.pgxCopy)},
 		{"load_json", one(b.loadJSON)},
 		{"stream_append", one(b.streamAppend)},
 		{"staged_delete_insert", one(b.stagedDeleteInsert)},
 		{"stream_delete_insert", one(b.streamDeleteInsert)},
+		{"staged_refresh_delete_insert", one(b.stagedRefresh)},
+		{"refresh_delete_insert", one(b.refreshDeleteInsert)},
 		{"big_delete_insert", b.bigDeleteInsert},
 	} {
 		if b.opt.runs(r.key) && (r.key != "big_delete_insert" || b.opt.Big) {
