@@ -63,7 +63,9 @@ func (e *Executor) Run(ctx context.Context, cfg Config, src Source) (*Result, er
 	res := &Result{}
 	err := e.inTx(ctx, func(s *session) error {
 		return s.once(ctx, &cfg, in, res, func() error {
-			return s.load(ctx, &cfg, in, res)
+			err := s.load(ctx, &cfg, in, res)
+			res.Rows = int64(in.rows) // before the ledger records res
+			return err
 		})
 	})
 	if !res.Replayed {

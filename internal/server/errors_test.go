@@ -51,7 +51,7 @@ func TestErrorTable(t *testing.T) {
 		{name: "bad identifier", req: &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: strings.Repeat("x", 64), Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 1)},
 			code: codes.InvalidArgument, prefix: "table name", field: "config.table"},
 		{name: "too many rows", req: &loadsvcv1.LoadRequest{Config: appendCfg, Rows: seqRows(t, 0, 11)},
-			code: codes.ResourceExhausted, prefix: "the request carries 11 rows, more than the limit of 10 rows per request", field: "rows"},
+			code: codes.ResourceExhausted, prefix: "the load carries 11 rows or more, past the limit of 10 rows per request", field: "rows"},
 		{name: "unique violation", schema: table + `; INSERT INTO t VALUES (1, 'a')`, req: &loadsvcv1.LoadRequest{Config: appendCfg, Rows: seqRows(t, 1, 1)},
 			code: codes.AlreadyExists, prefix: "load failed: duplicate key value violates unique constraint", reason: "LOAD_FAILED",
 			metadata: map[string]string{"sqlstate": "23505", "constraint": "t_pkey", "table": "t", "detail": "Key (id)=(1) already exists."}},

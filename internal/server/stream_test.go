@@ -94,14 +94,14 @@ func TestStreamTypedRoundTrip(t *testing.T) {
 	b.clean(t)
 }
 
-// A key in several messages of a stream: refused by default, naming both
-// rows; the last kept with DUPLICATES_KEEP_LAST.
+// A key in several messages of a stream: refused with DUPLICATES_REFUSE,
+// naming both rows; the last kept with DUPLICATES_KEEP_LAST.
 func TestStreamDuplicatesAcrossMessages(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.exec1(t, `CREATE TABLE t (id bigint, v text)`) // no unique constraint
 	b.exec1(t, `INSERT INTO t VALUES (2, 'old'), (2, 'old2'), (100, 'other')`)
-	cfg := &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, ChunkSize: 2}
+	cfg := &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, ChunkSize: 2, Duplicates: loadsvcv1.Duplicates_DUPLICATES_REFUSE}
 	_, err := send(context.Background(), t, b.client, cfg, typedIDs(0, 3), typedIDs(5, 1), typedIDs(2, 2))
 	st := wantCode(t, err, codes.InvalidArgument, `rows 2 and 4 have the same key ("id"=2)`)
 	if f := badRequestField(t, st); f != "rows[4]" {
@@ -209,7 +209,7 @@ func TestStreamRowLimit(t *testing.T) {
 	b := setup(t, func(o *setupOpts) { o.maxStreamRows = 5 })
 	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text)`)
 	_, err := send(context.Background(), t, b.client, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, typedIDs(0, 3), typedIDs(3, 3))
-	wantCode(t, err, codes.ResourceExhausted, "the stream carries more than the limit of 5 rows per stream")
+	wantCode(t, err, codes.ResourceExhausted, "the load carries 6 rows or more, past the limit of 5 rows per stream")
 	b.clean(t)
 	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
 		t.Errorf("a refused stream wrote %d rows", n)
