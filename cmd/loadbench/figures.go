@@ -127,7 +127,7 @@ func (b *bench) copyBaseline(ctx context.Context) (*figure, error) {
 
 // (b) Load with JSON rows, one request of jsonBatch rows after the other.
 func (b *bench) loadJSON(ctx context.Context) (*figure, error) {
-	f := &figure{key: "load_json", label: fmt.Sprintf("Load, JSON rows, %d a request", b.opt.JSONBatch), rows: b.data.rows, baseline: "copy", target: 0.4}
+	f := &figure{key: "load_json", label: fmt.Sprintf("Load, JSON rows, %d a request", b.opt.JSONBatch), rows: b.data.rows, baseline: "copy", target: 0.8}
 	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
 		for i, req := range b.data.json {
 			resp := &loadsvcv1.LoadResponse{}
@@ -154,7 +154,7 @@ func (b *bench) streamAppend(ctx context.Context) (*figure, error) {
 
 // (d) LoadStream delete_insert over a table holding the same keys.
 func (b *bench) streamDeleteInsert(ctx context.Context) (*figure, error) {
-	f := &figure{key: "stream_delete_insert", label: b.streamLabel("delete_insert") + ", keys present", rows: b.data.rows, baseline: "staged_delete_insert", target: 0.8}
+	f := &figure{key: "stream_delete_insert", label: b.streamLabel("delete_insert") + ", keys present", rows: b.data.rows, baseline: "staged_delete_insert", target: 0.95}
 	err := b.measure(ctx, f, b.data.rows, b.fresh, true, func() error {
 		return b.streamData(ctx, loadsvcv1.Mode_MODE_DELETE_INSERT, b.data.rows)
 	})
