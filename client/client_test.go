@@ -160,7 +160,8 @@ func TestLoadErrorsCarryTheDetails(t *testing.T) {
 		t.Fatalf("row without key: field %q row %d; want rows[1].id, 1", nokey.Field, nokey.Row)
 	}
 
-	_, err = c.Load(ctx, keyed, []Row{{"id": 3}, {"id": 4}, {"id": 3}})
+	refusing := &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, Duplicates: loadsvcv1.Duplicates_DUPLICATES_REFUSE}
+	_, err = c.Load(ctx, refusing, []Row{{"id": 3}, {"id": 4}, {"id": 3}})
 	if twice := wantError(t, err, codes.InvalidArgument); twice.Row != 2 {
 		t.Fatalf("duplicate key in the request: field %q row %d; want row 2", twice.Field, twice.Row)
 	}

@@ -511,6 +511,18 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 			// "the table becomes exactly these rows"
 			equalRows(t, "after replace", tableRows(t, s.url), []string{"2024-12-01|P100|C09|∅|1.0000|∅|∅"})
 		}},
+		{"refresh key", has(`"pk": ["report_date"]}`), func(t *testing.T, s *server, run func() result) {
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("refresh key: %s", r)
+			}
+			// "every row of 2024-12-01 goes (deleted: 1), both rows come in (inserted: 2)"
+			wantFields(t, "refresh key", response(t, "refresh key", r), "deleted", "1", "inserted", "2")
+			equalRows(t, "after the refresh-key load", tableRows(t, s.url), []string{
+				"2024-12-01|P101|C09|∅|1.1000|∅|∅",
+				"2024-12-01|P102|C09|∅|1.2000|∅|∅",
+			})
+		}},
 		{"duplicates keep-last", has(`"DUPLICATES_KEEP_LAST"`), func(t *testing.T, s *server, run func() result) {
 			r := run()
 			if r.code != 0 {
@@ -520,7 +532,8 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 			// "the last row in request order wins"
 			equalRows(t, "after keep-last", tableRows(t, s.url), []string{
 				"2024-11-05|P001|C01|∅|2.0000|∅|∅",
-				"2024-12-01|P100|C09|∅|1.0000|∅|∅",
+				"2024-12-01|P101|C09|∅|1.1000|∅|∅",
+				"2024-12-01|P102|C09|∅|1.2000|∅|∅",
 			})
 		}},
 	}
