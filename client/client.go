@@ -103,7 +103,9 @@ func (c *Client) Health(ctx context.Context) error {
 // copy: cfg is not changed), so a retry after a connection lost during
 // COMMIT cannot write twice; a retry the service recognizes answers with
 // replayed set. The request is bounded by the service's --max-rows; use a
-// Writer for more. Errors are *Error.
+// Writer for more. With cfg.DryRun the load runs and is rolled back: the
+// response has the real counts and DryRun set, and nothing is written.
+// Errors are *Error.
 func (c *Client) Load(ctx context.Context, cfg *loadsvcv1.LoadConfig, rows []Row) (*loadsvcv1.LoadResponse, error) {
 	req, err := loadRequest(cfg, rows)
 	if err != nil {
@@ -118,7 +120,18 @@ func (c *Client) Load(ctx context.Context, cfg *loadsvcv1.LoadConfig, rows []Row
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return resp, checkDryRun(cfg, resp)
+}
+
+// checkDryRun is an error when a dry run was asked for and the response is
+// not one: a service that predates dry runs ignores the field and commits.
+func checkDryRun(cfg *loadsvcv1.LoadConfig, resp *loadsvcv1.LoadResponse) error {
+	if !cfg.GetDryRun() || resp.GetDryRun() {
+		return nil
+	}
+	return &Error{Code: codes.FailedPrecondition, Row: -1, Message: fmt.Sprintf(
+		"the service does not support dry runs: it ignored dry_run and COMMITTED the load (%d rows deleted, %d inserted, %d updated)",
+		resp.GetDeleted(), resp.GetInserted(), resp.GetUpdated())}
 }
 
 // loadRequest encodes rows as one typed request whose config has a

@@ -17,6 +17,13 @@
 //		// duplicate key: e.Constraint, e.Detail say which
 //	}
 //
+// A dry run (LoadConfig.DryRun, with Load or a Writer) runs the load exactly
+// as it would run — the same session, statements and database checks — and
+// rolls it back: the response has the real counts (Deleted: the rows the
+// load would delete) and DryRun set, its errors are those the real load
+// would meet, and nothing is written. A service too old to know dry runs
+// would commit; Load and Close then return an error saying so.
+//
 // Rows travel in the compact typed form (TypedRows): one typed array per
 // column, no per-row keys. A Row maps column names to Go values; see Row for
 // how each Go type is sent. Every error Load, Health and a Writer return is an

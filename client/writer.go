@@ -33,6 +33,7 @@ const DefaultBatchRows = 5000
 // NewWriter is a good habit, since Abort after Close does nothing.
 type Writer struct {
 	stream grpc.ClientStreamingClient[loadsvcv1.LoadStreamRequest, loadsvcv1.LoadResponse]
+	cfg    *loadsvcv1.LoadConfig
 	cancel context.CancelFunc
 	batch  *batch
 	max    int
@@ -46,7 +47,9 @@ type Writer struct {
 
 // NewWriter opens a LoadStream and sends cfg. Write buffers rows and sends a
 // typed message every BatchRows rows; Close flushes, closes the stream and
-// returns the response. Abort cancels the stream: nothing is written.
+// returns the response. Abort cancels the stream: nothing is written. With
+// cfg.DryRun the whole stream runs as a load and is rolled back: Close
+// returns the real counts with DryRun set, and nothing is written.
 func (c *Client) NewWriter(ctx context.Context, cfg *loadsvcv1.LoadConfig, opts WriterOptions) (*Writer, error) {
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = DefaultBatchRows
@@ -57,7 +60,7 @@ func (c *Client) NewWriter(ctx context.Context, cfg *loadsvcv1.LoadConfig, opts 
 		cancel()
 		return nil, toError(err)
 	}
-	w := &Writer{stream: stream, cancel: cancel, batch: newBatch(), max: opts.BatchRows}
+	w := &Writer{stream: stream, cfg: cfg, cancel: cancel, batch: newBatch(), max: opts.BatchRows}
 	if err := stream.Send(&loadsvcv1.LoadStreamRequest{Config: cfg}); err != nil {
 		err := w.sendError(err)
 		cancel()
@@ -91,8 +94,8 @@ func (w *Writer) Write(row Row) error {
 func (w *Writer) Rows() int64 { return w.rows }
 
 // Close sends the buffered rows, closes the stream and returns the
-// service's response: the load is committed when Close returns nil. Calling
-// it again returns the same.
+// service's response: the load is committed when Close returns nil (a dry
+// run's is rolled back). Calling it again returns the same.
 func (w *Writer) Close() (*loadsvcv1.LoadResponse, error) {
 	if w.done {
 		return w.resp, w.closeErr
@@ -120,7 +123,7 @@ func (w *Writer) close() (*loadsvcv1.LoadResponse, error) {
 		w.failed = toError(err)
 		return nil, w.failed
 	}
-	return resp, nil
+	return resp, checkDryRun(w.cfg, resp)
 }
 
 // Abort cancels the stream: the service rolls the load back and nothing of

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ const (
 	formatCSV    = "csv"
 	formatNDJSON = "ndjson"
 	formatJSON   = "json"
+	formatXLSX   = "xlsx"
 )
 
 // rowSource yields rows one at a time, io.EOF after the last.
@@ -30,12 +33,21 @@ type rowSource interface {
 // input is the file (or standard input) being loaded, with a count of the
 // bytes read from it so far for the progress display.
 type input struct {
-	name   string // the file's name, or "stdin"
-	format string
-	size   int64 // -1 when unknown
-	read   atomic.Int64
-	r      *bufio.Reader
-	closer io.Closer
+	name    string // the file's name, or "stdin"
+	format  string
+	size    int64 // -1 when unknown
+	read    atomic.Int64
+	r       *bufio.Reader // the text formats
+	file    *os.File      // the named file, nil for stdin
+	stdin   io.Reader
+	closers []io.Closer // closed last first
+}
+
+// readOptions are the flags that say how to read the input.
+type readOptions struct {
+	comma byte    // CSV
+	null  *string // CSV
+	sheet string  // xlsx; "" is the first
 }
 
 // openInput opens path ("" or "-" for stdin) and settles its format: the
@@ -46,13 +58,13 @@ func openInput(path, format string, stdin io.Reader) (*input, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &input{name: path, size: -1}
+	in := &input{name: path, size: -1, stdin: stdin, format: format}
 	src := stdin
 	if path == "" || path == "-" {
 		in.name = "stdin"
 	} else {
 		if format == "" {
-			if format, err = formatOf(path); err != nil {
+			if in.format, err = formatOf(path); err != nil {
 				return nil, err
 			}
 		}
@@ -60,49 +72,104 @@ func openInput(path, format string, stdin io.Reader) (*input, error) {
 		if err != nil {
 			return nil, err
 		}
-		in.closer, src = f, f
+		in.file, src = f, f
+		in.closers = append(in.closers, f)
 	}
 	if f, ok := src.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			in.size = st.Size()
 		}
 	}
+	if in.format == formatXLSX {
+		return in, nil // a zip is read at random (rows)
+	}
 	in.r = bufio.NewReaderSize(&countingReader{r: src, n: &in.read}, 64<<10)
 	skipBOM(in.r)
-	if in.format = format; format == "" {
+	if in.format == "" {
 		in.format = sniff(in.r)
 	}
 	return in, nil
 }
 
-// Close closes the file, if it is one.
+// Close closes the file and what was opened on it, and removes a
+// temporary copy of stdin.
 func (in *input) Close() error {
-	if in.closer == nil {
-		return nil
+	var errs []error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		errs = append(errs, in.closers[i].Close())
 	}
-	return in.closer.Close()
+	return errors.Join(errs...)
 }
 
 // rows returns the input's row reader.
-func (in *input) rows(comma byte, null *string) (rowSource, error) {
+func (in *input) rows(o readOptions) (rowSource, error) {
+	if o.sheet != "" && in.format != formatXLSX {
+		return nil, usageErrorf("--sheet is for .xlsx workbooks; %s is %s", in.name, in.format)
+	}
 	switch in.format {
 	case formatCSV:
-		return newCSVRows(in.r, in.name, comma, null)
+		return newCSVRows(in.r, in.name, o.comma, o.null)
 	case formatNDJSON:
 		return newJSONRows(in.r, in.name, false)
+	case formatXLSX:
+		return in.sheetRows(o.sheet)
 	default:
 		return newJSONRows(in.r, in.name, true)
 	}
 }
 
+// sheetRows opens the workbook and the sheet. A zip is read at random, so
+// standard input is first copied to a temporary file.
+func (in *input) sheetRows(sheet string) (rowSource, error) {
+	if in.file == nil {
+		if err := in.spool(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := in.file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	in.size = st.Size()
+	wb, err := openWorkbook(&countingReaderAt{r: in.file, n: &in.read}, in.size, in.name)
+	if err != nil {
+		return nil, err
+	}
+	x, err := newXLSXRows(wb, sheet)
+	if err != nil {
+		return nil, err
+	}
+	in.closers = append(in.closers, x)
+	return x, nil
+}
+
+// spool copies standard input to a temporary file, removed by Close.
+func (in *input) spool() error {
+	f, err := os.CreateTemp("", "loadctl-stdin-*.xlsx")
+	if err != nil {
+		return err
+	}
+	in.file = f
+	in.closers = append(in.closers, removeFile(f.Name()), f)
+	if _, err := io.Copy(f, in.stdin); err != nil {
+		return fmt.Errorf("stdin: %w", err)
+	}
+	return nil
+}
+
+// removeFile removes a file when closed.
+type removeFile string
+
+func (p removeFile) Close() error { return os.Remove(string(p)) }
+
 func normalFormat(f string) (string, error) {
 	switch f = strings.ToLower(f); f {
-	case "", formatCSV, formatNDJSON, formatJSON:
+	case "", formatCSV, formatNDJSON, formatJSON, formatXLSX:
 		return f, nil
 	case "jsonl":
 		return formatNDJSON, nil
 	}
-	return "", usageErrorf("unknown --format %q: want csv, ndjson or json", f)
+	return "", usageErrorf("unknown --format %q: want csv, ndjson, json or xlsx", f)
 }
 
 func formatOf(path string) (string, error) {
@@ -113,8 +180,10 @@ func formatOf(path string) (string, error) {
 		return formatNDJSON, nil
 	case ".json":
 		return formatJSON, nil
+	case ".xlsx":
+		return formatXLSX, nil
 	}
-	return "", usageErrorf("cannot tell the format of %s from its extension (.csv, .ndjson, .jsonl, .json); use --format csv|ndjson|json", path)
+	return "", usageErrorf("cannot tell the format of %s from its extension (.csv, .ndjson, .jsonl, .json, .xlsx); use --format csv|ndjson|json|xlsx", path)
 }
 
 func skipBOM(r *bufio.Reader) {
@@ -152,6 +221,19 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// countingReaderAt counts the bytes read through it: a workbook's sheet is
+// read from start to end, so the count tracks the progress.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n *atomic.Int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
 	c.n.Add(int64(n))
 	return n, err
 }

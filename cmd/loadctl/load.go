@@ -23,8 +23,8 @@ transaction: it lands completely or not at all (Ctrl-C rolls it back).
 Flags take one dash or two and may come before or after FILE.
 
 The format comes from --format, else FILE's extension (.csv, .ndjson or
-.jsonl, .json); standard input without --format is sniffed: '[' starts a JSON
-array, '{' NDJSON, anything else CSV.
+.jsonl, .json, .xlsx); standard input without --format is sniffed: '[' starts
+a JSON array, '{' NDJSON, anything else CSV.
 
 CSV is read as psql's COPY ... CSV HEADER reads it: the header names the
 columns, fields are split by --delimiter and quoted with ", a doubled quote
@@ -35,11 +35,29 @@ object per row: numbers keep their exact digits, nested objects and arrays go
 as JSON text. The first rows fix the columns: a later row may leave one out
 (NULL) but not add one.
 
+An Excel workbook (.xlsx) loads one sheet, --sheet NAME or the first, read
+row by row in constant memory. Its first non-empty row names the columns;
+fully empty rows are skipped. Text goes as is, an empty cell is NULL, a
+number is the shortest decimal that round-trips the stored value (never the
+display format's rounding), a date 2024-12-01, a date-time
+2024-12-01 09:30:00, a time-only format 09:30:00, a boolean true or false, a
+formula its calculated value. An error cell (#N/A, #DIV/0!) refuses the load,
+naming the cell.
+
 --plan prints the SQL script the load would run (runnable by psql -f) and
 never touches the database; it sends the whole file in one request.
 
+--dry-run runs the load exactly as it would run, with every check the
+database makes, then rolls it back: it prints the real counts (rows deleted,
+inserted) and writes nothing.
+
 Modes: append, delete_insert (the default), upsert, insert_missing,
 fill_null_only, replace. Every mode but append and replace needs --pk.
+
+Rows of one load that share a key (--duplicates): by default delete_insert
+keeps them all (the key is the scope it refreshes) and the other keyed modes
+refuse them; keep_last keeps the last row of each key, refuse refuses the
+load, keep_all keeps every row (delete_insert only).
 
 Exit status: 0 loaded, 1 failed (the status code's name and message on
 stderr), 2 usage error.
@@ -53,11 +71,13 @@ type loadOptions struct {
 	mode        string
 	pk          string
 	chunkSize   int
-	keepLast    bool
+	duplicates  string
 	requestID   string
 	plan        bool
+	dryRun      bool
 	maxPlanRows int
 	format      string
+	sheet       string
 	delimiter   string
 	null        optionalString
 	quiet       bool
@@ -72,11 +92,13 @@ func newLoadFlags(o *loadOptions) *flag.FlagSet {
 	fs.StringVar(&o.mode, "mode", "delete_insert", "load `mode`: append, delete_insert, upsert, insert_missing, fill_null_only, replace")
 	fs.StringVar(&o.pk, "pk", "", "key `columns`, comma-separated (every mode but append and replace)")
 	fs.IntVar(&o.chunkSize, "chunk-size", 0, "rows per batch (one COPY each) on the server (default 1000)")
-	fs.BoolVar(&o.keepLast, "keep-last", false, "rows sharing a key: keep the last, drop the others (default: refuse the load)")
+	fs.StringVar(&o.duplicates, "duplicates", "", "rows sharing a key: `policy` refuse, keep_last or keep_all (default: the mode's own; delete_insert keeps all, other keyed modes refuse)")
 	fs.StringVar(&o.requestID, "request-id", "", "idempotency `key`: a load with an id already loaded is answered from the service's ledger, not written again")
 	fs.BoolVar(&o.plan, "plan", false, "print the SQL script of the load instead of running it (the database is not touched)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "run the load, print its real counts, then roll it back: nothing is written")
 	fs.IntVar(&o.maxPlanRows, "max-plan-rows", 100000, "most rows --plan sends (in one request)")
-	fs.StringVar(&o.format, "format", "", "input `format`: csv, ndjson or json (default: from the extension, or sniffed on stdin)")
+	fs.StringVar(&o.format, "format", "", "input `format`: csv, ndjson, json or xlsx (default: from the extension, or sniffed on stdin)")
+	fs.StringVar(&o.sheet, "sheet", "", "the `sheet` of an .xlsx workbook to load (default: the first)")
 	fs.StringVar(&o.delimiter, "delimiter", ",", "CSV field delimiter, one byte (\\t for a tab)")
 	fs.Var(&o.null, "null", "CSV: an unquoted field equal to `marker` is NULL, and an unquoted empty field the empty string")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display")
@@ -92,7 +114,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	cfg, comma, err := o.check(pos)
+	cfg, ro, err := o.check(pos)
 	if err != nil {
 		return fail(err)
 	}
@@ -101,7 +123,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return fail(err)
 	}
 	defer in.Close()
-	resp, err := o.run(ctx, cfg, in, comma, stderr)
+	resp, err := o.run(ctx, cfg, in, ro, stderr)
 	if err != nil {
 		return fail(err)
 	}
@@ -118,36 +140,41 @@ func (o *loadOptions) file(pos []string) string {
 	return pos[0]
 }
 
-// check validates the flags and builds the load's config.
-func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, byte, error) {
+// check validates the flags and builds the load's config and how to read
+// the input.
+func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, readOptions, error) {
+	ro := readOptions{null: o.null.ptr(), sheet: o.sheet}
 	if len(pos) > 1 {
-		return nil, 0, usageErrorf("one FILE at most, got %d: %s", len(pos), strings.Join(pos, " "))
+		return nil, ro, usageErrorf("one FILE at most, got %d: %s", len(pos), strings.Join(pos, " "))
 	}
 	if o.table == "" {
-		return nil, 0, usageErrorf("--table is required")
+		return nil, ro, usageErrorf("--table is required")
+	}
+	if o.plan && o.dryRun {
+		return nil, ro, usageErrorf("--dry-run and --plan do not go together: a plan shows the SQL without touching the database, a dry run runs it and rolls it back")
 	}
 	mode, err := parseMode(o.mode)
 	if err != nil {
-		return nil, 0, err
+		return nil, ro, err
+	}
+	dup, err := parseDuplicates(o.duplicates)
+	if err != nil {
+		return nil, ro, err
 	}
 	pk, err := splitColumns(o.pk)
 	if err != nil {
-		return nil, 0, err
+		return nil, ro, err
 	}
-	comma, err := parseDelimiter(o.delimiter)
-	if err != nil {
-		return nil, 0, err
+	if ro.comma, err = parseDelimiter(o.delimiter); err != nil {
+		return nil, ro, err
 	}
 	if o.chunkSize < 0 || o.chunkSize > math.MaxInt32 || o.maxPlanRows < 1 {
-		return nil, 0, usageErrorf("--chunk-size must be 0 or more and --max-plan-rows 1 or more")
+		return nil, ro, usageErrorf("--chunk-size must be 0 or more and --max-plan-rows 1 or more")
 	}
 	o.conn.resolve()
-	cfg := &loadsvcv1.LoadConfig{Table: o.table, Schema: o.schema, Mode: mode, Pk: pk,
-		ChunkSize: int32(o.chunkSize), RequestId: o.requestID, PlanOnly: o.plan}
-	if o.keepLast {
-		cfg.Duplicates = loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST
-	}
-	return cfg, comma, nil
+	cfg := &loadsvcv1.LoadConfig{Table: o.table, Schema: o.schema, Mode: mode, Pk: pk, Duplicates: dup,
+		ChunkSize: int32(o.chunkSize), RequestId: o.requestID, PlanOnly: o.plan, DryRun: o.dryRun}
+	return cfg, ro, nil
 }
 
 // parseMode maps a lower-case mode name (append, delete_insert, …) to its
@@ -158,6 +185,19 @@ func parseMode(name string) (loadsvcv1.Mode, error) {
 		return 0, usageErrorf("unknown --mode %q: want append, delete_insert, upsert, insert_missing, fill_null_only or replace", name)
 	}
 	return loadsvcv1.Mode(v), nil
+}
+
+// parseDuplicates maps a lower-case duplicates policy (refuse, keep_last,
+// keep_all; "" the mode's default) to its enum value.
+func parseDuplicates(name string) (loadsvcv1.Duplicates, error) {
+	if name == "" {
+		return loadsvcv1.Duplicates_DUPLICATES_UNSPECIFIED, nil
+	}
+	v, ok := loadsvcv1.Duplicates_value["DUPLICATES_"+strings.ToUpper(name)]
+	if !ok || v == 0 || name != strings.ToLower(name) {
+		return 0, usageErrorf("unknown --duplicates %q: want refuse, keep_last or keep_all", name)
+	}
+	return loadsvcv1.Duplicates(v), nil
 }
 
 // modeName is the lower-case name of a mode, as --mode takes it.
@@ -189,8 +229,8 @@ func parseDelimiter(s string) (byte, error) {
 }
 
 // run loads (or plans) the input.
-func (o *loadOptions) run(ctx context.Context, cfg *loadsvcv1.LoadConfig, in *input, comma byte, stderr io.Writer) (*loadsvcv1.LoadResponse, error) {
-	src, err := in.rows(comma, o.null.ptr())
+func (o *loadOptions) run(ctx context.Context, cfg *loadsvcv1.LoadConfig, in *input, ro readOptions, stderr io.Writer) (*loadsvcv1.LoadResponse, error) {
+	src, err := in.rows(ro)
 	if err != nil {
 		return nil, err
 	}

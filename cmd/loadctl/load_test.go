@@ -180,7 +180,7 @@ func TestLoadFailures(t *testing.T) {
 			stderr: "loadctl: InvalidArgument: "},
 		{name: "bad value", file: "a.csv", content: "id\nx\n", args: []string{"--mode", "append"},
 			stderr: "loadctl: InvalidArgument: load failed: invalid input syntax for type integer: \"x\"\n  reason: LOAD_FAILED\n  sqlstate: 22P02\n"},
-		{name: "duplicate keys", file: "a.csv", content: "id,v\n1,a\n1,b\n", args: []string{"--pk", "id"},
+		{name: "duplicate keys", file: "a.csv", content: "id,v\n1,a\n1,b\n", args: []string{"--pk", "id", "--duplicates", "refuse"},
 			stderr: "loadctl: InvalidArgument: "},
 		{name: "bad csv", file: "a.csv", content: "id,v\n1,a\n2\n", args: []string{"--mode", "append"},
 			stderr: "loadctl: a.csv:3: 1 field, the header has 2\n"},
@@ -218,21 +218,30 @@ func TestNewColumnNamesTheInputLine(t *testing.T) {
 	}
 }
 
-func TestKeepLast(t *testing.T) {
+func TestDuplicates(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	s.exec(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	s.exec(t, `CREATE TABLE t (id int, v text)`)
+	s.exec(t, `INSERT INTO t VALUES (1, 'old'), (2, 'old'), (3, 'keep')`)
 	f := writeFile(t, "t.csv", "id,v\n1,a\n1,b\n2,c\n")
-	r := run(t, nil, "load", "--addr", s.addr, "--table", "t", "--pk", "id", "--quiet", f)
-	if r.code != 1 || !strings.Contains(r.stderr, "InvalidArgument") {
-		t.Fatalf("duplicates without --keep-last: exit %d\n%s", r.code, r.stderr)
+	// delete_insert's default: the key is a refresh scope, every row stays.
+	m := decodeResponse(t, mustRun(t, nil, "load", "--addr", s.addr, "--table", "t", "--pk", "id", "--json", f).stdout)
+	if m["deleted"] != "2" || m["inserted"] != "3" || m["duplicatesDropped"] != "0" {
+		t.Errorf("default: %v", m)
 	}
-	m := decodeResponse(t, mustRun(t, nil, "load", "--addr", s.addr, "--table", "t", "--pk", "id", "--keep-last", "--json", f).stdout)
-	if m["duplicatesDropped"] != "1" || m["inserted"] != "2" {
-		t.Errorf("--keep-last: %v", m)
+	if got := s.query(t, `SELECT id || v FROM t ORDER BY id, v`); !reflect.DeepEqual(got, []string{"1a", "1b", "2c", "3keep"}) {
+		t.Errorf("default: table %q", got)
 	}
-	if got := s.query(t, `SELECT v FROM t ORDER BY id`); !reflect.DeepEqual(got, []string{"b", "c"}) {
-		t.Errorf("table: %q", got)
+	r := run(t, nil, "load", "--addr", s.addr, "--table", "t", "--pk", "id", "--duplicates", "refuse", "--quiet", f)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "loadctl: InvalidArgument: ") || !strings.Contains(r.stderr, "hint: --duplicates keep_last keeps the last row of each key") {
+		t.Fatalf("--duplicates refuse: exit %d\n%s", r.code, r.stderr)
+	}
+	m = decodeResponse(t, mustRun(t, nil, "load", "--addr", s.addr, "--table", "t", "--pk", "id", "--duplicates", "keep_last", "--json", f).stdout)
+	if m["duplicatesDropped"] != "1" || m["inserted"] != "2" || m["deleted"] != "3" {
+		t.Errorf("--duplicates keep_last: %v", m)
+	}
+	if got := s.query(t, `SELECT id || v FROM t ORDER BY id, v`); !reflect.DeepEqual(got, []string{"1b", "2c", "3keep"}) {
+		t.Errorf("--duplicates keep_last: table %q", got)
 	}
 }
 
@@ -240,18 +249,25 @@ func TestLoadConfigFromFlags(t *testing.T) {
 	t.Parallel()
 	var o loadOptions
 	pos, err := parseArgs(newLoadFlags(&o), []string{"--table", "t", "--schema", "s", "--mode", "upsert", "--pk", "a, b",
-		"--chunk-size", "500", "--keep-last", "--request-id", "job-1", "--plan", "f.csv"})
+		"--chunk-size", "500", "--duplicates", "keep_last", "--request-id", "job-1", "--plan", "f.csv"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, comma, err := o.check(pos)
+	cfg, ro, err := o.check(pos)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &loadsvcv1.LoadConfig{Table: "t", Schema: "s", Mode: loadsvcv1.Mode_MODE_UPSERT, Pk: []string{"a", "b"}, ChunkSize: 500,
 		Duplicates: loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST, RequestId: "job-1", PlanOnly: true}
-	if !proto.Equal(cfg, want) || comma != ',' {
-		t.Errorf("got %v %q\nwant %v", cfg, comma, want)
+	if !proto.Equal(cfg, want) || ro.comma != ',' {
+		t.Errorf("got %v %q\nwant %v", cfg, ro.comma, want)
+	}
+	for name, d := range map[string]loadsvcv1.Duplicates{"refuse": loadsvcv1.Duplicates_DUPLICATES_REFUSE, "keep_all": loadsvcv1.Duplicates_DUPLICATES_KEEP_ALL} {
+		o = loadOptions{}
+		pos, _ = parseArgs(newLoadFlags(&o), []string{"--table", "t", "--duplicates", name, "--dry-run", "--sheet", "规模明细", "f.xlsx"})
+		if cfg, ro, err = o.check(pos); err != nil || cfg.GetDuplicates() != d || !cfg.GetDryRun() || ro.sheet != "规模明细" {
+			t.Errorf("--duplicates %s --dry-run --sheet: %v %+v %v", name, cfg, ro, err)
+		}
 	}
 }
 

@@ -55,6 +55,9 @@ func printTable(w io.Writer, r *loadsvcv1.LoadResponse) error {
 	if r.GetReplayed() {
 		fmt.Fprintf(tw, "replayed\tyes: loaded before under this request id, nothing written now\n")
 	}
+	if r.GetDryRun() {
+		fmt.Fprintf(tw, "dry run\tyes: the load ran and was rolled back, nothing was written\n")
+	}
 	return tw.Flush()
 }
 
@@ -69,7 +72,7 @@ func printError(w io.Writer, err error) {
 			fmt.Fprintf(w, "  input: %s\n", ie.where)
 		}
 		if strings.Contains(e.Message, "DUPLICATES_KEEP_LAST") {
-			fmt.Fprintln(w, "  hint: --keep-last keeps the last row of each key")
+			fmt.Fprintln(w, "  hint: --duplicates keep_last keeps the last row of each key")
 		}
 		return
 	}
