@@ -86,8 +86,11 @@ type Config struct {
 	MaxRows     int
 	MaxRowsHint string
 	// RequestID, when set, makes the load exactly-once through the
-	// executor's Ledger.
+	// executor's Ledger. A dry run neither records nor replays it.
 	RequestID string
+	// DryRun runs the load exactly as it would run and then rolls it back:
+	// the result has the real counts and nothing is written.
+	DryRun bool
 }
 
 // Check validates the config alone and fills defaults. It needs no rows and

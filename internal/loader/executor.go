@@ -40,6 +40,8 @@ type Result struct {
 	// Replayed says the result is the recorded one of an earlier load with
 	// the same request id; nothing was written this time.
 	Replayed bool
+	// DryRun says the load ran and was rolled back.
+	DryRun bool
 }
 
 // maxStaleRetries, beyond one try per pooled connection (after a restart
@@ -60,8 +62,8 @@ func (e *Executor) Run(ctx context.Context, cfg Config, src Source) (*Result, er
 	if more, err := in.start(ctx); err != nil || !more {
 		return &Result{Rows: int64(in.rows)}, err
 	}
-	res := &Result{}
-	err := e.inTx(ctx, func(s *session) error {
+	res := &Result{DryRun: cfg.DryRun}
+	err := e.inTx(ctx, !cfg.DryRun, func(s *session) error {
 		return s.once(ctx, &cfg, in, res, func() error {
 			err := s.load(ctx, &cfg, in, res)
 			res.Rows = int64(in.rows) // before the ledger records res
@@ -74,9 +76,10 @@ func (e *Executor) Run(ctx context.Context, cfg Config, src Source) (*Result, er
 	return res, err
 }
 
-// inTx acquires one connection, begins, runs fn and commits; on any failure
-// it rolls back and makes sure the connection goes back clean or not at all.
-func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
+// inTx acquires one connection, begins, runs fn and commits (or, without
+// commit, checks deferred constraints and rolls back); on any failure it
+// rolls back and makes sure the connection goes back clean or not at all.
+func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err
@@ -91,9 +94,17 @@ func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
 		s.rollback()
 		return s.loadError(ctx, err)
 	}
+	end := "COMMIT"
+	if !commit {
+		// What COMMIT would check: deferred constraints, now.
+		end = "SET CONSTRAINTS ALL IMMEDIATE"
+	}
 	cctx, cancel := s.bound(ctx)
-	_, err = s.conn.Exec(cctx, "COMMIT")
+	_, err = s.conn.Exec(cctx, end)
 	cancel()
+	if !commit {
+		s.rollback()
+	}
 	if err != nil {
 		s.rollback()
 		return s.loadError(ctx, err)
@@ -185,7 +196,7 @@ type session struct {
 // the payload's digest is complete) and writes nothing; a new one runs load
 // and records its result in the same transaction.
 func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result, load func() error) error {
-	if cfg.RequestID == "" {
+	if cfg.RequestID == "" || cfg.DryRun {
 		return load()
 	}
 	s.ledgerUsed = true

@@ -173,8 +173,10 @@ func (s sqlBuilder) apply() []Statement {
 	}
 	// A stage that keeps every row may hold thousands per key tuple (a
 	// refresh key): the DELETE joins its distinct tuples, not its rows.
+	// With a unique index on the key, a load whose stage repeats a key
+	// fails at the INSERT anyway, so the stage's rows are its tuples.
 	using := s.stage
-	if s.cfg.Duplicates == DuplicatesKeepAll {
+	if s.cfg.Duplicates == DuplicatesKeepAll && !s.sh.Unique {
 		using = "(SELECT DISTINCT " + quoteList("", s.cfg.Keys) + " FROM " + s.stage + ")"
 	}
 	return []Statement{

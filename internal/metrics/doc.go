@@ -6,7 +6,7 @@
 //
 // A [Metrics] is the server's [server.Observer]; it keeps
 //
-//	loadsvc_loads_total{method,mode,table,code,plan_only}    every Load / LoadStream RPC
+//	loadsvc_loads_total{method,mode,table,code,plan_only,dry_run} every Load / LoadStream RPC
 //	loadsvc_rows_total{method,mode,table}                    rows loaded (OK executing loads)
 //	loadsvc_bytes_total{method,mode,table}                   request bytes loaded (OK executing loads)
 //	loadsvc_load_duration_seconds{method,mode}               executing loads, every code; 1 ms … 10 min
@@ -29,6 +29,9 @@
 // (empty, control characters, longer than two 63-byte identifiers) is counted
 // as "(invalid)", and past [MaxTables] distinct tables further ones are
 // counted as "(other)".
+//
+// Dry runs (dry_run="true") run and are rolled back: they count in
+// loadsvc_loads_total and the duration histogram, not in rows or bytes.
 //
 // # gRPC, pool, runtime
 //

@@ -61,7 +61,7 @@ func newMetrics() *Metrics {
 	return &Metrics{
 		loads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "loads_total",
 			Help: "Load and LoadStream RPCs finished, by mode, table, gRPC code and whether they only planned."},
-			[]string{"method", "mode", "table", "code", "plan_only"}),
+			[]string{"method", "mode", "table", "code", "plan_only", "dry_run"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "rows_total",
 			Help: "Rows carried by loads that executed and succeeded."}, tableLoad),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "bytes_total",
@@ -118,12 +118,12 @@ func (m *Metrics) LoadFinished(method string, o server.Outcome) {
 	m.inflight.WithLabelValues(method).Dec()
 	mode := modeLabel(o.Mode)
 	table := m.tables.label(o.Table)
-	m.loads.WithLabelValues(method, mode, table, o.Code.String(), strconv.FormatBool(o.PlanOnly)).Inc()
+	m.loads.WithLabelValues(method, mode, table, o.Code.String(), strconv.FormatBool(o.PlanOnly), strconv.FormatBool(o.DryRun)).Inc()
 	if o.PlanOnly {
 		return
 	}
 	m.duration.WithLabelValues(method, mode).Observe(o.Duration.Seconds())
-	if o.Code == codes.OK {
+	if o.Code == codes.OK && !o.DryRun { // a dry run loads nothing
 		m.rows.WithLabelValues(method, mode, table).Add(float64(o.Rows))
 		m.bytes.WithLabelValues(method, mode, table).Add(float64(o.Bytes))
 	}

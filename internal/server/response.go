@@ -43,6 +43,7 @@ func resultResponse(cfg *loader.Config, res *loader.Result) *loadsvcv1.LoadRespo
 		Statements:        statements(res.Statements),
 		SkippedColumns:    res.SkippedColumns,
 		Replayed:          res.Replayed,
+		DryRun:            res.DryRun,
 	}
 }
 

@@ -55,6 +55,7 @@ type Outcome struct {
 	Inserted int64
 	Updated  int64
 	PlanOnly bool
+	DryRun   bool
 	Duration time.Duration
 }
 
@@ -104,7 +105,7 @@ func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvc
 }
 
 func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
-	if err := s.admit(ctx, cfg); err != nil {
+	if err := s.admit(ctx, cfg, req.GetConfig().GetPlanOnly()); err != nil {
 		return nil, err
 	}
 	batch, err := requestBatch(req.GetRows(), req.GetTypedRows(), 0)
@@ -127,7 +128,10 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.Lo
 
 // admit validates the config alone and asks the allowlist, before anything
 // else of the request is decoded.
-func (s *Server) admit(ctx context.Context, cfg *loader.Config) error {
+func (s *Server) admit(ctx context.Context, cfg *loader.Config, planOnly bool) error {
+	if planOnly && cfg.DryRun {
+		return &loader.ValidationError{Field: "config.dry_run", Row: -1, Reason: "dry_run and plan_only cannot be set together: a plan never connects, a dry run runs the load and rolls it back; choose one"}
+	}
 	if err := cfg.Check(); err != nil {
 		return err
 	}
@@ -154,6 +158,7 @@ func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 		MaxRows:     s.opt.MaxRows,
 		MaxRowsHint: "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
 		RequestID:   c.GetRequestId(),
+		DryRun:      c.GetDryRun(),
 	}
 }
 
@@ -203,7 +208,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	}
 	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
 		Rows: resp.GetRows(), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
-		PlanOnly: wire.GetPlanOnly(), Duration: time.Since(c.start)}
+		PlanOnly: wire.GetPlanOnly(), DryRun: wire.GetDryRun(), Duration: time.Since(c.start)}
 	if c.s.opt.Observer != nil {
 		c.s.opt.Observer.LoadFinished(c.method, o)
 	}
@@ -212,6 +217,9 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 		zap.String("code", o.Code.String()), zap.Duration("duration", o.Duration), zap.String("peer", peerAddr(c.ctx)),
 		zap.Int64("rows", o.Rows), zap.Int64("bytes", o.Bytes), zap.Int64("deleted", o.Deleted), zap.Int64("inserted", o.Inserted),
 		zap.Int64("updated", o.Updated), zap.Bool("plan_only", o.PlanOnly), zap.Bool("replayed", resp.GetReplayed()),
+	}
+	if o.DryRun {
+		fields = append(fields, zap.Bool("dry_run", true))
 	}
 	if reqID != "" {
 		fields = append(fields, zap.String("request_id", reqID))

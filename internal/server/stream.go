@@ -39,7 +39,7 @@ func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *
 	if first.GetConfig() == nil {
 		return nil, src, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
 	}
-	if err := s.admit(stream.Context(), cfg); err != nil {
+	if err := s.admit(stream.Context(), cfg, first.GetConfig().GetPlanOnly()); err != nil {
 		return nil, src, err
 	}
 	if first.GetConfig().GetPlanOnly() {

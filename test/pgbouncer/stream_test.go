@@ -50,7 +50,8 @@ func TestStreamTypedRows(t *testing.T) {
 	})
 }
 
-// Keys across the messages of a stream: a key given twice is refused before
+// Keys across the messages of a stream: a key given twice is refused (with
+// DUPLICATES_REFUSE) before
 // anything is written, naming both rows; with DUPLICATES_KEEP_LAST the last
 // row wins and the deletes find every old row of the keys.
 func TestStreamKeysAcrossMessages(t *testing.T) {
@@ -58,7 +59,7 @@ func TestStreamKeysAcrossMessages(t *testing.T) {
 	forVariants(t, func(t *testing.T, v variant) {
 		e := setup(t, v)
 		e.exec(t, `CREATE TABLE t (id bigint, a text, b int); INSERT INTO t VALUES (2, 'old', 1), (2, 'old2', 2), (100, 'other', 3)`)
-		cfg := &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, ChunkSize: 2}
+		cfg := &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, ChunkSize: 2, Duplicates: loadsvcv1.Duplicates_DUPLICATES_REFUSE}
 		_, err := send(context.Background(), e.client, cfg, typedIDs(0, 3), typedIDs(5, 1), typedIDs(2, 2))
 		wantCode(t, err, codes.InvalidArgument, `rows 2 and 4 have the same key ("id"=2)`)
 		if got := e.content(t, "t"); got != "2,old,1 2,old2,2 100,other,3" {
