@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -181,100 +180,4 @@ func connFailure(err error) bool {
 		return false
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// session is one load's connection inside its transaction.
-type session struct {
-	conn       *pgx.Conn
-	exec       *Executor
-	cfg        *Config
-	ledgerUsed bool
-}
-
-// once runs load exactly once per request id: a request id the ledger has
-// replays the recorded result (after the rest of the rows were read, so that
-// the payload's digest is complete) and writes nothing; a new one runs load
-// and records its result in the same transaction.
-func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result, load func() error) error {
-	if cfg.RequestID == "" || cfg.DryRun {
-		return load()
-	}
-	s.ledgerUsed = true
-	prev, err := s.exec.Ledger.claim(ctx, s.conn, cfg.RequestID)
-	if err != nil {
-		return err
-	}
-	if prev != nil {
-		if err := in.drain(ctx); err != nil {
-			return err
-		}
-		r, err := prev.replay(cfg.RequestID, cfg, in.digest.sum())
-		if err != nil {
-			return err
-		}
-		*res = *r
-		return nil
-	}
-	if err := load(); err != nil {
-		return err
-	}
-	return s.exec.Ledger.record(ctx, s.conn, cfg.RequestID, cfg, in.digest.sum(), res)
-}
-
-func (s *session) settings(ctx context.Context) error {
-	if s.exec.StatementTimeout > 0 {
-		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.exec.StatementTimeout.Milliseconds())); err != nil {
-			return err
-		}
-	}
-	if s.exec.LockTimeout > 0 {
-		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", s.exec.LockTimeout.Milliseconds())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// statementGrace is how much longer than statement_timeout the service
-// waits for a statement's answer before it gives the session up as lost.
-const statementGrace = 5 * time.Second
-
-// bound limits one statement's wait for an answer when the executor has a
-// statement timeout: PostgreSQL ends the statement itself, but its error
-// cannot cross a dead network, and a client without a deadline would
-// otherwise wait forever. The session is then closed and the load ABORTED.
-func (s *session) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.exec == nil || s.exec.StatementTimeout <= 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, s.exec.StatementTimeout+statementGrace)
-}
-
-// rollback ends the transaction with a context of its own, since the
-// request's may be done. If that fails the connection is closed, so the pool
-// destroys it instead of handing out a dirty session.
-func (s *session) rollback() {
-	if s.conn.IsClosed() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := s.conn.Exec(ctx, "ROLLBACK"); err != nil || s.conn.PgConn().TxStatus() != 'I' {
-		s.conn.Close(ctx) //nolint:errcheck // closing is the fallback
-	}
-}
-
-// loadError wraps a failure after the session was acquired.
-func (s *session) loadError(ctx context.Context, err error) error {
-	var ve *ValidationError
-	var uc *UnknownColumnError
-	var ce *ConflictError
-	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
-		return err
-	}
-	le := &LoadError{Err: err, Ctx: ctx.Err()}
-	if s.conn.IsClosed() || connFailure(err) {
-		le.ConnLost = true
-	}
-	return le
 }

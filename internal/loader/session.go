@@ -3,14 +3,108 @@ package loader
 import (
 	"context"
 	"errors"
-	"io"
-	"strconv"
-	"sync"
-
-	"github.com/jackc/pgx/v5/pgconn"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// session is one load's connection inside its transaction.
+type session struct {
+	conn       *pgx.Conn
+	exec       *Executor
+	cfg        *Config
+	ledgerUsed bool
+}
+
+// once runs load exactly once per request id: a request id the ledger has
+// replays the recorded result (after the rest of the rows were read, so that
+// the payload's digest is complete) and writes nothing; a new one runs load
+// and records its result in the same transaction.
+func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result, load func() error) error {
+	if cfg.RequestID == "" || cfg.DryRun {
+		return load()
+	}
+	s.ledgerUsed = true
+	prev, err := s.exec.Ledger.claim(ctx, s.conn, cfg.RequestID)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
+		if err := in.drain(ctx); err != nil {
+			return err
+		}
+		r, err := prev.replay(cfg.RequestID, cfg, in.digest.sum())
+		if err != nil {
+			return err
+		}
+		*res = *r
+		return nil
+	}
+	if err := load(); err != nil {
+		return err
+	}
+	return s.exec.Ledger.record(ctx, s.conn, cfg.RequestID, cfg, in.digest.sum(), res)
+}
+
+func (s *session) settings(ctx context.Context) error {
+	if s.exec.StatementTimeout > 0 {
+		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.exec.StatementTimeout.Milliseconds())); err != nil {
+			return err
+		}
+	}
+	if s.exec.LockTimeout > 0 {
+		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", s.exec.LockTimeout.Milliseconds())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statementGrace is how much longer than statement_timeout the service
+// waits for a statement's answer before it gives the session up as lost.
+const statementGrace = 5 * time.Second
+
+// bound limits one statement's wait for an answer when the executor has a
+// statement timeout: PostgreSQL ends the statement itself, but its error
+// cannot cross a dead network, and a client without a deadline would
+// otherwise wait forever. The session is then closed and the load ABORTED.
+func (s *session) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.exec == nil || s.exec.StatementTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.exec.StatementTimeout+statementGrace)
+}
+
+// rollback ends the transaction with a context of its own, since the
+// request's may be done. If that fails the connection is closed, so the pool
+// destroys it instead of handing out a dirty session.
+func (s *session) rollback() {
+	if s.conn.IsClosed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.conn.Exec(ctx, "ROLLBACK"); err != nil || s.conn.PgConn().TxStatus() != 'I' {
+		s.conn.Close(ctx) //nolint:errcheck // closing is the fallback
+	}
+}
+
+// loadError wraps a failure after the session was acquired.
+func (s *session) loadError(ctx context.Context, err error) error {
+	var ve *ValidationError
+	var uc *UnknownColumnError
+	var ce *ConflictError
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
+		return err
+	}
+	le := &LoadError{Err: err, Ctx: ctx.Err()}
+	if s.conn.IsClosed() || connFailure(err) {
+		le.ConnLost = true
+	}
+	return le
+}
 
 // load runs one load's statements inside the session's transaction: the
 // catalog check, the statements before the rows, one COPY per chunk, and the
@@ -166,95 +260,4 @@ func (s *session) findDuplicate(ctx context.Context, st Statement) error {
 		parts[i] = QuoteIdent(s.cfg.Keys[i]) + "=" + v.(string)
 	}
 	return duplicateKey(int(prev), int(row), parts)
-}
-
-// positions returns the index in from of each name of names.
-func positions(from, names []string) []int {
-	idx := make([]int, len(names))
-	for i, n := range names {
-		for j, f := range from {
-			if f == n {
-				idx[i] = j
-				break
-			}
-		}
-	}
-	return idx
-}
-
-// rowFeed walks a load's batches row by row for the COPY.
-type rowFeed struct {
-	src   Source
-	batch *Batch
-	next  int   // next row of batch
-	cols  []int // positions of the written columns
-	// ordinal appends each row's index in the load as a last COPY field.
-	ordinal bool
-}
-
-// more reports whether a row is left, fetching the next batch when needed.
-func (f *rowFeed) more(ctx context.Context) (bool, error) {
-	for f.batch == nil || f.next >= f.batch.Len() {
-		b, err := f.src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		f.batch, f.next = b, 0
-	}
-	return true, nil
-}
-
-// appendOrdinal adds a row's index in the load as the last field of the COPY
-// line that ends buf.
-func appendOrdinal(buf []byte, i int) []byte {
-	buf[len(buf)-1] = '\t'
-	buf = strconv.AppendInt(buf, int64(i), 10)
-	return append(buf, '\n')
-}
-
-// chunkReader is the COPY data of up to left rows from a rowFeed. An error
-// of the source is kept in err, so the caller reports it rather than the
-// COPY failure it causes.
-type chunkReader struct {
-	mu     sync.Mutex
-	closed bool
-	ctx    context.Context
-	feed   *rowFeed
-	left   int
-	buf    []byte
-	err    error
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return 0, io.EOF
-	}
-	for len(r.buf) < len(p) && r.left > 0 {
-		more, err := r.feed.more(r.ctx)
-		if err != nil {
-			r.err = err
-			return 0, err
-		}
-		if !more {
-			break
-		}
-		f := r.feed
-		r.buf = appendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
-		if f.ordinal {
-			r.buf = appendOrdinal(r.buf, f.batch.Offset+f.next)
-		}
-		f.next++
-		r.left--
-	}
-	if len(r.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
-	return n, nil
 }

@@ -1,0 +1,100 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+)
+
+// positions returns the index in from of each name of names.
+func positions(from, names []string) []int {
+	idx := make([]int, len(names))
+	for i, n := range names {
+		for j, f := range from {
+			if f == n {
+				idx[i] = j
+				break
+			}
+		}
+	}
+	return idx
+}
+
+// rowFeed walks a load's batches row by row for the COPY.
+type rowFeed struct {
+	src   Source
+	batch *Batch
+	next  int   // next row of batch
+	cols  []int // positions of the written columns
+	// ordinal appends each row's index in the load as a last COPY field.
+	ordinal bool
+}
+
+// more reports whether a row is left, fetching the next batch when needed.
+func (f *rowFeed) more(ctx context.Context) (bool, error) {
+	for f.batch == nil || f.next >= f.batch.Len() {
+		b, err := f.src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		f.batch, f.next = b, 0
+	}
+	return true, nil
+}
+
+// appendOrdinal adds a row's index in the load as the last field of the COPY
+// line that ends buf.
+func appendOrdinal(buf []byte, i int) []byte {
+	buf[len(buf)-1] = '\t'
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	return append(buf, '\n')
+}
+
+// chunkReader is the COPY data of up to left rows from a rowFeed. An error
+// of the source is kept in err, so the caller reports it rather than the
+// COPY failure it causes.
+type chunkReader struct {
+	mu     sync.Mutex
+	closed bool
+	ctx    context.Context
+	feed   *rowFeed
+	left   int
+	buf    []byte
+	err    error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, io.EOF
+	}
+	for len(r.buf) < len(p) && r.left > 0 {
+		more, err := r.feed.more(r.ctx)
+		if err != nil {
+			r.err = err
+			return 0, err
+		}
+		if !more {
+			break
+		}
+		f := r.feed
+		r.buf = appendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
+		if f.ordinal {
+			r.buf = appendOrdinal(r.buf, f.batch.Offset+f.next)
+		}
+		f.next++
+		r.left--
+	}
+	if len(r.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	return n, nil
+}
