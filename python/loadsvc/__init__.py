@@ -1,0 +1,55 @@
+"""loadsvc: the Python client of loadsvc, for the pipeline's workers.
+
+Load rows into PostgreSQL through loadsvc with one call::
+
+    import loadsvc
+
+    with loadsvc.Client("loadsvc:50051", token=TOKEN) as client:
+        result = client.load("规模明细", rows, "delete_insert",
+                             pk=["月度", "业务类型", "计划类型"], schema="business")
+        print(result["deleted"], result["inserted"])
+
+``rows`` is any iterable of dicts (a generator too) or a pandas DataFrame;
+large and unsized inputs stream in bounded messages. ``Client.writer`` is
+the streaming context manager. Every error is a ``LoadError``: the
+subclasses ``ConnectionFailed`` (the database could not be reached, after
+retries) and ``LoadFailed`` (PostgreSQL refused the load, rolled back) tell
+a connect failure from a load failure; ``InvalidRequest``,
+``PermissionDenied``, ``Unauthenticated`` and ``ResourceExhausted`` are the
+others.
+
+The package owns the public names below; ``loadsvc.v1`` holds the generated
+stubs of ``proto/loadsvc/v1/loadsvc.proto`` and ``loadsvc.rpc`` the mirrors
+of the google.rpc status details (both generated, see
+scripts/generate-python.sh).
+"""
+
+from loadsvc._client import DEFAULT_BATCH_ROWS, Client, Writer, new_request_id
+from loadsvc._errors import (
+    ConnectionFailed,
+    InvalidRequest,
+    LoadError,
+    LoadFailed,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
+from loadsvc._result import LoadResult, Statement
+from loadsvc._values import pg_text
+
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "Client",
+    "ConnectionFailed",
+    "InvalidRequest",
+    "LoadError",
+    "LoadFailed",
+    "LoadResult",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Statement",
+    "Unauthenticated",
+    "Writer",
+    "new_request_id",
+    "pg_text",
+]

@@ -1,0 +1,570 @@
+"""The client: a connection to loadsvc, ``load()``, ``writer()`` and retries.
+
+This module owns how rows reach the service: one unary ``Load`` for a sized
+input that fits one message, a ``LoadStream`` of bounded typed messages for
+everything larger or unsized (so memory stays constant), the retry policy
+(``UNAVAILABLE`` and ``ABORTED`` only, with jittered exponential backoff and
+one ``request_id`` across the attempts), and the ``Writer`` context manager.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import random
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
+
+import grpc
+
+from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error
+from loadsvc._result import LoadResult, duplicates_value, mode_value
+from loadsvc._values import Columns, EncodeError, encode_frame, encode_rows
+from loadsvc.v1 import loadsvc_pb2 as pb
+from loadsvc.v1 import loadsvc_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Client", "Writer", "DEFAULT_BATCH_ROWS", "MAX_MESSAGE_BYTES"]
+
+#: Rows per message: a sized input of at most this many rows goes as one
+#: unary Load, anything else streams in messages of this many rows.
+DEFAULT_BATCH_ROWS = 5000
+
+#: The largest message the client sends or accepts (a plan's sql_script
+#: carries every row); the service's own default limit is the same.
+MAX_MESSAGE_BYTES = 64 << 20
+
+_INITIAL_BACKOFF = 0.1  # seconds
+_MAX_BACKOFF = 5.0
+_QUEUE_POLL = 0.05  # seconds between checks that a stream is still alive
+
+Rows = Union[Iterable[Mapping[str, Any]], "pandas.DataFrame"]
+PathOrPem = Union[bytes, str, "os.PathLike[str]"]
+_T = TypeVar("_T")
+
+
+def new_request_id() -> str:
+    """A random request id (a UUID version 4)."""
+    return str(uuid.uuid4())
+
+
+class Client:
+    """A connection to loadsvc at ``target`` (``host:port``, or any gRPC
+    target). Safe to share between threads; ``close()`` it when done, or use
+    it as a context manager.
+
+    TLS is on when ``tls`` is true or any certificate is given:
+    ``root_certificates`` (the CA bundle the server's certificate must chain
+    to; the system's roots when omitted) and, for mTLS, ``private_key`` with
+    ``certificate_chain``. Each is PEM bytes or the path of a PEM file.
+    ``token`` is sent as ``authorization: Bearer <token>`` on every call,
+    with or without TLS. ``timeout`` (seconds) bounds each call; a stream
+    as a whole. ``max_attempts`` bounds the attempts of a load that fails
+    with ``UNAVAILABLE`` or ``ABORTED`` (1: no retry). ``batch_rows`` is
+    the rows of one message.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        root_certificates: PathOrPem | None = None,
+        private_key: PathOrPem | None = None,
+        certificate_chain: PathOrPem | None = None,
+        tls: bool = False,
+        timeout: float | None = None,
+        max_attempts: int = 5,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts {max_attempts}: want at least 1")
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows {batch_rows}: want at least 1")
+        if (private_key is None) != (certificate_chain is None):
+            raise ValueError("private_key and certificate_chain go together (mTLS)")
+        options = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
+        if tls or root_certificates is not None or private_key is not None:
+            creds = grpc.ssl_channel_credentials(
+                _pem(root_certificates), _pem(private_key), _pem(certificate_chain)
+            )
+            self._channel = grpc.secure_channel(target, creds, options)
+        else:
+            self._channel = grpc.insecure_channel(target, options)
+        self._stub = pb_grpc.LoadServiceStub(self._channel)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._batch_rows = batch_rows
+
+    def close(self) -> None:
+        """Close the connection; calls in flight fail."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load(
+        self,
+        table: str,
+        rows: Rows,
+        mode: str | int = "delete_insert",
+        pk: Sequence[str] | str | None = None,
+        *,
+        schema: str | None = None,
+        chunk_size: int | None = None,
+        plan_only: bool = False,
+        duplicates: str | int | None = None,
+        request_id: str | None = None,
+        dry_run: bool = False,
+    ) -> LoadResult:
+        """Load ``rows`` into ``table`` in one transaction and return what
+        the load did.
+
+        ``rows`` is any iterable of dicts (a generator included; a key a row
+        leaves out is NULL) or a pandas DataFrame (its index is not loaded).
+        A list, tuple or DataFrame of at most ``batch_rows`` rows goes as
+        one ``Load``; anything larger or unsized streams through
+        ``LoadStream`` in messages of ``batch_rows`` rows, so memory stays
+        constant. ``mode`` and ``duplicates`` take short names
+        (``"append"``, ``"keep_last"``) or enum values; ``duplicates=None``
+        is the mode's default. ``plan_only`` returns the SQL (with a psql
+        script) without touching the database; ``dry_run`` runs the load
+        and rolls it back.
+
+        A load that fails with ``UNAVAILABLE`` or ``ABORTED`` is sent again
+        with backoff, up to ``max_attempts`` in all, under one
+        ``request_id`` (a random one unless given), so a retry never writes
+        twice. A generator is sent again only while its first message is
+        all that was taken from it. Raises a ``LoadError`` subclass.
+        """
+        config = _config(
+            table,
+            mode,
+            pk,
+            schema=schema,
+            chunk_size=chunk_size,
+            plan_only=plan_only,
+            duplicates=duplicates,
+            request_id=request_id or new_request_id(),
+            dry_run=dry_run,
+        )
+        source = _source(rows, self._batch_rows)
+        if source.single:
+            return self._retry(lambda: self._load_once(config, source), lambda: True)
+        return self._retry(lambda: self._stream_once(config, source), lambda: source.replayable)
+
+    def writer(
+        self,
+        table: str,
+        mode: str | int = "delete_insert",
+        pk: Sequence[str] | str | None = None,
+        *,
+        schema: str | None = None,
+        chunk_size: int | None = None,
+        plan_only: bool = False,
+        duplicates: str | int | None = None,
+        request_id: str | None = None,
+        dry_run: bool = False,
+    ) -> Writer:
+        """A Writer that streams rows into one load of ``table`` (the
+        arguments are those of ``load``)::
+
+            with client.writer("nav", "append") as w:
+                for row in produce():
+                    w.write(row)
+            print(w.result["inserted"])
+
+        A stream is not retried: give a ``request_id`` and run the block
+        again to retry it exactly once.
+        """
+        config = _config(
+            table,
+            mode,
+            pk,
+            schema=schema,
+            chunk_size=chunk_size,
+            plan_only=plan_only,
+            duplicates=duplicates,
+            request_id=request_id or "",
+            dry_run=dry_run,
+        )
+        return Writer(self, config)
+
+    # -- internals -------------------------------------------------------
+
+    def _retry(self, attempt: Callable[[], _T], replayable: Callable[[], bool]) -> _T:
+        """attempt() until it succeeds, fails for good, or runs out of
+        attempts; full-jitter exponential backoff between attempts."""
+        n = 0
+        while True:
+            try:
+                return attempt()
+            except LoadError as e:
+                if not e.retryable or n + 1 >= self._max_attempts or not replayable():
+                    raise
+            time.sleep(random.uniform(0, min(_MAX_BACKOFF, _INITIAL_BACKOFF * 2**n)))
+            n += 1
+
+    def _load_once(self, config: pb.LoadConfig, source: _Source) -> LoadResult:
+        typed = next(source.messages(Columns()), None)
+        try:
+            resp = self._stub.Load(
+                pb.LoadRequest(config=config, typed_rows=typed),
+                timeout=self._timeout,
+                metadata=self._metadata,
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return LoadResult.from_response(resp)
+
+    def _stream_once(self, config: pb.LoadConfig, source: _Source) -> LoadResult:
+        stream = _Stream(self, config)
+        try:
+            for typed in source.messages(Columns()):
+                stream.send(typed)
+            return LoadResult.from_response(stream.close())
+        finally:
+            stream.cancel()
+
+
+class Writer:
+    """One load streamed row by row over ``LoadStream``, as a context
+    manager (``Client.writer``).
+
+    ``write(row)`` and ``write_many(rows)`` buffer rows and send a typed
+    message every ``batch_rows`` rows; the service writes them as they
+    arrive, in one transaction. A clean exit from the ``with`` block sends
+    the rest, commits, and sets ``result``. Any exception inside the block
+    cancels the stream: the service rolls back and nothing is written. The
+    first message fixes the load's columns: a later row may leave a column
+    out (NULL) but not add one. Errors are ``LoadError`` subclasses, and
+    after one every call raises it again.
+    """
+
+    result: LoadResult | None
+
+    def __init__(self, client: Client, config: pb.LoadConfig) -> None:
+        self._client = client
+        self._config = config
+        self._stream: _Stream | None = None
+        self._columns = Columns()
+        self._pending: list[Mapping[str, Any]] = []
+        self._rows = 0  # rows sent so far
+        self._failed: LoadError | None = None
+        self.result = None
+
+    @property
+    def rows(self) -> int:
+        """Rows written so far (sent or still buffered)."""
+        return self._rows + len(self._pending)
+
+    def __enter__(self) -> Writer:
+        if self._stream is not None:
+            raise RuntimeError("a Writer is entered once")
+        self._stream = _Stream(self._client, self._config)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self._abort()
+            return
+        self.result = self._close()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        """Add one row; every ``batch_rows`` rows, send them."""
+        self._check()
+        self._pending.append(row)
+        if len(self._pending) >= self._client._batch_rows:
+            self._flush()
+
+    def write_many(self, rows: Rows) -> None:
+        """Add rows: an iterable of dicts or a DataFrame."""
+        self._check()
+        batch = self._client._batch_rows
+        if _is_frame(rows):
+            self._flush()
+            frame: pandas.DataFrame = rows  # type: ignore[assignment]
+            for start in range(0, len(frame), batch):
+                part = frame.iloc[start : start + batch]
+                self._send(lambda: encode_frame(part, self._rows, self._columns), len(part))
+            return
+        it = iter(rows)  # type: ignore[arg-type]
+        while True:
+            self._pending.extend(itertools.islice(it, batch - len(self._pending)))
+            if len(self._pending) < batch:
+                return
+            self._flush()
+
+    def _check(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+        if self._stream is None or self.result is not None:
+            raise RuntimeError("a Writer writes inside its with block only")
+
+    def _flush(self) -> None:
+        if self._pending:
+            rows, self._pending = self._pending, []
+            self._send(lambda: encode_rows(rows, self._rows, self._columns), len(rows))
+
+    def _send(self, encode: Callable[[], pb.TypedRows], n: int) -> None:
+        assert self._stream is not None
+        try:
+            self._stream.send(_encoded(encode))
+        except LoadError as e:
+            self._failed = e
+            self._stream.cancel()
+            raise
+        self._rows += n
+
+    def _close(self) -> LoadResult:
+        assert self._stream is not None
+        try:
+            self._check()
+            self._flush()
+            return LoadResult.from_response(self._stream.close())
+        except LoadError as e:
+            self._failed = e
+            raise
+        finally:
+            self._stream.cancel()
+
+    def _abort(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+        self._pending = []
+
+
+class _Stream:
+    """One LoadStream call. Messages pass to gRPC's sending thread through a
+    small queue, so the caller encodes while earlier messages are on the
+    wire and memory holds only a few messages."""
+
+    _END = pb.LoadStreamRequest()  # marks the end of the requests
+
+    def __init__(self, client: Client, config: pb.LoadConfig) -> None:
+        self._queue: queue.Queue[pb.LoadStreamRequest] = queue.Queue(maxsize=2)
+        self._queue.put(pb.LoadStreamRequest(config=config))
+        self._future = client._stub.LoadStream.future(
+            self._requests(), timeout=client._timeout, metadata=client._metadata
+        )
+        self._ended = False
+
+    def _requests(self) -> Iterator[pb.LoadStreamRequest]:
+        while True:
+            msg = self._queue.get()
+            if msg is self._END:
+                return
+            yield msg
+
+    def send(self, typed: pb.TypedRows) -> None:
+        """Queue one message, waiting while the queue is full; raises the
+        call's error once the service has ended the stream."""
+        self._put(pb.LoadStreamRequest(typed_rows=typed))
+
+    def close(self) -> pb.LoadResponse:
+        """End the requests and wait for the service's response."""
+        self._put(self._END)
+        self._ended = True
+        return self._response()
+
+    def cancel(self) -> None:
+        """Cancel the call (a no-op once it has finished) and release
+        gRPC's sending thread."""
+        self._future.cancel()
+        self._release()
+
+    def _put(self, msg: pb.LoadStreamRequest) -> None:
+        while True:
+            if self._future.done():
+                self._release()
+                self._response()
+                raise LoadError(grpc.StatusCode.INTERNAL, "the service ended the stream early without an error")
+            try:
+                self._queue.put(msg, timeout=_QUEUE_POLL)
+                return
+            except queue.Full:
+                continue
+
+    def _release(self) -> None:
+        """Make sure the request iterator ends, so gRPC's thread that reads
+        it never blocks on an empty queue."""
+        if self._ended:
+            return
+        self._ended = True
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put_nowait(self._END)
+
+    def _response(self) -> pb.LoadResponse:
+        try:
+            return self._future.result()
+        except grpc.FutureCancelledError:
+            raise LoadError(grpc.StatusCode.CANCELLED, "the stream was cancelled; nothing was written") from None
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+
+
+class _Source:
+    """The rows of one load, as typed messages of at most batch rows.
+    ``single``: a sized input that fits one unary Load. ``replayable``:
+    ``messages`` can start again from the first row (for a retry)."""
+
+    single = False
+
+    @property
+    def replayable(self) -> bool:
+        return True
+
+    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+        raise NotImplementedError
+
+
+class _SequenceSource(_Source):
+    def __init__(self, rows: Sequence[Mapping[str, Any]], batch: int) -> None:
+        self._seq = rows
+        self._batch = batch
+        self.single = len(rows) <= batch
+
+    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+        for start in range(0, len(self._seq), self._batch):
+            part = self._seq[start : start + self._batch]
+            yield _encoded(lambda: encode_rows(part, start, columns))
+
+
+class _FrameSource(_Source):
+    def __init__(self, frame: pandas.DataFrame, batch: int) -> None:
+        self._frame = frame
+        self._batch = batch
+        self.single = len(frame) <= batch
+
+    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+        for start in range(0, len(self._frame), self._batch):
+            part = self._frame.iloc[start : start + self._batch]
+            yield _encoded(lambda: encode_frame(part, start, columns))
+
+
+class _IterSource(_Source):
+    """An iterator's rows: its first batch is kept, so a load that fails
+    before the second batch is taken can be sent again."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Any]], batch: int) -> None:
+        self._it = iter(rows)
+        self._batch = batch
+        self._head: list[Mapping[str, Any]] | None = None
+        self._past_head = False
+
+    @property
+    def replayable(self) -> bool:
+        return not self._past_head
+
+    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+        if self._past_head:
+            raise AssertionError("an iterator's rows are sent once")
+        if self._head is None:
+            self._head = list(itertools.islice(self._it, self._batch))
+        if self._head:
+            yield _encoded(lambda: encode_rows(self._head or [], 0, columns))
+        start = len(self._head)
+        while True:
+            part = list(itertools.islice(self._it, self._batch))
+            if not part:
+                return
+            self._past_head = True
+            self._head = []
+            yield _encoded(lambda: encode_rows(part, start, columns))
+            start += len(part)
+
+
+def _source(rows: Rows, batch: int) -> _Source:
+    if _is_frame(rows):
+        return _FrameSource(rows, batch)  # type: ignore[arg-type]
+    if isinstance(rows, (list, tuple)):
+        return _SequenceSource(rows, batch)
+    if isinstance(rows, (str, bytes, Mapping)):
+        raise InvalidRequest(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"rows is a {type(rows).__qualname__}: want an iterable of dicts or a DataFrame",
+            field="rows",
+        )
+    return _IterSource(rows, batch)  # type: ignore[arg-type]
+
+
+def _is_frame(obj: object) -> bool:
+    """Whether obj is a pandas DataFrame, without importing pandas."""
+    return any(c.__name__ == "DataFrame" and c.__module__.startswith("pandas") for c in type(obj).__mro__)
+
+
+def _encoded(encode: Callable[[], pb.TypedRows]) -> pb.TypedRows:
+    """encode(), with an EncodeError as the InvalidRequest it is."""
+    try:
+        return encode()
+    except EncodeError as e:
+        field = f"rows[{e.row}]" + (f".{e.column}" if e.column else "")
+        raise InvalidRequest(grpc.StatusCode.INVALID_ARGUMENT, str(e), field=field) from None
+
+
+def _config(
+    table: str,
+    mode: str | int,
+    pk: Sequence[str] | str | None,
+    *,
+    schema: str | None,
+    chunk_size: int | None,
+    plan_only: bool,
+    duplicates: str | int | None,
+    request_id: str,
+    dry_run: bool,
+) -> pb.LoadConfig:
+    """The LoadConfig of a load; a bad mode or duplicates is an
+    InvalidRequest before any call."""
+    try:
+        mode_v = mode_value(mode)
+    except ValueError as e:
+        raise InvalidRequest(grpc.StatusCode.INVALID_ARGUMENT, str(e), field="config.mode") from None
+    try:
+        dup_v = duplicates_value(duplicates)
+    except ValueError as e:
+        raise InvalidRequest(grpc.StatusCode.INVALID_ARGUMENT, str(e), field="config.duplicates") from None
+    keys = [pk] if isinstance(pk, str) else list(pk or ())
+    return pb.LoadConfig(
+        table=table,
+        schema=schema or "",
+        mode=mode_v,
+        pk=keys,
+        plan_only=plan_only,
+        chunk_size=chunk_size or 0,
+        duplicates=dup_v,
+        request_id=request_id,
+        dry_run=dry_run,
+    )
+
+
+def _pem(value: PathOrPem | None) -> bytes | None:
+    """PEM bytes as they are, or the content of the file a path names."""
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()

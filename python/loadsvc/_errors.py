@@ -1,0 +1,189 @@
+"""The client's errors: one class hierarchy for every way a load can fail.
+
+This module owns ``LoadError`` and its subclasses, and the translation of a
+gRPC error into them: the status code, the message, and the
+``google.rpc.ErrorInfo`` / ``google.rpc.BadRequest`` details loadsvc sends
+in the ``grpc-status-details-bin`` trailer (decoded with the mirrors in
+``loadsvc.rpc``, since Debian 12 ships neither grpcio-status nor googleapis'
+Python protos).
+
+Which class an error is, first match wins:
+
+====================  ===================================================
+``Unauthenticated``   ``UNAUTHENTICATED``: no token, or a token the service
+                      does not know
+``PermissionDenied``  ``PERMISSION_DENIED``: the token may not write the
+                      table, or PostgreSQL refused the privilege (42501)
+``ResourceExhausted`` ``RESOURCE_EXHAUSTED``: a service limit (rows,
+                      message size) or PostgreSQL's 53xxx
+``ConnectionFailed``  reason ``DATABASE_CONNECTION_FAILED``: no database
+                      session could be had, after the retries
+``LoadFailed``        reason ``LOAD_FAILED``: PostgreSQL refused the load
+                      and rolled it back
+``InvalidRequest``    ``INVALID_ARGUMENT`` otherwise: the request itself is
+                      wrong, found before any write
+``LoadError``         anything else (the service unreachable, a deadline,
+                      a cancel, an internal error)
+====================  ===================================================
+
+Every error carries every attribute; those its status does not give are
+``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import grpc
+
+from loadsvc.rpc import status_pb2
+
+__all__ = [
+    "ConnectionFailed",
+    "InvalidRequest",
+    "LoadError",
+    "LoadFailed",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "from_rpc_error",
+]
+
+_DETAILS_KEY = "grpc-status-details-bin"
+_ERROR_INFO = "google.rpc.ErrorInfo"
+_BAD_REQUEST = "google.rpc.BadRequest"
+_ROW = re.compile(r"^rows\[(\d+)\]")
+
+
+class LoadError(Exception):
+    """A load that failed, or was refused before it ran.
+
+    ``code`` is the gRPC status code and ``message`` the service's message
+    (a person can act on it). ``reason`` is the ``ErrorInfo`` reason
+    (``LOAD_FAILED``, ``DATABASE_CONNECTION_FAILED``, ``UNKNOWN_COLUMN``,
+    ...); ``sqlstate``, ``constraint``, ``table``, ``column`` and
+    ``detail`` are what PostgreSQL said; ``field`` is the ``BadRequest``
+    field (``"rows[3].plan_code"``) and ``row`` its row index.
+    """
+
+    code: grpc.StatusCode
+    message: str
+    reason: str | None
+    metadata: Mapping[str, str]
+    sqlstate: str | None
+    constraint: str | None
+    table: str | None
+    column: str | None
+    detail: str | None
+    field: str | None
+    row: int | None
+
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+        self.reason = reason or None
+        self.metadata = dict(metadata or {})
+        self.sqlstate = self.metadata.get("sqlstate")
+        self.constraint = self.metadata.get("constraint")
+        self.table = self.metadata.get("table")
+        self.column = self.metadata.get("column")
+        self.detail = self.metadata.get("detail")
+        self.field = field or None
+        m = _ROW.match(field or "")
+        self.row = int(m.group(1)) if m else None
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same request may simply be sent again: UNAVAILABLE
+        (the service or its database was not reached) or ABORTED (rolled
+        back: a deadlock, a serialization failure, a connection lost
+        mid-load)."""
+        return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
+
+
+class ConnectionFailed(LoadError):
+    """No database session could be had (refused, unreachable, bad password,
+    pool wait ran out), after the client's retries. Nothing was written; the
+    same load may be sent again later."""
+
+
+class LoadFailed(LoadError):
+    """PostgreSQL refused the load (a constraint, a bad value, a missing
+    table...) and it was rolled back: nothing was written. ``sqlstate`` and
+    the other PostgreSQL fields say why; sending it again fails again."""
+
+
+class InvalidRequest(LoadError):
+    """The request itself is wrong (a mode, a missing key, a bad identifier,
+    a value the client cannot send), found before anything was written.
+    ``field`` and ``row`` name what is wrong; never retried."""
+
+
+class PermissionDenied(LoadError):
+    """The caller may not write this table."""
+
+
+class Unauthenticated(LoadError):
+    """The service wants a bearer token this client did not give or that it
+    does not know."""
+
+
+class ResourceExhausted(LoadError):
+    """A limit of the service (rows per load, message size) or of
+    PostgreSQL (53xxx: disk, memory, connections) was reached."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[LoadError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+}
+
+_BY_REASON: dict[str, type[LoadError]] = {
+    "DATABASE_CONNECTION_FAILED": ConnectionFailed,
+    "LOAD_FAILED": LoadFailed,
+}
+
+
+def error_class(code: grpc.StatusCode, reason: str | None) -> type[LoadError]:
+    """The class of an error with code and ErrorInfo reason."""
+    cls = _BY_CODE.get(code) or _BY_REASON.get(reason or "")
+    if cls is not None:
+        return cls
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidRequest
+    return LoadError
+
+
+def from_rpc_error(err: grpc.RpcError) -> LoadError:
+    """The LoadError of a failed call (a grpc.RpcError that is a grpc.Call)."""
+    code: grpc.StatusCode = err.code()  # type: ignore[attr-defined]
+    message: str = err.details() or ""  # type: ignore[attr-defined]
+    reason: str | None = None
+    metadata: dict[str, str] = {}
+    field: str | None = None
+    for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
+        if key != _DETAILS_KEY:
+            continue
+        st = status_pb2.Status.FromString(value)
+        for any_ in st.details:
+            name = any_.type_url.rpartition("/")[2]
+            if name == _ERROR_INFO and reason is None:
+                info = status_pb2.ErrorInfo.FromString(any_.value)
+                reason, metadata = info.reason, dict(info.metadata)
+            elif name == _BAD_REQUEST and field is None:
+                bad = status_pb2.BadRequest.FromString(any_.value)
+                if bad.field_violations:
+                    field = bad.field_violations[0].field
+    cls = error_class(code, reason)
+    return cls(code, message, reason=reason, metadata=metadata, field=field)

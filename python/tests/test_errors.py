@@ -1,0 +1,107 @@
+"""Each error class raised by a real cause, and retries across a database
+restart."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pytest
+
+import loadsvc
+
+
+def test_unique_violation_is_load_failed(client: loadsvc.Client, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int PRIMARY KEY, v text)")
+    client.load(table, [{"k": 1, "v": "a"}], "append")
+    with pytest.raises(loadsvc.LoadFailed) as info:
+        client.load(table, [{"k": 2, "v": "b"}, {"k": 1, "v": "again"}], "append")
+    e = info.value
+    assert isinstance(e, loadsvc.LoadError) and not e.retryable
+    assert e.code == grpc.StatusCode.ALREADY_EXISTS
+    assert e.reason == "LOAD_FAILED"
+    assert (e.sqlstate, e.constraint, e.table) == ("23505", f"{table}_pkey", table)
+    assert e.message.startswith("load failed: ")
+    assert db.scalar(f"SELECT count(*) FROM {table}") == "1"
+
+
+def test_bad_value_is_load_failed(client: loadsvc.Client, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int, day date)")
+    with pytest.raises(loadsvc.LoadFailed) as info:
+        client.load(table, [{"k": 1, "day": "not a date"}], "append")
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.sqlstate is not None and info.value.sqlstate.startswith("22")
+
+
+def test_database_down_is_connection_failed(target: str, token: str, control, table: str) -> None:
+    control.stop_db()
+    try:
+        with loadsvc.Client(target, token=token, max_attempts=2) as c:
+            with pytest.raises(loadsvc.ConnectionFailed) as info:
+                c.load(table, [{"k": 1}], "append")
+    finally:
+        control.start_db()
+    e = info.value
+    assert e.code == grpc.StatusCode.UNAVAILABLE and e.retryable
+    assert e.reason == "DATABASE_CONNECTION_FAILED"
+    assert e.message.startswith("database connection failed: ")
+
+
+def test_retries_across_a_database_restart(target: str, token: str, control, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int PRIMARY KEY, v text)")
+    control.stop_db()
+    restart = threading.Timer(1.0, control.start_db)
+    restart.start()
+    try:
+        with loadsvc.Client(target, token=token, max_attempts=15) as c:
+            result = c.load(table, [{"k": i, "v": "x"} for i in range(3)], "append")
+    finally:
+        restart.join()
+        control.start_db()
+    assert result.inserted == 3
+    assert db.scalar(f"SELECT count(*) FROM {table}") == "3"
+
+
+def test_upsert_without_pk_is_invalid_request(client: loadsvc.Client, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int PRIMARY KEY, v text)")
+    with pytest.raises(loadsvc.InvalidRequest) as info:
+        client.load(table, [{"k": 1, "v": "a"}], "upsert")
+    e = info.value
+    assert e.code == grpc.StatusCode.INVALID_ARGUMENT and not e.retryable
+    assert e.field is not None and "pk" in e.field
+
+
+def test_missing_key_value_names_the_row(client: loadsvc.Client, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int, v text)")
+    with pytest.raises(loadsvc.InvalidRequest) as info:
+        client.load(table, [{"k": 1, "v": "a"}, {"v": "no key"}], "delete_insert", pk=["k"])
+    assert info.value.row == 1
+    assert info.value.field is not None and info.value.field.startswith("rows[1]")
+
+
+def test_client_side_invalid_requests(client: loadsvc.Client) -> None:
+    with pytest.raises(loadsvc.InvalidRequest) as info:
+        client.load("t", [{"k": 1}], "sideways")
+    assert info.value.field == "config.mode"
+    with pytest.raises(loadsvc.InvalidRequest) as info:
+        client.load("t", [{"k": 1}], duplicates="keep_some")
+    assert info.value.field == "config.duplicates"
+    with pytest.raises(loadsvc.InvalidRequest) as info:
+        client.load("t", [{"k": 1}, {"k": object()}], "append")
+    assert (info.value.row, info.value.field) == (1, "rows[1].k")
+
+
+def test_unknown_token_is_unauthenticated(target: str, table: str) -> None:
+    with loadsvc.Client(target, token="not-a-token-the-service-knows") as c:
+        with pytest.raises(loadsvc.Unauthenticated) as info:
+            c.load(table, [{"k": 1}], "append")
+    assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_too_many_rows_is_resource_exhausted(target: str, token: str, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int)")
+    # One unary Load of more rows than the service's --max-rows (100,000).
+    with loadsvc.Client(target, token=token, batch_rows=200_000) as c:
+        with pytest.raises(loadsvc.ResourceExhausted) as info:
+            c.load(table, [{"k": i} for i in range(100_001)], "append")
+    assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED

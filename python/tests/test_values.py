@@ -1,0 +1,173 @@
+"""The value mapping: which typed array each Python value travels in
+(without a service), and every row of the mapping round-tripping through a
+real table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import loadsvc
+from loadsvc._values import Columns, encode_rows
+
+UTC8 = dt.timezone(dt.timedelta(hours=8))
+
+
+def arrays(values: list[object]) -> dict[str, list[object]]:
+    """The non-empty fields of the TypedColumn that values encode to."""
+    (col,) = encode_rows([{"c": v} for v in values], 0, Columns()).columns
+    return {f.name: list(v) for f, v in col.ListFields() if f.name != "name"}
+
+
+@pytest.mark.parametrize(
+    "values, field, want",
+    [
+        ([1, -(2**63), 2**63 - 1], "int64s", [1, -(2**63), 2**63 - 1]),
+        ([1, 2**63], "texts", ["1", "9223372036854775808"]),
+        ([0.5, math.inf], "float64s", [0.5, math.inf]),
+        ([True, False], "bools", [True, False]),
+        (["a", "年金"], "texts", ["a", "年金"]),
+        ([decimal.Decimal("1.2300"), decimal.Decimal("1E+3")], "texts", ["1.2300", "1000"]),
+        ([dt.date(2024, 11, 1)], "texts", ["2024-11-01"]),
+        ([dt.time(8, 30, 0, 5)], "texts", ["08:30:00.000005"]),
+        ([dt.datetime(2024, 11, 1, 8, 30)], "texts", ["2024-11-01T08:30:00"]),
+        ([dt.datetime(1970, 1, 1, 8, 0, 0, 7, tzinfo=UTC8)], "timestamp_micros", [7]),
+        ([uuid.UUID(int=1)], "texts", ["00000000-0000-0000-0000-000000000001"]),
+        ([b"\x00", bytearray(b"a"), memoryview(b"b")], "bytes_values", [b"\x00", b"a", b"b"]),
+        ([{"a": [1, "年"]}, [1, None]], "json_values", ['{"a":[1,"年"]}', "[1,null]"]),
+        ([np.int32(3), np.int64(-4)], "int64s", [3, -4]),
+        ([np.float32(0.5), np.float64(1.5)], "float64s", [0.5, 1.5]),
+        ([np.bool_(True)], "bools", [True]),
+        # mixed kinds: each value's PostgreSQL text form
+        ([1, 2.5, 1e16, "x"], "texts", ["1", "2.5", "10000000000000000", "x"]),
+        ([True, b"\x01", math.nan, -math.inf], "texts", ["true", "\\x01", "NaN", "-Infinity"]),
+    ],
+)
+def test_typed_array(values: list[object], field: str, want: list[object]) -> None:
+    got = arrays(values)
+    assert list(got) == [field]
+    assert got[field] == want
+
+
+def test_nulls() -> None:
+    got = arrays([None, 1, pd.NaT, pd.NA])
+    assert got == {"nulls": [True, False, True, True], "int64s": [0, 1, 0, 0]}
+    assert arrays([None, None]) == {"nulls": [True, True], "texts": ["", ""]}
+
+
+def test_a_key_a_row_leaves_out_is_null() -> None:
+    msg = encode_rows([{"a": 1}, {"b": "x"}], 0, Columns())
+    assert [c.name for c in msg.columns] == ["a", "b"]
+    assert list(msg.columns[0].nulls) == [False, True]
+    assert list(msg.columns[1].nulls) == [True, False]
+
+
+def test_unsupported_value_names_the_row() -> None:
+    with pytest.raises(ValueError, match=r"row 1, column 'c': unsupported value type object"):
+        encode_rows([{"c": 1}, {"c": object()}], 0, Columns())
+
+
+ROWS = [
+    {
+        "id": 1,
+        "i": 9007199254740993,
+        "big": 2**70,
+        "f": 0.1,
+        "f_nan": math.nan,
+        "f_inf": -math.inf,
+        "b": True,
+        "s": "héllo, 年金计划",
+        "d": decimal.Decimal("12345678901234567890.1234567890"),
+        "day": dt.date(2024, 11, 1),
+        "tod": dt.time(13, 45, 30, 123456),
+        "ts": dt.datetime(2024, 11, 1, 8, 30, 0, 5),
+        "tstz": dt.datetime(2024, 11, 1, 8, 30, 0, 7, tzinfo=UTC8),
+        "dur": dt.timedelta(days=1, seconds=3661, microseconds=5),
+        "u": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "by": b"\x00\xffab",
+        "j": {"a": [1, "x"], "k": None},
+        "np_i": np.int64(7),
+        "np_f": np.float64(2.5),
+        "np_b": np.bool_(False),
+        "mixed": 5,
+        "num_mixed": 1,
+        "nat": pd.NaT,
+    },
+    {
+        "id": 2,
+        "i": None,
+        "big": 3,
+        "f": None,
+        "f_nan": math.inf,
+        "s": None,
+        "d": decimal.Decimal("-0.0000000001"),
+        "mixed": "x",
+        "num_mixed": 2.5,
+        "nat": dt.datetime(2024, 1, 2, 3, 4, 5),
+    },
+]
+
+WANT = [
+    (
+        "1", "9007199254740993", "1180591620717411303424", "0.1", "NaN", "-Infinity", "t",
+        "héllo, 年金计划", "12345678901234567890.1234567890", "2024-11-01", "13:45:30.123456",
+        "2024-11-01 08:30:00.000005", "2024-11-01 00:30:00.000007", "1 day 01:01:01.000005",
+        "12345678-1234-5678-1234-567812345678", "\\x00ff6162", '{"a": [1, "x"], "k": null}',
+        "7", "2.5", "f", "5", "1", None,
+    ),
+    (
+        "2", None, "3", None, "Infinity", None, None, None, "-0.0000000001", None, None, None,
+        None, None, None, None, None, None, None, None, "x", "2.5", "2024-01-02 03:04:05",
+    ),
+]
+
+
+def test_value_table_round_trips(client: loadsvc.Client, db, table: str) -> None:
+    db.run(
+        f"""CREATE TABLE {table} (id int PRIMARY KEY, i bigint, big numeric, f double precision,
+        f_nan double precision, f_inf double precision, b boolean, s text, d numeric(30,10),
+        day date, tod time, ts timestamp, tstz timestamptz, dur interval, u uuid, by bytea,
+        j jsonb, np_i bigint, np_f double precision, np_b boolean, mixed text,
+        num_mixed numeric, nat timestamp)"""
+    )
+    result = client.load(table, ROWS, "append")
+    assert result["inserted"] == 2
+    got = db.rows(
+        f"""SELECT id, i, big, f, f_nan, f_inf, b, s, d, day, tod, ts, tstz AT TIME ZONE 'UTC',
+        dur, u, by, j, np_i, np_f, np_b, mixed, num_mixed, nat FROM {table} ORDER BY id"""
+    )
+    assert got == WANT
+
+
+def test_dataframe_load(client: loadsvc.Client, db, table: str) -> None:
+    db.run(
+        f"""CREATE TABLE {table} (n bigint, x double precision, s text, day timestamp,
+        at timestamptz, ok boolean, amount numeric(18,4), opt bigint)"""
+    )
+    frame = pd.DataFrame(
+        {
+            "n": [1, 2, 3],
+            "x": [0.5, np.nan, math.inf],
+            "s": ["a", None, "年"],
+            "day": pd.to_datetime(["2024-11-01 08:00", None, "2024-11-03"]),
+            "at": pd.to_datetime(["2024-11-01 08:00", "2024-11-02", None]).tz_localize("Asia/Shanghai"),
+            "ok": [True, False, True],
+            "amount": [decimal.Decimal("1.5"), None, decimal.Decimal("-2.0001")],
+            "opt": pd.array([None, 5, 6], dtype="Int64"),
+        },
+        index=[10, 20, 30],
+    )
+    result = client.load(table, frame, "append")
+    assert (result.inserted, result.rows) == (3, 3)
+    got = db.rows(f"SELECT n, x, s, day, at AT TIME ZONE 'UTC', ok, amount, opt FROM {table} ORDER BY n")
+    assert got == [
+        ("1", "0.5", "a", "2024-11-01 08:00:00", "2024-11-01 00:00:00", "t", "1.5000", None),
+        ("2", None, None, None, "2024-11-01 16:00:00", "f", None, "5"),
+        ("3", "Infinity", "年", "2024-11-03 00:00:00", None, "t", "-2.0001", "6"),
+    ]

@@ -1,0 +1,263 @@
+// Package python runs the Python client's tests (python/tests) and its
+// benchmark (python/bench) against a real loadsvc and PostgreSQL, so that
+// `go test ./...`, and with it `make test`, runs them.
+//
+// TestMain builds cmd/loadsvc and starts a throwaway cluster
+// (internal/pgtest). Each test starts the binary on a free loopback port
+// against a fresh database, with a bearer token required, plus a tiny HTTP
+// control on loopback through which the Python tests stop and start the
+// database (POST /db/stop, POST /db/start) for the retry and
+// connection-failure tests. Then it runs Debian's /usr/bin/python3 (or
+// $LOADSVC_PYTHON) with these variables:
+//
+//	PYTHONPATH                 python/ (the package under test)
+//	LOADSVC_TEST_TARGET        the service's host:port
+//	LOADSVC_TEST_TOKEN         a token the service accepts
+//	LOADSVC_TEST_DATABASE_URL  the database, for psql and checks
+//	LOADSVC_TEST_PSQL          the psql binary of the cluster
+//	LOADSVC_TEST_CONTROL       the control's base URL
+//
+// A missing Python or Python package fails the test (run `make
+// python-deps`): it never skips. TestBench runs only with
+// LOADSVC_BENCH_PYTHON=1 (`make bench-python`).
+package python
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadsvc/loadsvc/internal/pgtest"
+)
+
+var (
+	cluster *pgtest.Cluster
+	root    string // the repository root
+	binary  string // the loadsvc built for these tests
+)
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	var err error
+	if root, err = filepath.Abs(filepath.Join("..", "..")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "loadsvc-python-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "loadsvc")
+	cmd := exec.Command("go", "build", "-o", binary, "./cmd/loadsvc")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "python: build loadsvc: %v\n%s", err, out)
+		return 1
+	}
+	return pgtest.Main(m, &cluster)
+}
+
+// TestPython runs python/tests with pytest.
+func TestPython(t *testing.T) {
+	env := serve(t)
+	runPython(t, env, "-m", "pytest", "-q", "-p", "no:cacheprovider", "python/tests")
+}
+
+// TestBench runs python/bench/bench.py (make bench-python): the client
+// against psycopg2 on 200,000 rows; BENCH_ROWS overrides the count.
+func TestBench(t *testing.T) {
+	if os.Getenv("LOADSVC_BENCH_PYTHON") == "" {
+		t.Skip("the Python benchmark runs with LOADSVC_BENCH_PYTHON=1 (make bench-python)")
+	}
+	env := serve(t)
+	runPython(t, env, "python/bench/bench.py")
+}
+
+// serve starts a loadsvc on a fresh database and the database control, and
+// returns the environment of the Python process.
+func serve(t *testing.T) []string {
+	t.Helper()
+	url := cluster.NewDatabase(t)
+	token := randomHex(t, 16)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte(token+" name=python-tests\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	out := &syncBuffer{}
+	cmd := exec.Command(binary, "--listen", addr, "--database-url", url, "--log-format", "console",
+		"--log-level", "error", "--auth-tokens-file", tokens, "--max-rows", "100000")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck // may have exited
+		<-done
+		if t.Failed() {
+			t.Logf("loadsvc output:\n%s", out.String())
+		}
+	})
+	waitListening(t, addr, done, out)
+	return append(os.Environ(),
+		"PYTHONPATH="+filepath.Join(root, "python"),
+		"PYTHONDONTWRITEBYTECODE=1",
+		"LOADSVC_TEST_TARGET="+addr,
+		"LOADSVC_TEST_TOKEN="+token,
+		"LOADSVC_TEST_DATABASE_URL="+url,
+		"LOADSVC_TEST_PSQL="+filepath.Join(cluster.BinDir(), "psql"),
+		"LOADSVC_TEST_CONTROL="+control(t),
+	)
+}
+
+// runPython runs the Python interpreter with args in the repository root
+// and fails the test, with its output, on a non-zero exit.
+func runPython(t *testing.T, env []string, args ...string) {
+	t.Helper()
+	python := os.Getenv("LOADSVC_PYTHON")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	check := exec.Command(python, "-c", "import grpc, google.protobuf, pytest, pandas, numpy")
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("%s lacks the Python client's packages (%v):\n%s\nrun `make python-deps` (scripts/ensure-python.sh)", python, err, out)
+	}
+	cmd := exec.Command(python, args...)
+	cmd.Dir = root
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	began := time.Now()
+	err := cmd.Run()
+	t.Logf("%s %v (%v):\n%s", python, args, time.Since(began).Round(time.Millisecond), out.String())
+	if err != nil {
+		t.Fatalf("%s %v: %v", python, args, err)
+	}
+}
+
+// control serves POST /db/stop and POST /db/start on a loopback port until
+// cleanup, and makes sure the cluster runs again at cleanup.
+func control(t *testing.T) string {
+	t.Helper()
+	var mu sync.Mutex
+	mux := http.NewServeMux()
+	handle := func(path string, f func() error) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost {
+				http.Error(w, "POST only", http.StatusMethodNotAllowed)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err := f(); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+	}
+	handle("/db/stop", func() error {
+		if !cluster.Running() {
+			return nil
+		}
+		return cluster.Stop()
+	})
+	handle("/db/start", func() error {
+		if cluster.Running() {
+			return nil
+		}
+		return cluster.StartAgain()
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(lis) //nolint:errcheck // ends with Close
+	t.Cleanup(func() {
+		srv.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if !cluster.Running() {
+			if err := cluster.StartAgain(); err != nil {
+				t.Errorf("start the cluster again: %v", err)
+			}
+		}
+	})
+	return "http://" + lis.Addr().String()
+}
+
+// waitListening waits until addr accepts connections, failing when the
+// process ends first or 20s pass.
+func waitListening(t *testing.T, addr string, done <-chan error, out *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("loadsvc exited before serving: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("loadsvc did not listen on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's two writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
