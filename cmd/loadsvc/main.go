@@ -142,7 +142,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go server.WatchDatabase(wctx, pool, hs, cfg.HealthInterval, log)
+	go srv.WatchDatabase(wctx, hs, cfg.HealthInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()

@@ -38,8 +38,8 @@ func pgError(t *testing.T, err error, code string) *pgconn.PgError {
 	if pe.Code != code {
 		t.Errorf("SQLSTATE %s (%s), want %s", pe.Code, pe.Message, code)
 	}
-	if le.ConnLost {
-		t.Errorf("LoadError.ConnLost set for %s", pe.Code)
+	if le.Kind == loader.KindConnectionLost || le.SQLState != code {
+		t.Errorf("LoadError kind %d, SQLSTATE %q for %s: want a live session and the SQLSTATE", le.Kind, le.SQLState, pe.Code)
 	}
 	return pe
 }

@@ -181,3 +181,16 @@ func connFailure(err error) bool {
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
+
+// Ping checks that the database answers through the pool. A pool whose
+// every connection is in use is busy, not down, and is not pinged. With no
+// database configured the error is ErrNoDatabase.
+func (e *Executor) Ping(ctx context.Context) (busy bool, err error) {
+	if e.Pool == nil {
+		return false, ErrNoDatabase
+	}
+	if st := e.Pool.Stat(); st.AcquiredConns() >= st.MaxConns() {
+		return true, nil
+	}
+	return false, e.Pool.Ping(ctx)
+}

@@ -99,11 +99,7 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
 		return err
 	}
-	le := &LoadError{Err: err, Ctx: ctx.Err()}
-	if s.conn.IsClosed() || connFailure(err) {
-		le.ConnLost = true
-	}
-	return le
+	return classify(ctx, err, s.conn.IsClosed() || connFailure(err))
 }
 
 // load runs one load's statements inside the session's transaction: the

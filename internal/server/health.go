@@ -2,13 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/loadsvc/loadsvc/internal/loader"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -20,33 +21,22 @@ var ServiceName = loadsvcv1.LoadService_ServiceDesc.ServiceName
 // succeeds, NOT_SERVING while it fails or no database is configured. The
 // overall status "" is not touched: the service itself stays up, and plans
 // work without a database. A pool with every connection in use is busy, not
-// down, and is not pinged.
-func WatchDatabase(ctx context.Context, pool *pgxpool.Pool, hs *health.Server, every time.Duration, log *zap.Logger) {
-	set := func(up bool, err error) {
-		st := healthpb.HealthCheckResponse_SERVING
-		if !up {
-			st = healthpb.HealthCheckResponse_NOT_SERVING
-		}
-		hs.SetServingStatus(ServiceName, st)
-		if err != nil {
-			log.Debug("database health check failed", zap.Error(err))
-		}
-	}
-	if pool == nil {
-		set(false, nil)
-		return
-	}
+// down, and is not pinged. Ping errors are logged redacted.
+func (s *Server) WatchDatabase(ctx context.Context, hs *health.Server, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if st := pool.Stat(); st.AcquiredConns() < st.MaxConns() {
-			pctx, cancel := context.WithTimeout(ctx, every)
-			err := pool.Ping(pctx)
-			cancel()
-			if ctx.Err() != nil {
-				return
-			}
-			set(err == nil, err)
+		pctx, cancel := context.WithTimeout(ctx, every)
+		busy, err := s.exec.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if !busy {
+			s.setHealth(hs, err)
+		}
+		if errors.Is(err, loader.ErrNoDatabase) {
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -54,4 +44,13 @@ func WatchDatabase(ctx context.Context, pool *pgxpool.Pool, hs *health.Server, e
 		case <-t.C:
 		}
 	}
+}
+
+func (s *Server) setHealth(hs *health.Server, err error) {
+	st := healthpb.HealthCheckResponse_SERVING
+	if err != nil {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+		s.opt.Logger.Debug("database health check failed", zap.String("error", s.opt.Redact(err.Error())))
+	}
+	hs.SetServingStatus(ServiceName, st)
 }

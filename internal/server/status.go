@@ -3,9 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -72,63 +70,39 @@ func badRequest(ve *loader.ValidationError) *status.Status {
 }
 
 // loadStatus maps a failure after the session was acquired. The request's
-// own cancel or deadline wins; then the SQLSTATE decides.
+// own cancel or deadline wins; then the loader's kind decides.
 func loadStatus(le *loader.LoadError, redact func(string) string) *status.Status {
 	info := &errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonLoadFailed, Metadata: map[string]string{}}
-	msg := le.Err.Error()
-	code := codes.Internal
-	var pgErr *pgconn.PgError
-	if errors.As(le.Err, &pgErr) {
-		msg = pgErr.Message
-		code = sqlStateCode(pgErr)
-		info.Metadata["sqlstate"] = pgErr.Code
-		setIf(info.Metadata, "constraint", pgErr.ConstraintName)
-		setIf(info.Metadata, "table", pgErr.TableName)
-		setIf(info.Metadata, "column", pgErr.ColumnName)
-		setIf(info.Metadata, "schema", pgErr.SchemaName)
-		setIf(info.Metadata, "detail", pgErr.Detail)
-	}
+	setIf(info.Metadata, "sqlstate", le.SQLState)
+	setIf(info.Metadata, "constraint", le.Constraint)
+	setIf(info.Metadata, "table", le.Table)
+	setIf(info.Metadata, "column", le.Column)
+	setIf(info.Metadata, "schema", le.Schema)
+	setIf(info.Metadata, "detail", redact(le.Detail))
+	msg, code := le.Message, kindCodes[le.Kind]
 	switch {
 	case le.Ctx != nil:
 		code = contextCode(le.Ctx)
-	case le.ConnLost:
-		code = codes.Aborted
+	case le.Kind == loader.KindConnectionLost:
 		msg = "the database connection was lost, the transaction was rolled back and a retry is safe: " + msg
 	}
 	return withDetails(status.New(code, "load failed: "+redact(msg)), info)
 }
 
-// sqlStateCode is the contract's table from SQLSTATE to gRPC code.
-func sqlStateCode(e *pgconn.PgError) codes.Code {
-	c := e.Code
-	switch {
-	case c == "23505":
-		return codes.AlreadyExists
-	case strings.HasPrefix(c, "23"):
-		return codes.FailedPrecondition
-	case strings.HasPrefix(c, "22"):
-		return codes.InvalidArgument
-	case c == "42P01":
-		return codes.NotFound
-	case c == "42703":
-		return codes.InvalidArgument
-	case c == "40001", c == "40P01":
-		return codes.Aborted
-	case c == "57014":
-		if strings.Contains(e.Message, "statement timeout") {
-			return codes.DeadlineExceeded
-		}
-		return codes.Canceled
-	case c == "55P03":
-		return codes.DeadlineExceeded // lock_timeout
-	case c == "42501":
-		return codes.PermissionDenied
-	case strings.HasPrefix(c, "53"):
-		return codes.ResourceExhausted
-	case strings.HasPrefix(c, "57P"), strings.HasPrefix(c, "08"):
-		return codes.Aborted
-	}
-	return codes.Internal
+// kindCodes is the contract's error table: the gRPC code of each kind of
+// load failure.
+var kindCodes = map[loader.Kind]codes.Code{
+	loader.KindInternal:       codes.Internal,
+	loader.KindDuplicateKey:   codes.AlreadyExists,
+	loader.KindConstraint:     codes.FailedPrecondition,
+	loader.KindInvalidData:    codes.InvalidArgument,
+	loader.KindNotFound:       codes.NotFound,
+	loader.KindRetry:          codes.Aborted,
+	loader.KindTimeout:        codes.DeadlineExceeded,
+	loader.KindCancelled:      codes.Canceled,
+	loader.KindConnectionLost: codes.Aborted,
+	loader.KindPermission:     codes.PermissionDenied,
+	loader.KindResources:      codes.ResourceExhausted,
 }
 
 func contextCode(err error) codes.Code {

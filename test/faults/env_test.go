@@ -53,6 +53,7 @@ type env struct {
 	client loadsvcv1.LoadServiceClient
 	health healthpb.HealthClient
 	hs     *health.Server
+	srv    *server.Server
 	obs    *observer
 }
 
@@ -113,6 +114,7 @@ func newEnv(t *testing.T, opts ...opt) *env {
 	e.pool = newPool(t, e.url, svcApp, o.maxConns, e.proxy, o.connect)
 	e.exec = &loader.Executor{Pool: e.pool, AcquireTimeout: o.acquire, StatementTimeout: o.statement, LockTimeout: o.lock}
 	srv := server.New(e.exec, server.Options{Observer: e.obs})
+	e.srv = srv
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,12 +144,12 @@ func newEnv(t *testing.T, opts ...opt) *env {
 	return e
 }
 
-// watchDatabase runs server.WatchDatabase on the service's pool and health
+// watchDatabase runs the server's WatchDatabase on its pool and health
 // server, pinging every interval, until the test ends.
 func (e *env) watchDatabase(t *testing.T, every time.Duration) {
 	wctx, stop := context.WithCancel(context.Background())
 	watched := make(chan struct{})
-	go func() { defer close(watched); server.WatchDatabase(wctx, e.pool, e.hs, every, zap.NewNop()) }()
+	go func() { defer close(watched); e.srv.WatchDatabase(wctx, e.hs, every) }()
 	t.Cleanup(func() { stop(); <-watched })
 }
 
