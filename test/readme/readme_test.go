@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/xuri/excelize/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -597,6 +598,43 @@ const (
 `
 )
 
+// afterPlan is demo_nav after the loadctl examples up to the plan.
+var afterPlan = []string{
+	"2024-11-01|P001|C01|0.012345|1.2345|1000000.50|manual",
+	"2024-11-01|P002|C01|∅|2.5000|∅|∅",
+	"2024-11-02|P001|C01|∅|1.5000|∅|fix",
+	"2024-11-06|P001|C01|∅|1.7000|∅|∅",
+}
+
+// writeMonthlyXLSX writes monthly.xlsx as the README describes it: a first
+// sheet of notes, then the sheet 净值 with three rows of 2024-11-01 (a date
+// cell), empty cells for NULL.
+func writeMonthlyXLSX(t *testing.T, path string) {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	date, err := f.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const day = 45597.0 // 2024-11-01
+	for _, err := range []error{
+		f.SetSheetName("Sheet1", "说明"),
+		f.SetCellStr("说明", "A1", "monthly NAV"),
+		func() error { _, err := f.NewSheet("净值"); return err }(),
+		f.SetSheetRow("净值", "A1", &[]any{"report_date", "plan_code", "company_code", "return_rate", "nav", "scale"}),
+		f.SetSheetRow("净值", "A2", &[]any{day, "P001", "C01", 0.0123, 1.25}),
+		f.SetSheetRow("净值", "A3", &[]any{day, "P002", "C01", nil, 2.75}),
+		f.SetSheetRow("净值", "A4", &[]any{day, "P003", "C02", nil, 1, 5000000.5}),
+		f.SetCellStyle("净值", "A2", "A4", date),
+		f.SaveAs(path),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func testLoadctlExamples(t *testing.T, blocks []block) {
 	examples := commands(blocks, "loadctl load", "loadctl ")
 	type check struct {
@@ -642,6 +680,32 @@ func testLoadctlExamples(t *testing.T, blocks []block) {
 				t.Fatalf("health: %s", r)
 			}
 		}},
+		{"dry-run monthly.xlsx", has("loadctl load", "--sheet 净值", "--dry-run", " monthly.xlsx"), func(t *testing.T, s *server, dir string, r result) {
+			if r.code != 0 {
+				t.Fatalf("dry-run monthly.xlsx: %s", r)
+			}
+			// "the dry run prints deleted 2, inserted 3 and dry run yes: …
+			// nothing was written, and leaves the table as it was"
+			for _, w := range []string{"deleted 2", "inserted 3", "dry run yes: the load ran and was rolled back, nothing was written"} {
+				if !strings.Contains(normalize(r.stdout), w) {
+					t.Errorf("dry-run monthly.xlsx: stdout lacks %q:\n%s", w, r.stdout)
+				}
+			}
+			equalRows(t, "after the dry run (nothing may change)", tableRows(t, s.url), afterPlan)
+		}},
+		{"load monthly.xlsx", func(cmd string) bool {
+			return has("loadctl load", "--sheet 净值", " monthly.xlsx")(cmd) && !strings.Contains(cmd, "--dry-run")
+		}, func(t *testing.T, s *server, dir string, r result) {
+			if r.code != 0 {
+				t.Fatalf("load monthly.xlsx: %s", r)
+			}
+			// "--pk report_date refreshes that day"
+			equalRows(t, "after loadctl load monthly.xlsx", tableRows(t, s.url), append([]string{
+				"2024-11-01|P001|C01|0.012300|1.2500|∅|∅",
+				"2024-11-01|P002|C01|∅|2.7500|∅|∅",
+				"2024-11-01|P003|C02|∅|1.0000|5000000.50|∅",
+			}, afterPlan[2:]...))
+		}},
 	}
 	if len(examples) != len(checks) {
 		var cmds []string
@@ -671,6 +735,7 @@ func testLoadctlExamples(t *testing.T, blocks []block) {
 			t.Fatal(err)
 		}
 	}
+	writeMonthlyXLSX(t, filepath.Join(dir, "monthly.xlsx"))
 	// The built loadctl comes first on PATH; LOADSVC_ADDR points it at the
 	// test's server instead of the default 127.0.0.1:50051.
 	env := []string{"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH"), "LOADSVC_ADDR=" + s.addr, "LOADSVC_TOKEN="}
