@@ -1,7 +1,8 @@
-// Command loadctl loads CSV, NDJSON and JSON-array files into PostgreSQL
-// through loadsvc, and checks the service's health.
+// Command loadctl loads CSV, NDJSON and JSON-array files and Excel sheets
+// into PostgreSQL through loadsvc, and checks the service's health.
 //
 //	loadctl load --addr HOST:PORT --table t --mode delete_insert --pk a,b FILE
+//	loadctl load --table t --pk month --sheet 规模明细 --dry-run book.xlsx
 //	loadctl load --table t --plan FILE > plan.sql
 //	loadctl health --addr HOST:PORT
 //
@@ -59,7 +60,7 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 }
 
-const mainUsage = `loadctl loads CSV, NDJSON and JSON files into PostgreSQL through loadsvc.
+const mainUsage = `loadctl loads CSV, NDJSON and JSON files and Excel sheets into PostgreSQL through loadsvc.
 
 Usage:
   loadctl load --table TABLE [flags] [FILE]   load FILE (stdin when - or absent)
