@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -30,8 +31,9 @@ type Authenticator struct {
 	file string
 	log  *zap.Logger
 
-	mu  sync.Mutex // serializes reloads
-	cur atomic.Pointer[tokenSet]
+	mu   sync.Mutex // serializes reloads
+	cur  atomic.Pointer[tokenSet]
+	live liveCalls // running calls, ended when their token goes
 }
 
 // NewAuthenticator loads the token file (see the package documentation);
@@ -51,7 +53,9 @@ func NewAuthenticator(tokensFile string, log *zap.Logger) (*Authenticator, error
 }
 
 // Reload reads the token file again and, if it parses, puts its tokens in
-// service from the next call on; on error the previous tokens stay.
+// service from the next call on and ends the running calls of tokens it no
+// longer holds (their context is cancelled with ErrTokenRevoked); on error
+// the previous tokens stay.
 func (a *Authenticator) Reload() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -85,6 +89,9 @@ func (a *Authenticator) reload(force bool) error {
 	}
 	a.cur.Store(s)
 	a.logLoaded(s)
+	if n := a.live.revoke(s.holds); n > 0 {
+		a.log.Warn("ended running calls whose token was removed from the token file", zap.Int("calls", n))
+	}
 	return nil
 }
 
@@ -104,15 +111,23 @@ func (a *Authenticator) logLoaded(s *tokenSet) {
 // whose message never holds the token.
 func (a *Authenticator) Authenticate(ctx context.Context) (Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	p, _, err := a.authenticate(md)
+	return p, err
+}
+
+// authenticate is Authenticate from the call's metadata; it also returns
+// the hash of the token, which keys the call among the live ones.
+func (a *Authenticator) authenticate(md metadata.MD) (Principal, [sha256.Size]byte, error) {
 	token, err := bearerToken(md.Get("authorization"))
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, [sha256.Size]byte{}, err
 	}
-	p, ok := a.cur.Load().lookup(token)
+	h := sha256.Sum256([]byte(token))
+	p, ok := a.cur.Load().lookup(h)
 	if !ok {
-		return Principal{}, status.Error(codes.Unauthenticated, "invalid bearer token")
+		return Principal{}, h, status.Error(codes.Unauthenticated, "invalid bearer token")
 	}
-	return p, nil
+	return p, h, nil
 }
 
 // bearerToken takes the token out of the authorization metadata values.

@@ -1,8 +1,13 @@
 // Package auth owns who may call loadsvc and which tables they may write:
-// bearer-token authentication of gRPC calls (Authenticator and its
-// interceptors), the caller it identifies (Principal, carried in the
+// bearer-token authentication of gRPC calls (Authenticator, its tap handle
+// and interceptors), the caller it identifies (Principal, carried in the
 // context), and the table allowlists (Allowlist, Policy) a load must pass
 // before any database connection.
+//
+// A call is authenticated from its headers by a gRPC tap handle, before a
+// byte of its body is read: without a valid token it costs the server no
+// decoding and no buffering. A call runs as long as its token is in the
+// file: a reload that removes a token ends the calls it authenticated.
 //
 // # Token file
 //
@@ -27,7 +32,8 @@
 // Any other attribute, a token given twice, or a file without a token is an
 // error: the whole file is refused, and on a reload the tokens in service
 // stay in service. The file is read again when its content changes (Watch)
-// and on Reload (SIGHUP). To rotate a token, add the new line, move the
+// and on Reload (SIGHUP). Deleting a line ends the running calls of its
+// token at that reload. To rotate a token, add the new line, move the
 // clients over, then delete the old line. Replace the file atomically
 // (write a temporary file, rename it over) so a reload never reads half of
 // it.

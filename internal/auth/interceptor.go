@@ -2,12 +2,13 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 )
 
 // openPrefix is the one service callable without a token: health checks
@@ -15,25 +16,34 @@ import (
 // not open.
 const openPrefix = "/grpc.health.v1.Health/"
 
-// ServerOptions returns the unary and stream interceptors as options for
-// grpc.NewServer; they chain after interceptors given before them.
+// ServerOptions returns the options that put the Authenticator in front
+// of a grpc.Server: TapHandle as its grpc.InTapHandle (a server has only
+// one; a second panics in grpc.NewServer), so calls are authenticated
+// before their body is read, and the unary and stream interceptors, which
+// turn a call ended by a token's removal into UNAUTHENTICATED. The
+// interceptors chain after interceptors given before them.
 func (a *Authenticator) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.InTapHandle(a.TapHandle),
 		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(a.StreamServerInterceptor()),
 	}
 }
 
-// UnaryServerInterceptor refuses a unary call without a valid bearer
-// token (UNAUTHENTICATED) and puts the caller's Principal in the context
-// of the handler. Health checks pass without a token.
+// UnaryServerInterceptor makes sure a unary call is authenticated — by
+// TapHandle, or else here from its metadata (UNAUTHENTICATED without a
+// valid bearer token) — and reports a call ended because its token was
+// removed as UNAUTHENTICATED. The handler finds the caller's Principal in
+// its context. Health checks pass without a token.
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := a.admit(ctx, info.FullMethod)
+		ctx, end, err := a.admit(ctx, info.FullMethod)
 		if err != nil {
 			return nil, err
 		}
-		return handler(ctx, req)
+		defer end()
+		resp, err := handler(ctx, req)
+		return resp, revoked(ctx, err)
 	}
 }
 
@@ -41,28 +51,45 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // reflection among them.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := a.admit(ss.Context(), info.FullMethod)
+		ctx, end, err := a.admit(ss.Context(), info.FullMethod)
 		if err != nil {
 			return err
 		}
-		return handler(srv, &principalStream{ServerStream: ss, ctx: ctx})
+		defer end()
+		if ctx != ss.Context() {
+			ss = &principalStream{ServerStream: ss, ctx: ctx}
+		}
+		return revoked(ctx, handler(srv, ss))
 	}
 }
 
-// admit authenticates a call to method and returns the context the
-// handler gets.
-func (a *Authenticator) admit(ctx context.Context, method string) (context.Context, error) {
-	if strings.HasPrefix(method, openPrefix) {
-		return ctx, nil
+// admit returns the context the handler of a call to method gets, and
+// what to call when the handler returns. A call TapHandle admitted, or an
+// open one, passes as it is; any other is authenticated here.
+func (a *Authenticator) admit(ctx context.Context, method string) (context.Context, func(), error) {
+	if _, ok := FromContext(ctx); ok || strings.HasPrefix(method, openPrefix) {
+		return ctx, func() {}, nil
 	}
-	p, err := a.Authenticate(ctx)
+	md, _ := metadata.FromIncomingContext(ctx)
+	p, h, err := a.authenticate(md)
 	if err != nil {
-		a.log.Warn("unauthenticated call refused", zap.String("method", method), zap.String("peer", peerAddr(ctx)),
-			zap.String("reason", status.Convert(err).Message()))
-		return nil, err
+		a.logRefusal(ctx, method, err)
+		return nil, nil, err
 	}
+	ctx, end := a.live.add(ctx, h)
 	a.log.Debug("call authenticated", zap.String("method", method), zap.String("principal", p.Name))
-	return NewContext(ctx, p), nil
+	return NewContext(ctx, p), end, nil
+}
+
+// revoked turns the error of a handler whose call was ended by a token's
+// removal into UNAUTHENTICATED; any other error passes unchanged. (A
+// stream ended while its handler waits in Recv is answered by gRPC itself,
+// with CANCELLED, before the handler returns.)
+func revoked(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), ErrTokenRevoked) {
+		return revokedStatus()
+	}
+	return err
 }
 
 // principalStream is a server stream whose context carries the Principal.

@@ -137,11 +137,10 @@ func setAttribute(p *Principal, key, val string) error {
 	return nil
 }
 
-// lookup returns the principal of token. It hashes the token and compares
-// the hash with every hash of the set in constant time, without an early
+// lookup returns the principal of the token whose SHA-256 hash is h. It
+// compares h with every hash of the set in constant time, without an early
 // exit, so the timing says nothing about the token or which one matched.
-func (s *tokenSet) lookup(token string) (Principal, bool) {
-	h := sha256.Sum256([]byte(token))
+func (s *tokenSet) lookup(h [sha256.Size]byte) (Principal, bool) {
 	found, idx := 0, 0
 	for i := range s.hashes {
 		eq := subtle.ConstantTimeCompare(h[:], s.hashes[i][:])
@@ -152,4 +151,10 @@ func (s *tokenSet) lookup(token string) (Principal, bool) {
 		return Principal{}, false
 	}
 	return s.principals[idx], true
+}
+
+// holds reports whether the set still has the token whose hash is h.
+func (s *tokenSet) holds(h [sha256.Size]byte) bool {
+	_, ok := s.lookup(h)
+	return ok
 }
