@@ -44,6 +44,23 @@ generate: gen-tools ## regenerate proto/**/*.pb.go with buf and the pinned plugi
 .PHONY: check-generated
 check-generated: gen-tools ## fail when the committed generated code is stale
 	@scripts/check-generated.sh
+	@$(MAKE) --no-print-directory check-python-generated
+
+.PHONY: python-deps
+python-deps: ## install Debian's python3-grpcio, -protobuf, -pytest, -pandas, -psycopg2 and protoc for the Python client (apt-get)
+	@scripts/ensure-python.sh
+
+.PHONY: generate-python
+generate-python: gen-tools python-deps ## regenerate the Python client's stubs in python/loadsvc (buf with Debian's protoc)
+	@scripts/generate-python.sh
+
+.PHONY: check-python-generated
+check-python-generated: gen-tools python-deps ## fail when the committed Python stubs are stale (part of check-generated)
+	@scripts/check-python-generated.sh
+
+.PHONY: bench-python
+bench-python: postgres python-deps ## the Python client vs psycopg2 execute_values on 200,000 rows (BENCH_ROWS), append and delete_insert
+	LOADSVC_BENCH_PYTHON=1 go test -count=1 -timeout 30m -run '^TestBench$$' -v ./test/python
 
 .PHONY: lint
 lint: gen-tools ## gofmt, go vet, buf lint

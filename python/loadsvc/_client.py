@@ -67,7 +67,8 @@ class Client:
     with or without TLS. ``timeout`` (seconds) bounds each call; a stream
     as a whole. ``max_attempts`` bounds the attempts of a load that fails
     with ``UNAVAILABLE`` or ``ABORTED`` (1: no retry). ``batch_rows`` is
-    the rows of one message.
+    the rows of one message, and the default ``chunk_size`` (rows of one
+    COPY on the service).
     """
 
     def __init__(
@@ -140,7 +141,9 @@ class Client:
         A list, tuple or DataFrame of at most ``batch_rows`` rows goes as
         one ``Load``; anything larger or unsized streams through
         ``LoadStream`` in messages of ``batch_rows`` rows, so memory stays
-        constant. ``mode`` and ``duplicates`` take short names
+        constant. ``chunk_size`` is the rows of one COPY on the service
+        (``batches`` counts them); by default ``batch_rows``, one COPY per
+        message. ``mode`` and ``duplicates`` take short names
         (``"append"``, ``"keep_last"``) or enum values; ``duplicates=None``
         is the mode's default. ``plan_only`` returns the SQL (with a psql
         script) without touching the database; ``dry_run`` runs the load
@@ -157,7 +160,7 @@ class Client:
             mode,
             pk,
             schema=schema,
-            chunk_size=chunk_size,
+            chunk_size=chunk_size or self._batch_rows,
             plan_only=plan_only,
             duplicates=duplicates,
             request_id=request_id or new_request_id(),
@@ -197,7 +200,7 @@ class Client:
             mode,
             pk,
             schema=schema,
-            chunk_size=chunk_size,
+            chunk_size=chunk_size or self._batch_rows,
             plan_only=plan_only,
             duplicates=duplicates,
             request_id=request_id or "",

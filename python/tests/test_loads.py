@@ -206,3 +206,13 @@ def test_writer_million_rows_in_constant_memory(target: str, token: str, db, tab
     print(f"writer: 1,000,000 rows, peak RSS {out['before']:.1f} -> {out['after']:.1f} MiB (+{growth:.1f})")
     assert growth < 100, out
     assert db.scalar(f"SELECT count(*) FROM {table}") == "1000001"
+
+
+def test_dry_run_counts_and_writes_nothing(client: loadsvc.Client, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int, v text)")
+    db.run(f"INSERT INTO {table} VALUES (1, 'a'), (1, 'b'), (2, 'c'), (3, 'd')")
+    rows = [{"k": 1, "v": "new"}, {"k": 2, "v": "new"}, {"k": 4, "v": "new"}]
+    result = client.load(table, rows, "delete_insert", pk=["k"], dry_run=True)
+    assert result.dry_run and not result.replayed
+    assert (result.deleted, result.inserted, result.sql_script) == (3, 3, None)
+    assert db.rows(f"SELECT k, v FROM {table} ORDER BY k, v") == [("1", "a"), ("1", "b"), ("2", "c"), ("3", "d")]
