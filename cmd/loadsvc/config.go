@@ -31,6 +31,20 @@ type config struct {
 	MetricsListen    string
 	LedgerSchema     string
 	LedgerTable      string
+
+	AllowUnauthenticated bool
+	ReloadInterval       time.Duration
+	transport
+}
+
+// transport is what bounds a client's connection: streams at once and
+// keepalive.
+type transport struct {
+	MaxConcurrentStreams int
+	KeepaliveMinTime     time.Duration
+	KeepaliveTime        time.Duration
+	KeepaliveTimeout     time.Duration
+	MaxConnectionIdle    time.Duration
 }
 
 // loadConfig parses args over the environment.
@@ -59,6 +73,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env.str("LOADSVC_METRICS_LISTEN", ""), "address of the Prometheus /metrics listener; unset: off (LOADSVC_METRICS_LISTEN)")
 	fs.StringVar(&c.LedgerSchema, "ledger-schema", env.str("LOADSVC_LEDGER_SCHEMA", "loadsvc"), "schema of the request_id ledger table (LOADSVC_LEDGER_SCHEMA)")
 	fs.StringVar(&c.LedgerTable, "ledger-table", env.str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created when first needed (LOADSVC_LEDGER_TABLE)")
+	c.bindSecurity(fs, &env)
+	c.bindTransport(fs, &env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -71,7 +87,34 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.LogFormat)
 	}
+	if c.MaxConcurrentStreams < 0 || c.ReloadInterval <= 0 {
+		return nil, fmt.Errorf("--max-concurrent-streams must be 0 (no limit) or more, --reload-interval more than 0; got %d and %v",
+			c.MaxConcurrentStreams, c.ReloadInterval)
+	}
 	return c, nil
+}
+
+// bindSecurity defines the flags of the listener's exposure and of the
+// files reloaded while the service runs.
+func (c *config) bindSecurity(fs *flag.FlagSet, env *envReader) {
+	fs.BoolVar(&c.AllowUnauthenticated, "allow-unauthenticated", env.bool("LOADSVC_ALLOW_UNAUTHENTICATED", false),
+		"serve a non-loopback address without tokens or client certificates, so that anyone who reaches it may write (LOADSVC_ALLOW_UNAUTHENTICATED)")
+	fs.DurationVar(&c.ReloadInterval, "reload-interval", env.dur("LOADSVC_RELOAD_INTERVAL", 10*time.Second),
+		"how often the token file and the TLS files are checked for changes; a removed token ends its calls within it (LOADSVC_RELOAD_INTERVAL)")
+}
+
+// bindTransport defines the flags that bound a client's connection.
+func (c *config) bindTransport(fs *flag.FlagSet, env *envReader) {
+	fs.IntVar(&c.MaxConcurrentStreams, "max-concurrent-streams", env.int("LOADSVC_MAX_CONCURRENT_STREAMS", 100),
+		"most calls one client connection runs at once; more wait on the client; 0 for no limit (LOADSVC_MAX_CONCURRENT_STREAMS)")
+	fs.DurationVar(&c.KeepaliveMinTime, "keepalive-min-time", env.dur("LOADSVC_KEEPALIVE_MIN_TIME", 10*time.Second),
+		"a client that pings more often is disconnected (GOAWAY too_many_pings) (LOADSVC_KEEPALIVE_MIN_TIME)")
+	fs.DurationVar(&c.KeepaliveTime, "keepalive-time", env.dur("LOADSVC_KEEPALIVE_TIME", time.Minute),
+		"the server pings a connection quiet for this long (LOADSVC_KEEPALIVE_TIME)")
+	fs.DurationVar(&c.KeepaliveTimeout, "keepalive-timeout", env.dur("LOADSVC_KEEPALIVE_TIMEOUT", 20*time.Second),
+		"and closes it when the ping is not answered within this (LOADSVC_KEEPALIVE_TIMEOUT)")
+	fs.DurationVar(&c.MaxConnectionIdle, "max-connection-idle", env.dur("LOADSVC_MAX_CONNECTION_IDLE", 15*time.Minute),
+		"a connection without a call for this long is closed (GOAWAY); 0 for never (LOADSVC_MAX_CONNECTION_IDLE)")
 }
 
 // envReader reads typed environment variables, keeping the first bad one.
@@ -97,6 +140,18 @@ func (e *envReader) int(key string, def int) int {
 		e.err = fmt.Errorf("%s=%q is not an integer", key, v)
 	}
 	return n
+}
+
+func (e *envReader) bool(key string, def bool) bool {
+	v := e.getenv(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%s=%q is not a boolean: use true or false", key, v)
+	}
+	return b
 }
 
 func (e *envReader) dur(key string, def time.Duration) time.Duration {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -28,30 +29,34 @@ import (
 	"github.com/loadsvc/loadsvc/internal/metrics"
 	"github.com/loadsvc/loadsvc/internal/server"
 	"github.com/loadsvc/loadsvc/internal/tracing"
-	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := realMain(ctx); err != nil {
+	if err := realMain(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "loadsvc:", err)
 		os.Exit(1)
 	}
 }
 
-func realMain(ctx context.Context) error {
-	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+// realMain runs the service with these arguments and environment, logging
+// to logw, until ctx ends.
+func realMain(ctx context.Context, args []string, getenv func(string) string, logw io.Writer) error {
+	cfg, err := loadConfig(args, getenv)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg)
+	log, err := newLogger(cfg, logw)
 	if err != nil {
 		return err
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush
 
 	log.Info("starting", zap.String("version", version()))
+	if err := checkExposure(ctx, cfg, log); err != nil {
+		return err
+	}
 	grpcTrace, queryTracer, stopTracing, err := tracing.Setup(ctx, "loadsvc")
 	if err != nil {
 		return err
@@ -61,7 +66,7 @@ func realMain(ctx context.Context) error {
 		defer cancel()
 		stopTracing(c) //nolint:errcheck // best effort at exit
 	}()
-	pool, redact, err := openPool(cfg, log, queryTracer)
+	pool, redact, err := openPool(cfg, getenv, log, queryTracer)
 	if err != nil {
 		return err
 	}
@@ -82,6 +87,7 @@ func realMain(ctx context.Context) error {
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)
 	opts = append(opts, sec.opts...)
 	opts = append(opts, grpcTrace, grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))
+	opts = append(opts, cfg.transport.serverOptions()...)
 	if cfg.MetricsListen != "" {
 		mlis, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -97,8 +103,8 @@ func realMain(ctx context.Context) error {
 // openPool resolves and checks the database URL and makes a pool that
 // connects lazily, so the service starts while the database is down. No
 // database configured is not an error: loads then answer UNAVAILABLE.
-func openPool(cfg *config, log *zap.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, func(string) string, error) {
-	res, err := dsn.Resolve(cfg.DatabaseURL, os.Getenv)
+func openPool(cfg *config, getenv func(string) string, log *zap.Logger, tracer pgx.QueryTracer) (*pgxpool.Pool, func(string) string, error) {
+	res, err := dsn.Resolve(cfg.DatabaseURL, getenv)
 	if errors.Is(err, dsn.ErrNotConfigured) {
 		log.Warn("no database configured; plans work, loads answer UNAVAILABLE", zap.Error(err))
 		return nil, func(s string) string { return s }, nil
@@ -134,7 +140,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	}
 	gs := grpc.NewServer(opts...)
 	hs := health.NewServer()
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	m.InitializeMetrics(gs)
@@ -165,18 +171,37 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	return nil
 }
 
-func newLogger(cfg *config) (*zap.Logger, error) {
+// newLogger logs to w at the configured level: JSON lines, or lines for
+// people (console). Only ERROR and worse carry a stack trace — a client's
+// mistake (WARN) stays on one line — and repeats are sampled as zap's
+// production logger does, so a flood of refused calls cannot flood the log.
+func newLogger(cfg *config, w io.Writer) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return nil, err
 	}
-	zc := zap.NewProductionConfig()
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	if cfg.LogFormat == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeLevel = zapcore.CapitalLevelEncoder
+		if terminal(w) {
+			ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
+		enc = zapcore.NewConsoleEncoder(ec)
 	}
-	zc.Level = zap.NewAtomicLevelAt(level)
-	return zc.Build()
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	core = zapcore.NewSamplerWithOptions(core, time.Second, 100, 100)
+	return zap.New(core, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel)), nil
+}
+
+// terminal reports whether w is a terminal, where colours help.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // version is the module version the binary was built from, or "devel".

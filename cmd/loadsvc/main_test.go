@@ -1,4 +1,4 @@
-package main_test
+package main
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,14 +46,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a running loadsvc binary.
+// proc is a service run in-process by realMain.
 type proc struct {
-	cmd    *exec.Cmd
 	addr   string
 	out    *syncBuffer
 	conn   *grpc.ClientConn
 	client loadsvcv1.LoadServiceClient
-	done   chan error
+	stop   context.CancelFunc // as SIGTERM: graceful shutdown
+	done   chan error         // realMain's result
 }
 
 type syncBuffer struct {
@@ -74,47 +73,75 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// start runs the binary with args and env (and nothing of the test's own
-// database environment) and waits until it serves health checks.
+// environ is a getenv over "KEY=value" entries and nothing else: none of
+// the test's own database environment.
+func environ(env []string) func(string) string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+// start runs realMain with args and env on a free loopback address and
+// waits until it serves health checks; the test's end stops it.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	addr := freeAddr(t)
-	p := &proc{addr: addr, out: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"--listen", addr}, args...)...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
+	return startOn(t, addr, addr, env, args...)
+}
+
+// startOn is start listening on listen, reached at addr.
+func startOn(t *testing.T, listen, addr string, env []string, args ...string) *proc {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	p := &proc{addr: addr, out: &syncBuffer{}, stop: stop, done: make(chan error, 1)}
+	go func() { p.done <- realMain(ctx, append([]string{"--listen", listen}, args...), environ(env), p.out) }()
 	t.Cleanup(func() {
-		p.cmd.Process.Kill() //nolint:errcheck // may have exited
+		stop()
+		<-p.done
 		if t.Failed() {
 			t.Logf("loadsvc output:\n%s", p.out.String())
 		}
 	})
+	p.conn, p.client = dial(t, addr)
+	waitServing(t, p.conn, p.done, p.out)
+	return p
+}
+
+// dial is a plaintext client connection to addr that sends large messages.
+func dial(t *testing.T, addr string) (*grpc.ClientConn, loadsvcv1.LoadServiceClient) {
+	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(256<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	p.conn, p.client = conn, loadsvcv1.NewLoadServiceClient(conn)
+	return conn, loadsvcv1.NewLoadServiceClient(conn)
+}
+
+// waitServing waits up to 20 s until conn's server answers health checks,
+// failing early when done says it ended.
+func waitServing(t *testing.T, conn *grpc.ClientConn, done chan error, out *syncBuffer) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
 		if err == nil {
-			return p
+			return
 		}
 		select {
-		case err := <-p.done:
-			t.Fatalf("loadsvc exited before serving: %v\n%s", err, p.out.String())
+		case err := <-done:
+			done <- err
+			t.Fatalf("loadsvc ended before serving: %v\n%s", err, out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("loadsvc did not serve: %v\n%s", err, p.out.String())
+			t.Fatalf("loadsvc did not serve: %v\n%s", err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -232,14 +259,13 @@ func TestMalformedURLStops(t *testing.T) {
 		{"LOADSVC_DATABASE_URL=postgres://loader:hunter2secret@localhost:notaport/db"},
 		{"DATABASE_URL=postgres://loader:hunter2secret@localhost:99999999/db"},
 	} {
-		cmd := exec.Command(binary, "--listen", freeAddr(t))
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
+		out := &syncBuffer{}
+		err := realMain(context.Background(), []string{"--listen", freeAddr(t)}, environ(env), out)
 		if err == nil {
-			t.Fatalf("%v: exited 0:\n%s", env, out)
+			t.Fatalf("%v: started:\n%s", env, out)
 		}
-		if !strings.Contains(string(out), "invalid database URL") || strings.Contains(string(out), "hunter2secret") {
-			t.Errorf("%v: output:\n%s", env, out)
+		if all := err.Error() + out.String(); !strings.Contains(all, "invalid database URL") || strings.Contains(all, "hunter2secret") {
+			t.Errorf("%v: error %v, output:\n%s", env, err, out)
 		}
 	}
 }
@@ -280,7 +306,7 @@ func TestServesReflectionHealthAndLargeRequests(t *testing.T) {
 	}
 }
 
-// SIGTERM: health turns NOT_SERVING, the in-flight load finishes within the
+// Shutdown (SIGTERM; here the end of realMain's context): health turns NOT_SERVING, the in-flight load finishes within the
 // shutdown timeout, and the process exits 0; with a short timeout the load
 // is cancelled and rolled back instead.
 func TestGracefulShutdown(t *testing.T) {
@@ -310,19 +336,18 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow();`)
 				t.Fatalf("health before SIGTERM: %v %v", first, err)
 			}
 			time.Sleep(400 * time.Millisecond) // the load is in its slow INSERT
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
+			p.stop()
 			if next, err := watch.Recv(); err != nil || next.Status != healthpb.HealthCheckResponse_NOT_SERVING {
 				t.Errorf("health after SIGTERM: %v %v", next, err)
 			}
 			select {
 			case err := <-p.done:
+				p.done <- err // for the cleanup
 				if err != nil {
-					t.Errorf("exit: %v", err)
+					t.Errorf("realMain: %v", err)
 				}
 			case <-time.After(40 * time.Second):
-				t.Fatal("loadsvc did not exit")
+				t.Fatal("realMain did not return")
 			}
 			err = <-loadErr
 			if tc.want > 0 && err != nil {

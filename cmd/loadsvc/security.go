@@ -36,7 +36,7 @@ func newSecurity(ctx context.Context, cfg *config, log *zap.Logger) (*security, 
 		if err != nil {
 			return nil, err
 		}
-		go authn.Watch(ctx, 0)
+		go authn.Watch(ctx, cfg.ReloadInterval)
 		s.opts = append(s.opts, authn.ServerOptions()...)
 		s.reloads = append(s.reloads, authn.Reload)
 	}
@@ -45,7 +45,7 @@ func newSecurity(ctx context.Context, cfg *config, log *zap.Logger) (*security, 
 		if err != nil {
 			return nil, err
 		}
-		go tr.Watch(ctx, 0)
+		go tr.Watch(ctx, cfg.ReloadInterval)
 		s.opts = append(s.opts, grpc.Creds(credentials.NewTLS(tr.ServerConfig())))
 		s.reloads = append(s.reloads, tr.Reload)
 	}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"math"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// serverOptions bounds what one client connection may hold: calls at once
+// (a client cannot open thousands of streams on one connection) and
+// keepalive (a client cannot flood pings, a dead peer's connection is
+// found and closed, an idle one is let go).
+func (t transport) serverOptions() []grpc.ServerOption {
+	streams := uint32(math.MaxUint32)
+	if t.MaxConcurrentStreams > 0 {
+		streams = uint32(min(t.MaxConcurrentStreams, math.MaxUint32))
+	}
+	return []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(streams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: t.KeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: t.MaxConnectionIdle,
+			Time:              t.KeepaliveTime,
+			Timeout:           t.KeepaliveTimeout,
+		}),
+	}
+}
