@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union, cast
 
 import grpc
 
@@ -30,7 +30,7 @@ from loadsvc.v1 import loadsvc_pb2_grpc as pb_grpc
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Client", "Writer", "DEFAULT_BATCH_ROWS", "MAX_MESSAGE_BYTES"]
+__all__ = ["DEFAULT_BATCH_ROWS", "MAX_MESSAGE_BYTES", "Client", "Writer", "new_request_id"]
 
 #: Rows per message: a sized input of at most this many rows goes as one
 #: unary Load, anything else streams in messages of this many rows.
@@ -555,11 +555,11 @@ def _config(
     return pb.LoadConfig(
         table=table,
         schema=schema or "",
-        mode=mode_v,
+        mode=cast("pb.Mode", mode_v),
         pk=keys,
         plan_only=plan_only,
         chunk_size=chunk_size or 0,
-        duplicates=dup_v,
+        duplicates=cast("pb.Duplicates", dup_v),
         request_id=request_id,
         dry_run=dry_run,
     )

@@ -360,7 +360,7 @@ def _fill_typed(
     return True
 
 
-def _with_placeholders(present: Sequence[Any], nulls: list[bool] | None, zero: Any) -> list[Any]:
+def _with_placeholders(present: Sequence[Any], nulls: list[bool] | None, zero: Any) -> Sequence[Any]:
     """present (the non-NULL values in order) with zero at each NULL row."""
     if nulls is None:
         return present
@@ -435,7 +435,7 @@ def encode_frame(frame: pandas.DataFrame, first_row: int, columns: Columns) -> p
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise EncodeError(f"the DataFrame has column {dup!r} twice", first_row, str(dup))
-    columns.resolve(set(names), [names] * min(1, len(frame)), first_row)
+    columns.resolve(set(names), [names], first_row)
     by_name = {n: i for i, n in enumerate(names)}
     out = pb.TypedRows()
     for n in sorted(names):
