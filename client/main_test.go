@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -20,7 +21,6 @@ import (
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
-	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
 var cluster *pgtest.Cluster
@@ -41,13 +41,14 @@ func setup(t *testing.T) *env { return setupURL(t, cluster.NewDatabase(t)) }
 // setupURL starts a service on the database at url ("" for none).
 func setupURL(t *testing.T, url string) *env {
 	t.Helper()
-	e := &env{seen: &recorder{}}
+	core, logs := observer.New(zap.InfoLevel)
+	e := &env{seen: &recorder{logs: logs}}
 	exec := &loader.Executor{AcquireTimeout: 5 * time.Second}
 	if url != "" {
 		e.admin = newPool(t, url)
 		exec.Pool = newPool(t, url)
 	}
-	e.serve(t, server.New(exec, server.Options{MaxRows: 100_000}))
+	e.serve(t, server.New(exec, server.Options{MaxRows: 100_000, Logger: zap.New(core)}))
 	return e
 }
 
@@ -78,7 +79,7 @@ func (e *env) serve(t *testing.T, srv *server.Server) {
 	opts := append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20),
 		grpc.ChainUnaryInterceptor(e.seen.unary), grpc.ChainStreamInterceptor(e.seen.stream))
 	gs := grpc.NewServer(opts...)
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	e.health = health.NewServer()
 	e.health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, e.health)
@@ -156,18 +157,13 @@ func (e *env) idle(t *testing.T) {
 
 // recorder is a server interceptor that notes what the RPCs carried.
 type recorder struct {
-	mu         sync.Mutex
-	auth       []string // authorization metadata, one per RPC
-	requestIDs []string // config.request_id of each Load
+	mu   sync.Mutex
+	auth []string               // authorization metadata, one per RPC
+	logs *observer.ObservedLogs // the service's access lines: request_id of each load
 }
 
 func (r *recorder) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	r.note(ctx)
-	if lr, ok := req.(*loadsvcv1.LoadRequest); ok {
-		r.mu.Lock()
-		r.requestIDs = append(r.requestIDs, lr.GetConfig().GetRequestId())
-		r.mu.Unlock()
-	}
 	return h(ctx, req)
 }
 
@@ -186,7 +182,11 @@ func (r *recorder) note(ctx context.Context) {
 func (r *recorder) snapshot() (auth, ids []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.auth...), append([]string(nil), r.requestIDs...)
+	for _, l := range r.logs.FilterMessage("load").All() {
+		id, _ := l.ContextMap()["request_id"].(string)
+		ids = append(ids, id)
+	}
+	return append([]string(nil), r.auth...), ids
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadsvc/loadsvc/pgtext"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -200,13 +200,11 @@ func uintCell(u uint64) cell {
 
 // jsonCell writes v as compact JSON without HTML escaping.
 func jsonCell(v any) (cell, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	s, err := pgtext.JSON(v)
+	if err != nil {
 		return cell{}, fmt.Errorf("as JSON: %w", err)
 	}
-	return cell{kind: kindJSON, s: strings.TrimSuffix(buf.String(), "\n")}, nil
+	return cell{kind: kindJSON, s: s}, nil
 }
 
 // text renders the cell as PostgreSQL input text.
@@ -215,41 +213,15 @@ func (v cell) text() string {
 	case kindInt:
 		return strconv.FormatInt(v.i, 10)
 	case kindFloat:
-		return formatFloat(v.f)
+		return pgtext.Float(v.f)
 	case kindBool:
 		return strconv.FormatBool(v.b)
 	case kindBytes:
-		return formatBytea(v.by)
+		return pgtext.Bytea(v.by)
 	case kindTime:
 		return time.UnixMicro(v.i).UTC().Format(timeText)
 	}
 	return v.s
-}
-
-// formatFloat writes f in plain decimal, the shortest form that reads back
-// as f, with PostgreSQL's spellings of the infinities and NaN.
-func formatFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case math.IsNaN(f):
-		return "NaN"
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-// formatBytea writes b in PostgreSQL's hex bytea input form.
-func formatBytea(b []byte) string {
-	const hex = "0123456789abcdef"
-	out := make([]byte, 2+2*len(b))
-	out[0], out[1] = '\\', 'x'
-	for i, c := range b {
-		out[2+2*i] = hex[c>>4]
-		out[3+2*i] = hex[c&0x0f]
-	}
-	return string(out)
 }
 
 // column is one column of a batch being built. Its slices are kept and

@@ -23,7 +23,6 @@ import (
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
-	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
 var cluster *pgtest.Cluster
@@ -67,7 +66,7 @@ func startService(t *testing.T, opts ...func(*serviceOpts)) *service {
 		gopts = append(gopts, grpc.Creds(o.creds))
 	}
 	gs := grpc.NewServer(gopts...)
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	s.health = health.NewServer()
 	s.health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, s.health)

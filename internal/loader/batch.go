@@ -1,12 +1,5 @@
 package loader
 
-import (
-	"sort"
-	"strings"
-
-	"google.golang.org/protobuf/types/known/structpb"
-)
-
 // Field is one value of a row as PostgreSQL input text; Null marks SQL NULL.
 type Field struct {
 	Text string
@@ -44,57 +37,6 @@ func (b *Batch) ColumnIndex(name string) int {
 		}
 	}
 	return -1
-}
-
-// StructColumns returns the sorted union of the keys of rows, each checked as
-// an identifier.
-func StructColumns(rows []*structpb.Struct) ([]string, error) {
-	seen := make(map[string]struct{})
-	var cols []string
-	for i, r := range rows {
-		for k := range r.GetFields() {
-			if _, ok := seen[k]; ok {
-				continue
-			}
-			if err := CheckIdent(k); err != nil {
-				return nil, invalid(rowField(i, k), i, "row %d: column name %v", i, err)
-			}
-			seen[k] = struct{}{}
-			cols = append(cols, k)
-		}
-	}
-	sort.Strings(cols)
-	return cols, nil
-}
-
-// FromStructs encodes JSON rows into a batch with the given columns (usually
-// StructColumns of the same rows). A key missing from a row is NULL; a key
-// outside columns is refused. offset is the index of rows[0] in the load.
-func FromStructs(columns []string, rows []*structpb.Struct, offset int) (*Batch, error) {
-	index := make(map[string]int, len(columns))
-	for i, c := range columns {
-		index[c] = i
-	}
-	b := &Batch{Columns: columns, Values: make([]Field, len(rows)*len(columns)), Offset: offset}
-	for i := range b.Values {
-		b.Values[i].Null = true
-	}
-	for i, r := range rows {
-		row := b.Row(i)
-		for k, v := range r.GetFields() {
-			j, ok := index[k]
-			if !ok {
-				return nil, invalid(rowField(offset+i, k), offset+i,
-					"row %d: column %s is not among the columns of the load (%s); the first message of a stream fixes them", offset+i, QuoteIdent(k), strings.Join(columns, ", "))
-			}
-			f, err := EncodeValue(v)
-			if err != nil {
-				return nil, invalid(rowField(offset+i, k), offset+i, "row %d, column %s: %v", offset+i, QuoteIdent(k), err)
-			}
-			row[j] = f
-		}
-	}
-	return b, nil
 }
 
 func rowField(row int, column string) string {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 // The fuzz targets share one database each (created once per target, not per
@@ -149,7 +150,7 @@ func FuzzIdentifier(f *testing.F) {
 				})
 			}
 			refused(t, "column", "rows[0]."+name, func() error {
-				_, err := loader.StructColumns([]*structpb.Struct{{Fields: map[string]*structpb.Value{name: structpb.NewStringValue("x")}}})
+				_, err := testrows.Columns([]*structpb.Struct{{Fields: map[string]*structpb.Value{name: structpb.NewStringValue("x")}}})
 				return err
 			})
 			d.checkCanary(t)
@@ -193,11 +194,11 @@ WHERE n.nspname = $1`, schema)
 		// One row through the planner and the executor.
 		value := "value of " + name
 		ss := []*structpb.Struct{{Fields: map[string]*structpb.Value{col: structpb.NewStringValue(value)}}}
-		cols, err := loader.StructColumns(ss)
+		cols, err := testrows.Columns(ss)
 		if err != nil {
 			t.Fatalf("StructColumns(%q): %v", col, err)
 		}
-		batch, err := loader.FromStructs(cols, ss, 0)
+		batch, err := testrows.FromStructs(cols, ss, 0)
 		if err != nil {
 			t.Fatalf("FromStructs: %v", err)
 		}
@@ -272,7 +273,7 @@ func FuzzValue(f *testing.F) {
 		if (err != nil) != (nul >= 0) {
 			t.Fatalf("Text(%q): error %v, NUL at %d", s, err, nul)
 		}
-		jf, jerr := loader.EncodeValue(structpb.NewStringValue(s))
+		jf, jerr := testrows.Value(structpb.NewStringValue(s))
 		if (jerr != nil) != (nul >= 0) {
 			t.Fatalf("EncodeValue(%q): error %v, NUL at %d", s, jerr, nul)
 		}
@@ -286,11 +287,11 @@ func FuzzValue(f *testing.F) {
 			{Fields: map[string]*structpb.Value{"id": structpb.NewNumberValue(float64(id + 1)), "v": structpb.NewStringValue(s)}},
 		}
 		d.next.Add(1)
-		cols, err := loader.StructColumns(ss)
+		cols, err := testrows.Columns(ss)
 		if err != nil {
 			t.Fatal(err)
 		}
-		batch, err := loader.FromStructs(cols, ss, 5)
+		batch, err := testrows.FromStructs(cols, ss, 5)
 		if nul >= 0 {
 			// Refused before any connection, naming row and column.
 			var ve *loader.ValidationError

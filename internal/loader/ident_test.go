@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 // TestIdentifierAbuse loads into tables and columns whose names try to end
@@ -124,7 +125,7 @@ INSERT INTO `+loader.QuoteIdent(strings.Repeat("L", 63))+` VALUES (1, 'keep');`)
 
 	// Column names are checked where the rows become columns.
 	for _, name := range []string{strings.Repeat("c", 64), "c\x00", ""} {
-		_, err := loader.StructColumns(structs(t, []row{{"id": 1, name: "v"}}))
+		_, err := testrows.Columns(structs(t, []row{{"id": 1, name: "v"}}))
 		validation(t, err, "rows[0]."+name, 0)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 var cluster *pgtest.Cluster
@@ -169,11 +170,11 @@ func structs(t *testing.T, rows []row) []*structpb.Struct {
 func batchOf(t *testing.T, rows []row) *loader.Batch {
 	t.Helper()
 	ss := structs(t, rows)
-	cols, err := loader.StructColumns(ss)
+	cols, err := testrows.Columns(ss)
 	if err != nil {
 		t.Fatalf("StructColumns: %v", err)
 	}
-	b, err := loader.FromStructs(cols, ss, 0)
+	b, err := testrows.FromStructs(cols, ss, 0)
 	if err != nil {
 		t.Fatalf("FromStructs: %v", err)
 	}

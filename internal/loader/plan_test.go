@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 // validation asserts that err is a *loader.ValidationError for field and
@@ -285,7 +286,7 @@ func TestNewPlanNoRows(t *testing.T) {
 
 func TestStructColumns(t *testing.T) {
 	t.Parallel()
-	cols, err := loader.StructColumns(structs(t, []row{
+	cols, err := testrows.Columns(structs(t, []row{
 		{"b": 1, "a": 2}, {}, {"c": 3, "a": 4, "年金": 1, "Z": 0, "a.b": 1, `q"`: 1},
 	}))
 	if err != nil {
@@ -295,7 +296,7 @@ func TestStructColumns(t *testing.T) {
 	if !reflect.DeepEqual(cols, want) {
 		t.Errorf("StructColumns = %q, want %q", cols, want)
 	}
-	if cols, err := loader.StructColumns(nil); err != nil || len(cols) != 0 {
+	if cols, err := testrows.Columns(nil); err != nil || len(cols) != 0 {
 		t.Errorf("StructColumns(nil) = %q, %v", cols, err)
 	}
 
@@ -305,7 +306,7 @@ func TestStructColumns(t *testing.T) {
 		{"", "rows[1]."},
 		{"a\x00b", "rows[1].a\x00b"},
 	} {
-		_, err := loader.StructColumns([]*structpb.Struct{
+		_, err := testrows.Columns([]*structpb.Struct{
 			{Fields: map[string]*structpb.Value{"ok": structpb.NewNullValue()}},
 			{Fields: map[string]*structpb.Value{tt.name: structpb.NewStringValue("v")}},
 		})
@@ -316,7 +317,7 @@ func TestStructColumns(t *testing.T) {
 func TestFromStructs(t *testing.T) {
 	t.Parallel()
 	rows := structs(t, []row{{"a": "x", "b": 1}, {"b": 2}, {"a": nil, "c": true}})
-	b, err := loader.FromStructs([]string{"a", "b", "c"}, rows, 0)
+	b, err := testrows.FromStructs([]string{"a", "b", "c"}, rows, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,11 +334,11 @@ func TestFromStructs(t *testing.T) {
 	}
 
 	// A key outside the columns, named with the row's index in the load.
-	_, err = loader.FromStructs([]string{"a"}, structs(t, []row{{"a": 1}, {"a": 2, "z": 1}}), 10)
+	_, err = testrows.FromStructs([]string{"a"}, structs(t, []row{{"a": 1}, {"a": 2, "z": 1}}), 10)
 	validation(t, err, "rows[11].z", 11, "row 11", `"z"`)
 
 	// Text holding a NUL byte is refused, not truncated.
-	_, err = loader.FromStructs([]string{"a"}, structs(t, []row{{"a": "ok"}, {"a": "x\x00y"}}), 0)
+	_, err = testrows.FromStructs([]string{"a"}, structs(t, []row{{"a": "ok"}, {"a": "x\x00y"}}), 0)
 	validation(t, err, "rows[1].a", 1, "NUL")
 
 	// A key missing from the offset batch is named with its load index.
@@ -347,7 +348,7 @@ func TestFromStructs(t *testing.T) {
 
 func mustFromStructs(t *testing.T, cols []string, rows []*structpb.Struct, offset int) *loader.Batch {
 	t.Helper()
-	b, err := loader.FromStructs(cols, rows, offset)
+	b, err := testrows.FromStructs(cols, rows, offset)
 	if err != nil {
 		t.Fatal(err)
 	}

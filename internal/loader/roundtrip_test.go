@@ -9,6 +9,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
+	"github.com/loadsvc/loadsvc/pgtext"
 )
 
 const roundTripTable = `CREATE TABLE rt (
@@ -40,8 +42,8 @@ func roundTripCases(t *testing.T) []valueCase {
 		{"ts", sv("2024-11-01 12:34:56.789"), str("2024-11-01 12:34:56.789")},
 		{"ts", sv("2024-11-01T12:34:56"), str("2024-11-01 12:34:56")},
 		{"tstz", sv("2024-11-01T12:34:56.123456+02:00"), str("2024-11-01 10:34:56.123456+00")},
-		{"tstz", sv(loader.FormatTimestampMicros(1700000000123456)), str("2023-11-14 22:13:20.123456+00")},
-		{"tstz", sv(loader.FormatTimestampMicros(-1)), str("1969-12-31 23:59:59.999999+00")},
+		{"tstz", sv(pgtext.TimestampMicros(1700000000123456)), str("2023-11-14 22:13:20.123456+00")},
+		{"tstz", sv(pgtext.TimestampMicros(-1)), str("1969-12-31 23:59:59.999999+00")},
 		{"n", nv(1e20), str("100000000000000000000")},
 		{"n", nv(-0.5), str("-0.5")},
 		{"n", nv(0.1), str("0.1")},
@@ -89,8 +91,8 @@ func roundTripCases(t *testing.T) []valueCase {
 		{"tx", sv("\x01\x1f\x7f"), str("\x01\x1f\x7f")},
 		{"tx", structpb.NewNullValue(), nil},
 		{"vc", sv("年金计划"), str("年金计划")},
-		{"by", sv(loader.FormatBytea([]byte{0, 1, 0xfe, 0xff, '\\', '\n'})), str(`\x0001feff5c0a`)},
-		{"by", sv(loader.FormatBytea(nil)), str(`\x`)},
+		{"by", sv(pgtext.Bytea([]byte{0, 1, 0xfe, 0xff, '\\', '\n'})), str(`\x0001feff5c0a`)},
+		{"by", sv(pgtext.Bytea(nil)), str(`\x`)},
 		{"uid", sv("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), str("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")},
 		{"arr", sv("{1,2,3}"), str("{1,2,3}")},
 		{"iv", sv("1 day 02:00:00"), str("1 day 02:00:00")},
@@ -118,11 +120,11 @@ func TestRoundTrip(t *testing.T) {
 					c.col: c.in,
 				}}
 			}
-			cols, err := loader.StructColumns(rows)
+			cols, err := testrows.Columns(rows)
 			if err != nil {
 				t.Fatal(err)
 			}
-			batch, err := loader.FromStructs(cols, rows, 0)
+			batch, err := testrows.FromStructs(cols, rows, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
+	"github.com/loadsvc/loadsvc/pgtext"
 )
 
 func mustValue(t *testing.T, v any) *structpb.Value {
@@ -56,7 +58,7 @@ func TestEncodeValue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := loader.EncodeValue(tt.in)
+			f, err := testrows.Value(tt.in)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("EncodeValue = %+v, %v; want an error about %s", f, err, tt.err)
@@ -93,7 +95,7 @@ func TestFormatFloat(t *testing.T) {
 		{math.Inf(-1), "-Infinity"},
 		{math.NaN(), "NaN"},
 	} {
-		got := loader.FormatFloat(tt.in)
+		got := pgtext.Float(tt.in)
 		if got != tt.want {
 			t.Errorf("FormatFloat(%g) = %q, want %q", tt.in, got, tt.want)
 		}
@@ -116,7 +118,7 @@ func TestFormatJSON(t *testing.T) {
 		{nil, `null`},
 		{1e20, `100000000000000000000`},
 	} {
-		got, err := loader.FormatJSON(tt.in)
+		got, err := pgtext.JSON(tt.in)
 		if err != nil {
 			t.Fatalf("FormatJSON(%v): %v", tt.in, err)
 		}
@@ -124,7 +126,7 @@ func TestFormatJSON(t *testing.T) {
 			t.Errorf("FormatJSON(%v) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
-	if _, err := loader.FormatJSON(math.NaN()); err == nil {
+	if _, err := pgtext.JSON(math.NaN()); err == nil {
 		t.Errorf("FormatJSON(NaN) succeeded; JSON has no NaN")
 	}
 }
@@ -140,7 +142,7 @@ func TestFormatBytea(t *testing.T) {
 		{[]byte{0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff}, `\x00017f80feff`},
 		{[]byte("AZ\\\n"), `\x415a5c0a`},
 	} {
-		if got := loader.FormatBytea(tt.in); got != tt.want {
+		if got := pgtext.Bytea(tt.in); got != tt.want {
 			t.Errorf("FormatBytea(%v) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
@@ -159,7 +161,7 @@ func TestFormatTimestampMicros(t *testing.T) {
 		{1700000000120000, "2023-11-14 22:13:20.12+00"},
 		{253402300799999999, "9999-12-31 23:59:59.999999+00"},
 	} {
-		if got := loader.FormatTimestampMicros(tt.in); got != tt.want {
+		if got := pgtext.TimestampMicros(tt.in); got != tt.want {
 			t.Errorf("FormatTimestampMicros(%d) = %s, want %s", tt.in, got, tt.want)
 		}
 	}

@@ -49,7 +49,7 @@ func serveGRPC(t *testing.T, m *metrics.Metrics, pool *pgxpool.Pool) loadsvcv1.L
 	exec := &loader.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}
 	srv := server.New(exec, server.Options{Observer: m})
 	gs := grpc.NewServer(append(m.ServerOptions(), server.ServerOptions(zap.NewNop())...)...)
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	m.InitializeMetrics(gs)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -90,7 +90,7 @@ func serve(t *testing.T, srv *server.Server) loadsvcv1.LoadServiceClient {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20))...)
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	go gs.Serve(lis) //nolint:errcheck // ends with Stop
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))

@@ -26,5 +26,6 @@ func ServerOptions(log *zap.Logger) []grpc.ServerOption {
 		grpc.ChainUnaryInterceptor(recovery.UnaryServerInterceptor(handler)),
 		grpc.ChainStreamInterceptor(recovery.StreamServerInterceptor(handler)),
 		grpc.StatsHandler(payloadCounter{}),
+		grpc.ForceServerCodecV2(codec{}),
 	}
 }

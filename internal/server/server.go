@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
@@ -35,6 +34,13 @@ type Options struct {
 	Allow func(ctx context.Context, schema, table string) (string, error)
 	// Observer, when set, hears of every finished load (metrics).
 	Observer Observer
+	// MaxInflightBytes bounds the request bytes held decoded at once,
+	// server-wide; a request waits for its share while its context lasts.
+	// 0 means no bound.
+	MaxInflightBytes int64
+	// MaxPlanBytes bounds the bytes of a plan-only stream, which is held
+	// in memory; 0 means 64 MiB.
+	MaxPlanBytes int
 }
 
 // Observer hears of every finished load RPC.
@@ -59,11 +65,11 @@ type Outcome struct {
 	Duration time.Duration
 }
 
-// Server implements loadsvc.v1.LoadService.
+// Server implements loadsvc.v1.LoadService; Register serves it.
 type Server struct {
-	loadsvcv1.UnimplementedLoadServiceServer
 	exec     *loader.Executor
 	opt      Options
+	budget   *budget
 	inflight atomic.Int64 // loads running now
 }
 
@@ -90,29 +96,47 @@ func New(exec *loader.Executor, opt Options) *Server {
 	if opt.Redact == nil {
 		opt.Redact = func(s string) string { return s }
 	}
-	return &Server{exec: exec, opt: opt}
+	if opt.MaxPlanBytes == 0 {
+		opt.MaxPlanBytes = 64 << 20
+	}
+	return &Server{exec: exec, opt: opt, budget: newBudget(opt.MaxInflightBytes)}
 }
 
-// Load loads one request's rows, or returns its plan.
-func (s *Server) Load(ctx context.Context, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
+// handleLoad loads one request's rows, or returns its plan. The request comes
+// off the wire undecoded (see message): its config is decoded and admitted
+// and its rows counted before any row is decoded.
+func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadResponse, error) {
 	c := s.begin(ctx, "Load")
-	cfg := s.config(req.GetConfig())
-	resp, err := s.load(ctx, &cfg, req)
+	p, err := m.split()
+	var wire *loadsvcv1.LoadConfig
+	if err == nil {
+		wire, err = p.decodeConfig()
+	}
+	cfg := s.config(wire)
+	var resp *loadsvcv1.LoadResponse
+	if err == nil {
+		resp, err = s.load(ctx, &cfg, wire, p, len(m.buf))
+	}
 	if err != nil {
 		resp = nil
 	}
-	return resp, c.end(req.GetConfig(), cfg, resp, err)
+	return resp, c.end(wire, cfg, resp, int64(len(p.rows)), err)
 }
 
-func (s *Server) load(ctx context.Context, cfg *loader.Config, req *loadsvcv1.LoadRequest) (*loadsvcv1.LoadResponse, error) {
-	if err := s.admit(ctx, cfg, req.GetConfig().GetPlanOnly()); err != nil {
+func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, p parts, size int) (*loadsvcv1.LoadResponse, error) {
+	if err := s.admit(ctx, cfg, wire.GetPlanOnly()); err != nil {
 		return nil, err
 	}
-	batch, err := requestBatch(req.GetRows(), req.GetTypedRows(), 0)
+	release, err := s.budget.acquire(ctx, size)
 	if err != nil {
 		return nil, err
 	}
-	if req.GetConfig().GetPlanOnly() {
+	defer release()
+	batch, err := p.decodeRows(0, nil, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint})
+	if err != nil {
+		return nil, err
+	}
+	if wire.GetPlanOnly() {
 		plan, err := loader.NewPlan(*cfg, batch)
 		if err != nil {
 			return nil, err
@@ -162,21 +186,6 @@ func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 	}
 }
 
-// requestBatch decodes the rows of one message, JSON or typed, not both.
-func requestBatch(rows []*structpb.Struct, typed *loadsvcv1.TypedRows, offset int) (*loader.Batch, error) {
-	if len(rows) > 0 && len(typed.GetColumns()) > 0 {
-		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
-	}
-	if len(typed.GetColumns()) > 0 {
-		return typedBatch(typed, offset)
-	}
-	cols, err := loader.StructColumns(rows)
-	if err != nil {
-		return nil, err
-	}
-	return loader.FromStructs(cols, rows, offset)
-}
-
 // call is one load RPC on its way: it logs one access line when it ends
 // and tells the observer.
 type call struct {
@@ -199,7 +208,8 @@ func (s *Server) begin(ctx context.Context, method string) *call {
 // wire is the request's config as sent (nil when none arrived): plan_only
 // and request_id come from it, so that a failed request is reported as what
 // it asked for.
-func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv1.LoadResponse, err error) error {
+// rows is what the request carried, for a request that failed.
+func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv1.LoadResponse, rows int64, err error) error {
 	reqID := wire.GetRequestId()
 	defer c.s.inflight.Add(-1)
 	var st *status.Status
@@ -207,7 +217,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 		st = toStatus(err, c.s.opt.Redact)
 	}
 	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
-		Rows: resp.GetRows(), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
+		Rows: max(resp.GetRows(), rows), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
 		PlanOnly: wire.GetPlanOnly(), DryRun: wire.GetDryRun(), Duration: time.Since(c.start)}
 	if c.s.opt.Observer != nil {
 		c.s.opt.Observer.LoadFinished(c.method, o)

@@ -3,59 +3,68 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
+	"slices"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
-// LoadStream loads a client stream of row messages in one transaction. Rows
+// handleStream loads a client stream of row messages in one transaction. Rows
 // go into the COPY as they arrive, so memory stays bounded by one message
 // and one COPY buffer, however long the stream.
-func (s *Server) LoadStream(stream loadsvcv1.LoadService_LoadStreamServer) error {
+func (s *Server) handleStream(stream grpc.ServerStream) error {
 	c := s.begin(stream.Context(), "LoadStream")
-	first, err := stream.Recv()
-	if errors.Is(err, io.EOF) {
-		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
-	}
-	if err != nil {
-		return c.end(nil, loader.Config{}, nil, err)
-	}
-	cfg := s.config(first.GetConfig())
-	cfg.MaxRows, cfg.MaxRowsHint = s.opt.MaxStreamRows, "per stream (LOADSVC_MAX_STREAM_ROWS)"
-	resp, src, err := s.loadStream(stream, &cfg, first)
+	src := &streamSource{s: s, stream: stream}
 	defer src.close()
+	first, err := src.first()
+	var wire *loadsvcv1.LoadConfig
 	if err == nil {
-		err = stream.SendAndClose(resp)
+		wire, err = first.decodeConfig()
+	}
+	if err == nil && wire == nil {
+		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
+	}
+	cfg := s.config(wire)
+	cfg.MaxRows, cfg.MaxRowsHint = s.opt.MaxStreamRows, "per stream (LOADSVC_MAX_STREAM_ROWS)"
+	var resp *loadsvcv1.LoadResponse
+	if err == nil {
+		src.pending, src.limits = &first, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint}
+		resp, err = s.loadStream(stream.Context(), &cfg, wire, src)
+	}
+	if err == nil {
+		err = stream.SendMsg(resp)
 	}
 	if err != nil {
 		resp = nil
 	}
-	return c.end(first.GetConfig(), cfg, resp, err)
+	return c.end(wire, cfg, resp, int64(src.rows), err)
 }
 
-func (s *Server) loadStream(stream loadsvcv1.LoadService_LoadStreamServer, cfg *loader.Config, first *loadsvcv1.LoadStreamRequest) (*loadsvcv1.LoadResponse, *streamSource, error) {
-	src := &streamSource{stream: stream, pending: first}
-	if first.GetConfig() == nil {
-		return nil, src, &loader.ValidationError{Field: "config", Row: -1, Reason: "the first message of a stream must carry the config"}
+func (s *Server) loadStream(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, src *streamSource) (*loadsvcv1.LoadResponse, error) {
+	if err := s.admit(ctx, cfg, wire.GetPlanOnly()); err != nil {
+		return nil, err
 	}
-	if err := s.admit(stream.Context(), cfg, first.GetConfig().GetPlanOnly()); err != nil {
-		return nil, src, err
+	if wire.GetPlanOnly() {
+		return s.planStream(ctx, cfg, src)
 	}
-	if first.GetConfig().GetPlanOnly() {
-		resp, err := s.planStream(stream.Context(), cfg, src)
-		return resp, src, err
-	}
-	res, err := s.exec.Run(stream.Context(), *cfg, src)
+	res, err := s.exec.Run(ctx, *cfg, src)
 	if err != nil {
-		return nil, src, err
+		return nil, err
 	}
-	return resultResponse(cfg, res), src, nil
+	return resultResponse(cfg, res), nil
 }
 
-// planStream gathers a plan-only stream's rows (bounded by MaxRows) and
-// plans them as one request; it never connects.
+// planStream gathers a plan-only stream's rows, bounded by rows and bytes
+// since they are held in memory, and plans them as one request; it never
+// connects. Every message is held to the first one's columns, by name.
 func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *streamSource) (*loadsvcv1.LoadResponse, error) {
+	src.limits = limits{maxRows: s.opt.MaxRows, maxRowsHint: "per plan-only stream, which is held in memory (LOADSVC_MAX_ROWS)"}
 	all := &loader.Batch{}
 	for {
 		b, err := src.Next(ctx)
@@ -67,10 +76,14 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 		}
 		if all.Columns == nil {
 			all.Columns = b.Columns
+		} else if !slices.Equal(all.Columns, b.Columns) {
+			return nil, &loader.ValidationError{Field: "rows", Row: b.Offset, Reason: fmt.Sprintf(
+				"rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteNames(b.Columns), quoteNames(all.Columns))}
 		}
 		all.Values = append(all.Values, b.Values...)
-		if s.opt.MaxRows > 0 && all.Len() > s.opt.MaxRows {
-			return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: "a plan-only stream is held in memory and may carry at most " + itoa(s.opt.MaxRows) + " rows (LOADSVC_MAX_ROWS)"}
+		if src.bytes > s.opt.MaxPlanBytes {
+			return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
+				"a plan-only stream is held in memory and may carry at most %d bytes; this one carries more", s.opt.MaxPlanBytes)}
 		}
 	}
 	plan, err := loader.NewPlan(*cfg, all)
@@ -80,42 +93,100 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 	return planResponse(plan), nil
 }
 
-// streamSource turns the messages of a stream into batches. The first
-// message with rows fixes the load's columns; a later JSON row may leave a
-// column out (NULL) but not add one.
+// streamSource turns the messages of a stream into batches, decoding each
+// only when the load asks for it. The first message with rows fixes the
+// load's columns; a later JSON row may leave a column out (NULL) but not
+// add one.
 type streamSource struct {
-	stream  loadsvcv1.LoadService_LoadStreamServer
-	pending *loadsvcv1.LoadStreamRequest
+	s       *Server
+	stream  grpc.ServerStream
+	pending *parts // the first message, already split
+	pendSz  int    // its size
+	limits  limits
 	columns []string
-	rows    int
+	rows    int // rows decoded so far
+	bytes   int // message bytes received so far
 	msgs    int
+	release func() // gives back the budget of the batch last handed out
 	ch      chan received
 	done    chan struct{}
 	err     error // the error that ended the stream
 }
 
-func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
+// first receives and splits the stream's first message.
+func (s *streamSource) first() (parts, error) {
+	m, err := s.receiveOne()
+	if errors.Is(err, io.EOF) {
+		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
+	}
+	if err != nil {
+		return parts{}, err
+	}
+	s.bytes += len(m.buf)
+	s.pendSz = len(m.buf)
+	return m.split()
+}
+
+// Next returns the next batch with rows. A panic while decoding — on the
+// COPY's goroutine, outside the handler's recovery — becomes an error.
+func (s *streamSource) Next(ctx context.Context) (b *loader.Batch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.s.opt.Logger.Error("panic decoding a stream message", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			b, err = nil, errors.New("internal error decoding a stream message; the service logged the details")
+		}
+	}()
+	s.giveBack()
 	for {
-		msg, err := s.recv(ctx)
+		p, size, err := s.next(ctx)
 		if err != nil {
 			return nil, err
 		}
-		b, err := s.batch(msg)
+		if s.release, err = s.s.budget.acquire(ctx, size); err != nil {
+			return nil, err
+		}
+		b, err := p.decodeRows(s.rows, s.columns, s.limits)
 		if err != nil || b.Len() > 0 {
+			if b != nil && s.columns == nil {
+				s.columns = b.Columns
+			}
+			s.rows += b.Len()
 			return b, err
 		}
+		s.giveBack()
 	}
+}
+
+func (s *streamSource) giveBack() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+}
+
+// next returns the next message split, and its size.
+func (s *streamSource) next(ctx context.Context) (parts, int, error) {
+	s.msgs++
+	if p := s.pending; p != nil {
+		s.pending = nil
+		return *p, s.pendSz, nil
+	}
+	m, err := s.recv(ctx)
+	if err != nil {
+		return parts{}, 0, err
+	}
+	s.bytes += len(m.buf)
+	p, err := m.split()
+	if err == nil && len(p.config) > 0 {
+		err = &loader.ValidationError{Field: "config", Row: s.rows, Reason: fmt.Sprintf("message %d of the stream carries a config; only the first may", s.msgs-1)}
+	}
+	return p, len(m.buf), err
 }
 
 // recv returns the next message, or ctx's error when ctx ends first. One
 // goroutine receives from the stream and hands messages over, so that a
 // reader whose COPY failed can be stopped while the client is idle.
-func (s *streamSource) recv(ctx context.Context) (*loadsvcv1.LoadStreamRequest, error) {
-	if m := s.pending; m != nil {
-		s.pending = nil
-		s.msgs++
-		return m, nil
-	}
+func (s *streamSource) recv(ctx context.Context) (*message, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -134,24 +205,27 @@ func (s *streamSource) recv(ctx context.Context) (*loadsvcv1.LoadStreamRequest, 
 		s.err = r.err
 		return nil, r.err
 	}
-	m := r.msg
-	s.msgs++
-	if m.GetConfig() != nil {
-		return nil, &loader.ValidationError{Field: "config", Row: s.rows, Reason: "message " + itoa(s.msgs-1) + " of the stream carries a config; only the first may"}
+	return r.msg, nil
+}
+
+// received is one RecvMsg's result.
+type received struct {
+	msg *message
+	err error
+}
+
+func (s *streamSource) receiveOne() (*message, error) {
+	m := new(message)
+	if err := s.stream.RecvMsg(m); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-// received is one Recv's result.
-type received struct {
-	msg *loadsvcv1.LoadStreamRequest
-	err error
-}
-
-// receive runs stream.Recv until it fails or the handler is done.
+// receive runs RecvMsg until it fails or the handler is done.
 func (s *streamSource) receive() {
 	for {
-		m, err := s.stream.Recv()
+		m, err := s.receiveOne()
 		select {
 		case s.ch <- received{m, err}:
 		case <-s.done:
@@ -163,28 +237,11 @@ func (s *streamSource) receive() {
 	}
 }
 
-// close stops the receiving goroutine; the handler calls it on its way out.
+// close stops the receiving goroutine and gives back the budget; the
+// handler calls it on its way out.
 func (s *streamSource) close() {
+	s.giveBack()
 	if s.done != nil {
 		close(s.done)
 	}
-}
-
-func (s *streamSource) batch(m *loadsvcv1.LoadStreamRequest) (*loader.Batch, error) {
-	var b *loader.Batch
-	var err error
-	switch {
-	case len(m.GetRows()) > 0 && s.columns != nil && len(m.GetTypedRows().GetColumns()) == 0:
-		b, err = loader.FromStructs(s.columns, m.GetRows(), s.rows)
-	default:
-		b, err = requestBatch(m.GetRows(), m.GetTypedRows(), s.rows)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if b.Len() > 0 && s.columns == nil {
-		s.columns = b.Columns
-	}
-	s.rows += b.Len()
-	return b, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/pgtext"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -19,8 +20,7 @@ type typedColumn struct {
 
 // typedBatch decodes the compact typed form into a batch with its columns
 // sorted by name, as JSON rows get them. offset is the index of its first
-// row in the load. want, when set, is the column list every batch of a
-// stream must have.
+// row in the load.
 func typedBatch(tr *loadsvcv1.TypedRows, offset int) (*loader.Batch, error) {
 	cols := make([]typedColumn, 0, len(tr.GetColumns()))
 	seen := make(map[string]bool, len(tr.GetColumns()))
@@ -85,15 +85,15 @@ func viewColumn(c *loadsvcv1.TypedColumn) (typedColumn, error) {
 		return loader.Field{Text: strconv.FormatInt(c.GetInt64S()[i], 10)}, nil
 	})
 	use(len(c.GetFloat64S()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: loader.FormatFloat(c.GetFloat64S()[i])}, nil
+		return loader.Field{Text: pgtext.Float(c.GetFloat64S()[i])}, nil
 	})
 	use(len(c.GetBools()), func(i int) (loader.Field, error) { return loader.Field{Text: strconv.FormatBool(c.GetBools()[i])}, nil })
 	use(len(c.GetTexts()), func(i int) (loader.Field, error) { return loader.Text(c.GetTexts()[i]) })
 	use(len(c.GetBytesValues()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: loader.FormatBytea(c.GetBytesValues()[i])}, nil
+		return loader.Field{Text: pgtext.Bytea(c.GetBytesValues()[i])}, nil
 	})
 	use(len(c.GetTimestampMicros()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: loader.FormatTimestampMicros(c.GetTimestampMicros()[i])}, nil
+		return loader.Field{Text: pgtext.TimestampMicros(c.GetTimestampMicros()[i])}, nil
 	})
 	use(len(c.GetJsonValues()), func(i int) (loader.Field, error) { return loader.Text(c.GetJsonValues()[i]) })
 	switch {

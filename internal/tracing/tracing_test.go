@@ -11,6 +11,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -178,8 +179,8 @@ func tracedPool(t *testing.T, url string, tr *Tracing) *pgxpool.Pool {
 // port and returns a client connection.
 func serve(t *testing.T, tr *Tracing, pool *pgxpool.Pool) *grpc.ClientConn {
 	t.Helper()
-	gs := grpc.NewServer(tr.ServerOption())
-	loadsvcv1.RegisterLoadServiceServer(gs, server.New(&loader.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}, server.Options{}))
+	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), tr.ServerOption())...)
+	server.Register(gs, server.New(&loader.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}, server.Options{}))
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

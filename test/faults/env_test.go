@@ -122,7 +122,7 @@ func newEnv(t *testing.T, opts ...opt) *env {
 	}
 	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20))...)
 	hs := health.NewServer()
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	healthpb.RegisterHealthServer(gs, hs)
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)

@@ -146,7 +146,7 @@ func serve(t *testing.T, srv *server.Server) loadsvcv1.LoadServiceClient {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer(server.ServerOptions(zap.NewNop())...)
-	loadsvcv1.RegisterLoadServiceServer(gs, srv)
+	server.Register(gs, srv)
 	go gs.Serve(lis) //nolint:errcheck // ends with Stop
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

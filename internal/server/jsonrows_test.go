@@ -1,0 +1,222 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// decodeWire is what the handlers do with a message: split it, decode its
+// config, then its rows.
+func decodeWire(b []byte) (*loader.Batch, error) {
+	p, err := (&message{buf: b}).split()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.decodeConfig(); err != nil {
+		return nil, err
+	}
+	return p.decodeRows(0, nil, limits{})
+}
+
+// decodeReference is the old way: unmarshal Structs, then read them.
+func decodeReference(b []byte) (*loader.Batch, error) {
+	req := &loadsvcv1.LoadRequest{}
+	if err := proto.Unmarshal(b, req); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(req.GetRows()) > 0 && len(req.GetTypedRows().GetColumns()) > 0:
+		return nil, errors.New("both")
+	case len(req.GetTypedRows().GetColumns()) > 0:
+		return typedBatch(req.GetTypedRows(), 0)
+	}
+	cols, err := testrows.Columns(req.GetRows())
+	if err != nil {
+		return nil, err
+	}
+	b2, err := testrows.FromStructs(cols, req.GetRows(), 0)
+	if err != nil {
+		return nil, err
+	}
+	// Refusals the reference never had: a row without any column, and
+	// the bounds on columns and values.
+	for _, r := range req.GetRows() {
+		if len(r.GetFields()) == 0 {
+			return nil, errors.New("a row carries no column")
+		}
+	}
+	if len(cols) > maxColumns || len(cols)*len(req.GetRows()) > maxCells {
+		return nil, errors.New("too many columns or values")
+	}
+	return b2, nil
+}
+
+func sameBatch(a, b *loader.Batch) bool {
+	if a.Len() == 0 || b.Len() == 0 {
+		return a.Len() == b.Len()
+	}
+	return reflect.DeepEqual(a.Columns, b.Columns) && reflect.DeepEqual(a.Values, b.Values)
+}
+
+func marshalRows(t testing.TB, rows ...map[string]any) []byte {
+	t.Helper()
+	req := &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t"}}
+	for _, m := range rows {
+		s, err := structpb.NewStruct(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Rows = append(req.Rows, s)
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Every JSON value becomes the text the Struct path gave it.
+func TestJSONRowValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   any
+		want string // ignored when null
+		null bool
+		err  string
+	}{
+		{name: "null", in: nil, null: true},
+		{name: "1e20 plain", in: 1e20, want: "100000000000000000000"},
+		{name: "-0.5", in: -0.5, want: "-0.5"},
+		{name: "1e-7 plain", in: 1e-7, want: "0.0000001"},
+		{name: "2^53", in: 9007199254740992.0, want: "9007199254740992"},
+		{name: "1.5e300 plain", in: 1.5e300, want: "15" + strings.Repeat("0", 299)},
+		{name: "infinity", in: math.Inf(1), want: "Infinity"},
+		{name: "big integer as string untouched", in: "9007199254740993", want: "9007199254740993"},
+		{name: "empty string is not null", in: "", want: ""},
+		{name: "true", in: true, want: "true"},
+		{name: "object, keys sorted, no HTML escaping", in: map[string]any{"z": 1, "a": "<&>", "m": []any{1.5, nil}},
+			want: `{"a":"<&>","m":[1.5,null],"z":1}`},
+		{name: "list", in: []any{1, "x", nil, true, map[string]any{"b": 2, "a": 1}}, want: `[1,"x",null,true,{"a":1,"b":2}]`},
+		{name: "empty object", in: map[string]any{}, want: `{}`},
+		{name: "unicode in JSON kept", in: map[string]any{"名": "年金 😀"}, want: `{"名":"年金 😀"}`},
+		{name: "NUL in text refused", in: "a\x00b", err: "NUL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := marshalRows(t, map[string]any{"c": tt.in})
+			got, err := decodeWire(b)
+			ref, rerr := decodeReference(b)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || rerr == nil {
+					t.Fatalf("error %v (reference %v), want one mentioning %q", err, rerr, tt.err)
+				}
+				return
+			}
+			if err != nil || rerr != nil {
+				t.Fatalf("decode: %v, reference: %v", err, rerr)
+			}
+			f := got.Row(0)[0]
+			if f.Null != tt.null || !tt.null && f.Text != tt.want {
+				t.Errorf("got %+v, want %q (null %v)", f, tt.want, tt.null)
+			}
+			if !sameBatch(got, ref) {
+				t.Errorf("wire %+v, reference %+v", got.Values, ref.Values)
+			}
+		})
+	}
+}
+
+// The union of keys, sorted; a missing key is NULL; a key given twice in a
+// row keeps its last value; unknown fields are skipped.
+func TestJSONRowColumns(t *testing.T) {
+	t.Parallel()
+	b := marshalRows(t, map[string]any{"b": 1, "a": "x"}, map[string]any{"c": true})
+	// An unknown field after the rows, and a second entry for "a" in row 0.
+	b = protowire.AppendTag(b, 99, protowire.VarintType)
+	b = protowire.AppendVarint(b, 7)
+	got, err := decodeWire(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []loader.Field{{Text: "x"}, {Text: "1"}, {Null: true}, {Null: true}, {Null: true}, {Text: "true"}}
+	if !reflect.DeepEqual(got.Columns, []string{"a", "b", "c"}) || !reflect.DeepEqual(got.Values, want) {
+		t.Errorf("got %q %+v", got.Columns, got.Values)
+	}
+}
+
+// A request is refused before its rows are decoded: too many rows counted on
+// the wire, too many columns, too many values, a row without a column.
+func TestJSONRowBounds(t *testing.T) {
+	t.Parallel()
+	wide := map[string]any{}
+	for i := range maxColumns + 1 {
+		wide["c"+itoa(i)] = i
+	}
+	empties := make([]map[string]any, 3)
+	for i := range empties {
+		empties[i] = map[string]any{}
+	}
+	manyRows := make([]map[string]any, maxCells/1000+1)
+	for i := range manyRows {
+		manyRows[i] = map[string]any{"x": 1}
+	}
+	manyRows[0] = map[string]any{}
+	for i := range 1000 {
+		manyRows[0]["k"+itoa(i)] = 1
+	}
+	tests := []struct {
+		name  string
+		b     []byte
+		lim   limits
+		limit bool
+		want  string
+	}{
+		{"rows over the limit", marshalRows(t, empties...), limits{maxRows: 2, maxRowsHint: "per request"}, true, "past the limit of 2 rows per request; nothing was decoded"},
+		{"columns", marshalRows(t, wide), limits{}, false, "at most 1600 distinct columns"},
+		{"values", marshalRows(t, manyRows...), limits{}, true, "values, more than"},
+		{"row without a column", marshalRows(t, map[string]any{"a": 1}, map[string]any{}), limits{}, false, "row 1 carries no column"},
+	}
+	for _, tt := range tests {
+		p, err := (&message{buf: tt.b}).split()
+		if err == nil {
+			_, err = p.decodeRows(0, nil, tt.lim)
+		}
+		var ve *loader.ValidationError
+		if !errors.As(err, &ve) || ve.Limit != tt.limit || !strings.Contains(ve.Reason, tt.want) {
+			t.Errorf("%s: %v, want a refusal (limit %v) mentioning %q", tt.name, err, tt.limit, tt.want)
+		}
+	}
+}
+
+// The wire decoder and the Struct path give the same batch, or both refuse,
+// for any bytes.
+func FuzzJSONRows(f *testing.F) {
+	f.Add(marshalRows(f, map[string]any{"id": 1, "v": "a"}, map[string]any{"id": 2.5, "w": nil}))
+	f.Add(marshalRows(f, map[string]any{"j": map[string]any{"z": []any{1, "x", map[string]any{}}}, "年金": "😀"}))
+	f.Add(marshalRows(f, map[string]any{"a": true, "b": false, "c": 1e300, "d": -0.0}))
+	f.Add(marshalRows(f, map[string]any{"": 1}))
+	f.Add([]byte{0x12, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeWire(b)
+		ref, rerr := decodeReference(b)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("wire error %v, reference error %v", err, rerr)
+		}
+		if err == nil && !sameBatch(got, ref) {
+			t.Fatalf("wire %q %+v\nreference %q %+v", got.Columns, got.Values, ref.Columns, ref.Values)
+		}
+	})
+}

@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/semaphore"
+	"google.golang.org/grpc/encoding"
+	protoenc "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// message is a LoadRequest or LoadStreamRequest as it came off the wire:
+// its bytes, copied once out of gRPC's buffers. The handlers decode it
+// themselves, after the call was admitted and its rows counted, so that no
+// request is decoded before it is known to be acceptable.
+type message struct {
+	buf []byte
+}
+
+// The fields of LoadRequest and LoadStreamRequest (the same numbers).
+const (
+	fieldConfig    = 1
+	fieldRows      = 2
+	fieldTypedRows = 3
+)
+
+// codec is gRPC's proto codec, except that a *message keeps its bytes
+// undecoded. ServerOptions installs it.
+type codec struct{}
+
+var protoCodec = encoding.GetCodecV2(protoenc.Name)
+
+func (codec) Name() string { return protoenc.Name }
+
+func (codec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec.Marshal(v) }
+
+func (codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*message); ok {
+		m.buf = data.Materialize()
+		return nil
+	}
+	return protoCodec.Unmarshal(data, v)
+}
+
+// parts is a message split into its fields, nothing decoded yet.
+type parts struct {
+	config [][]byte // LoadConfig occurrences, merged as proto does
+	rows   [][]byte // one Struct per JSON row
+	typed  [][]byte // TypedRows occurrences, merged
+}
+
+// split walks the message's top-level fields only: the cheap pass that
+// counts its rows before any of them is decoded.
+func (m *message) split() (parts, error) {
+	var p parts
+	err := eachField(m.buf, func(num protowire.Number, typ protowire.Type, raw []byte) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case fieldConfig:
+			p.config = append(p.config, bytesOf(raw))
+		case fieldRows:
+			p.rows = append(p.rows, bytesOf(raw))
+		case fieldTypedRows:
+			p.typed = append(p.typed, bytesOf(raw))
+		}
+		return nil
+	})
+	if err != nil {
+		return p, &loader.ValidationError{Field: "request", Row: -1, Reason: "the request is not a valid protobuf message: " + err.Error()}
+	}
+	return p, nil
+}
+
+// decodeConfig is the message's LoadConfig, nil when it carries none.
+func (p parts) decodeConfig() (*loadsvcv1.LoadConfig, error) {
+	if len(p.config) == 0 {
+		return nil, nil
+	}
+	c := &loadsvcv1.LoadConfig{}
+	for _, b := range p.config {
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, c); err != nil {
+			return nil, &loader.ValidationError{Field: "config", Row: -1, Reason: "the config is not a valid LoadConfig: " + err.Error()}
+		}
+	}
+	return c, nil
+}
+
+// limits bound what one message may make the server allocate.
+type limits struct {
+	maxRows int // rows of the load so far plus this message's; 0: none
+	// maxRowsHint names the limit in a refusal.
+	maxRowsHint string
+}
+
+// maxColumns is PostgreSQL's own limit on a table's columns.
+const maxColumns = 1600
+
+// maxCells bounds rows × columns of one message (about 200 MB of decoded
+// fields): a few bytes of empty rows after one row with many keys would
+// otherwise allocate far beyond the message's size.
+const maxCells = 8 << 20
+
+// decodeRows decodes the message's rows, JSON or typed, into a batch whose
+// first row is row offset of the load. fixed, when set, are the columns
+// of the stream that a JSON message may leave out but not add to. A
+// message over the row limit is refused before any row is decoded.
+func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch, error) {
+	if len(p.rows) > 0 && len(p.typed) > 0 {
+		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
+	}
+	if len(p.typed) > 0 {
+		return p.decodeTyped(offset)
+	}
+	if lim.maxRows > 0 && offset+len(p.rows) > lim.maxRows {
+		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"the load carries %d rows or more, past the limit of %d rows %s; nothing was decoded or written", offset+len(p.rows), lim.maxRows, lim.maxRowsHint)}
+	}
+	if len(p.rows) == 0 {
+		return nil, nil
+	}
+	j := &jsonRows{rows: p.rows, offset: offset}
+	if fixed != nil {
+		j.columns, j.fixed = fixed, true
+		j.index = make(map[string]int, len(fixed))
+		for i, c := range fixed {
+			j.index[c] = i
+		}
+	}
+	if err := j.scan(maxColumns); err != nil {
+		return nil, err
+	}
+	if cells := len(p.rows) * len(j.columns); cells > maxCells {
+		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", len(p.rows), len(j.columns), cells, maxCells)}
+	}
+	return j.batch()
+}
+
+func (p parts) decodeTyped(offset int) (*loader.Batch, error) {
+	tr := &loadsvcv1.TypedRows{}
+	for _, b := range p.typed {
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, tr); err != nil {
+			return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
+		}
+	}
+	return typedBatch(tr, offset)
+}
+
+// budget bounds the request bytes that the server holds decoded at once,
+// server-wide (LOADSVC_MAX_INFLIGHT_BYTES). A request waits for its share
+// while its context lasts; one larger than the whole budget is refused.
+type budget struct {
+	sem   *semaphore.Weighted
+	total int64
+}
+
+func newBudget(total int64) *budget {
+	if total <= 0 {
+		return nil
+	}
+	return &budget{sem: semaphore.NewWeighted(total), total: total}
+}
+
+// acquire takes n bytes of the budget, waiting while ctx allows, and
+// returns the function that gives them back.
+func (b *budget) acquire(ctx context.Context, n int) (func(), error) {
+	if b == nil || n == 0 {
+		return func() {}, nil
+	}
+	if int64(n) > b.total {
+		return nil, &loader.ValidationError{Field: "request", Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"the message is %d bytes, more than the server's whole budget of %d bytes being decoded at once (LOADSVC_MAX_INFLIGHT_BYTES); send smaller messages", n, b.total)}
+	}
+	if err := b.sem.Acquire(ctx, int64(n)); err != nil {
+		return nil, err
+	}
+	return sync.OnceFunc(func() { b.sem.Release(int64(n)) }), nil
+}
