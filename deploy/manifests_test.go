@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -48,14 +49,15 @@ type base struct {
 	kust     kustomization
 	deploy   *appsv1.Deployment
 	services []*corev1.Service
-	secret   *corev1.Secret
+	secrets  map[string]*corev1.Secret
+	netpol   *networkingv1.NetworkPolicy
 	pdb      *policyv1.PodDisruptionBudget
 	hpa      *autoscalingv2.HorizontalPodAutoscaler
 }
 
 func readBase(t *testing.T) *base {
 	t.Helper()
-	b := &base{}
+	b := &base{secrets: map[string]*corev1.Secret{}}
 	if err := decodeFile(filepath.Join(baseDir, "kustomization.yaml"), &b.kust); err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +72,8 @@ func readBase(t *testing.T) *base {
 			}
 		}
 	}
-	if b.deploy == nil || len(b.services) == 0 || b.secret == nil || b.pdb == nil || b.hpa == nil {
-		t.Fatalf("the base lacks one of Deployment, Service, Secret, PodDisruptionBudget, HorizontalPodAutoscaler")
+	if b.deploy == nil || len(b.services) == 0 || len(b.secrets) == 0 || b.netpol == nil || b.pdb == nil || b.hpa == nil {
+		t.Fatalf("the base lacks one of Deployment, Service, Secret, NetworkPolicy, PodDisruptionBudget, HorizontalPodAutoscaler")
 	}
 	return b
 }
@@ -91,8 +93,15 @@ func (b *base) add(doc []byte) error {
 		s := &corev1.Service{}
 		b.services, obj = append(b.services, s), s
 	case "v1 Secret":
-		b.secret = &corev1.Secret{}
-		obj = b.secret
+		sec := &corev1.Secret{}
+		if err := yaml.UnmarshalStrict(doc, sec); err != nil {
+			return err
+		}
+		b.secrets[sec.Name] = sec
+		return nil
+	case "networking.k8s.io/v1 NetworkPolicy":
+		b.netpol = &networkingv1.NetworkPolicy{}
+		obj = b.netpol
 	case "policy/v1 PodDisruptionBudget":
 		b.pdb = &policyv1.PodDisruptionBudget{}
 		obj = b.pdb
@@ -310,9 +319,13 @@ func TestDatabaseSecret(t *testing.T) {
 		t.Fatalf("LOADSVC_DATABASE_URL %+v; want it from a Secret", e)
 	}
 	ref := e.ValueFrom.SecretKeyRef
-	url, ok := b.secret.StringData[ref.Key]
-	if ref.Name != b.secret.Name || !ok {
-		t.Fatalf("LOADSVC_DATABASE_URL from %s/%s; the Secret is %s with keys %v", ref.Name, ref.Key, b.secret.Name, keys(b.secret.StringData))
+	sec, ok := b.secrets[ref.Name]
+	if !ok {
+		t.Fatalf("LOADSVC_DATABASE_URL from the Secret %s, which the base lacks", ref.Name)
+	}
+	url, ok := sec.StringData[ref.Key]
+	if !ok {
+		t.Fatalf("LOADSVC_DATABASE_URL from %s/%s; the Secret has keys %v", ref.Name, ref.Key, keys(sec.StringData))
 	}
 	if !strings.Contains(url, "pool_max_conns=") {
 		t.Errorf("the example URL sets no pool_max_conns")
