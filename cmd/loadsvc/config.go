@@ -15,6 +15,7 @@ type config struct {
 	LogFormat        string // json or console
 	LogLevel         string
 	MaxRecvBytes     int
+	MaxInflightBytes int64
 	MaxRows          int
 	MaxStreamRows    int
 	ConnectTimeout   time.Duration
@@ -57,6 +58,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", env.str("LOADSVC_LOG_FORMAT", "json"), "log format: json or console (LOADSVC_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", env.str("LOADSVC_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LOADSVC_LOG_LEVEL)")
 	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
+	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", int64(env.int("LOADSVC_MAX_INFLIGHT_BYTES", 256<<20)),
+		"request bytes held decoded at once, server-wide; a request waits for its share; 0 for no bound (LOADSVC_MAX_INFLIGHT_BYTES)")
 	fs.IntVar(&c.MaxRows, "max-rows", env.int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
 	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
@@ -86,6 +89,10 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", c.LogFormat)
+	}
+	if c.MaxInflightBytes > 0 && c.MaxInflightBytes < int64(c.MaxRecvBytes) {
+		return nil, fmt.Errorf("--max-inflight-bytes (LOADSVC_MAX_INFLIGHT_BYTES) %d is below --max-recv-bytes (LOADSVC_MAX_RECV_BYTES) %d: "+
+			"a message of the largest size could never be decoded; raise the one or lower the other", c.MaxInflightBytes, c.MaxRecvBytes)
 	}
 	if c.MaxConcurrentStreams < 0 || c.ReloadInterval <= 0 {
 		return nil, fmt.Errorf("--max-concurrent-streams must be 0 (no limit) or more, --reload-interval more than 0; got %d and %v",

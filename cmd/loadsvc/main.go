@@ -81,7 +81,8 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	m := metrics.New(reg, pool)
 	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
 		Ledger: loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}}
-	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m})
+	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
+		MaxInflightBytes: cfg.MaxInflightBytes})
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)
