@@ -88,6 +88,9 @@ type Config struct {
 	// RequestID, when set, makes the load exactly-once through the
 	// executor's Ledger. A dry run neither records nor replays it.
 	RequestID string
+	// Principal scopes RequestID: the same id from two callers is two
+	// loads. Empty for a service without authentication.
+	Principal string
 	// DryRun runs the load exactly as it would run and then rolls it back:
 	// the result has the real counts and nothing is written.
 	DryRun bool
@@ -153,9 +156,16 @@ func (c *Config) compares() bool {
 	return c.Mode.keyed() && c.Duplicates != DuplicatesKeepAll
 }
 
+// MaxKeys is the most key columns a load may name: PostgreSQL's limit on
+// the columns of an index.
+const MaxKeys = 32
+
 func (c *Config) checkKeys() error {
 	if c.Mode.keyed() && len(c.Keys) == 0 {
 		return invalid("config.pk", -1, "mode %s needs key columns in pk", c.Mode)
+	}
+	if len(c.Keys) > MaxKeys {
+		return invalid("config.pk", -1, "pk names %d key columns; at most %d (PostgreSQL's limit on an index's columns)", len(c.Keys), MaxKeys)
 	}
 	seen := make(map[string]bool, len(c.Keys))
 	for i, k := range c.Keys {
@@ -182,6 +192,15 @@ func (c *Config) checkRows(n int) error {
 	err := invalid("rows", -1, "the load carries %d rows or more, past the limit of %d rows %s; nothing was written", n, c.MaxRows, hint)
 	err.Limit = true
 	return err
+}
+
+// ledgerKey is the request id as the ledger records it, scoped by the
+// principal.
+func (c *Config) ledgerKey() string {
+	if c.Principal == "" {
+		return c.RequestID
+	}
+	return c.Principal + "\x00" + c.RequestID
 }
 
 // Target is the table as written in SQL: "schema"."table" or "table".

@@ -23,6 +23,10 @@ type Executor struct {
 	// with SET LOCAL, so they end with its transaction.
 	StatementTimeout time.Duration
 	LockTimeout      time.Duration
+	// IdleInTransactionTimeout, when set, is applied with SET LOCAL: the
+	// server ends a load's session that sits idle in its transaction that
+	// long (a client that stopped sending rows).
+	IdleInTransactionTimeout time.Duration
 	// Ledger records loads that carry a request id; its zero value uses
 	// the table loadsvc.load_ledger.
 	Ledger Ledger

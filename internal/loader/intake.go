@@ -60,6 +60,10 @@ func (in *intake) start(ctx context.Context) (bool, error) {
 	if errors.Is(err, io.EOF) {
 		return false, nil
 	}
+	var se *sourceError
+	if errors.As(err, &se) {
+		return false, se.err
+	}
 	if err != nil {
 		return false, err
 	}
@@ -75,8 +79,11 @@ func (in *intake) Next(ctx context.Context) (*Batch, error) {
 	}
 	for {
 		b, err := in.src.Next(ctx)
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			return nil, err
+		}
+		if err != nil {
+			return nil, &sourceError{err}
 		}
 		if b.Len() == 0 {
 			continue
@@ -130,3 +137,10 @@ func (in *intake) drain(ctx context.Context) error {
 		}
 	}
 }
+
+// sourceError is a failure of the rows' source (a bad row, a broken or idle
+// stream) rather than of the database: it passes through as it is.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }

@@ -105,7 +105,7 @@ func (p *Plan) duplicateError(idx []int, prev, i int) error {
 	row := b.Row(i)
 	parts := make([]string, len(idx))
 	for j, k := range idx {
-		parts[j] = QuoteIdent(p.Config.Keys[j]) + "=" + row[k].Text
+		parts[j] = QuoteIdent(p.Config.Keys[j]) + "=" + Cap(row[k].Text)
 	}
 	n, m := b.Offset+prev, b.Offset+i
 	return duplicateKey(n, m, parts)

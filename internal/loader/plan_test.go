@@ -440,7 +440,7 @@ func TestStatements(t *testing.T) {
 			want: []stmt{rows(copyT, 7)}},
 		{name: "delete_insert", cfg: loader.Config{Table: "t", Keys: []string{"id"}, ChunkSize: 3}, rows: 7,
 			want: []stmt{
-				{prefix: `SELECT pg_advisory_xact_lock(1818522486, '"t"'::regclass::oid::int4)`},
+				{prefix: `SELECT pg_advisory_xact_lock(1818522486, E'"t"'::regclass::oid::int4)`},
 				{prefix: `CREATE TEMP TABLE "loadsvc_stage" ON COMMIT DROP AS SELECT "id", "v"`, has: []string{` FROM "t" WITH NO DATA`}},
 				rows(copyS, 3), rows(copyS, 3), rows(copyS, 1),
 				{prefix: `ANALYZE pg_temp."loadsvc_stage"`},
@@ -449,7 +449,7 @@ func TestStatements(t *testing.T) {
 			}},
 		{name: "delete_insert, schema and two keys", cfg: loader.Config{Schema: "s", Table: "t", Keys: []string{"v", "id"}}, rows: 2,
 			want: []stmt{
-				{prefix: `SELECT pg_advisory_xact_lock(1818522486, '"s"."t"'::regclass::oid::int4)`},
+				{prefix: `SELECT pg_advisory_xact_lock(1818522486, E'"s"."t"'::regclass::oid::int4)`},
 				{prefix: `CREATE TEMP TABLE "loadsvc_stage" ON COMMIT DROP AS SELECT "id", "v"`, has: []string{` FROM "s"."t" WITH NO DATA`}},
 				rows(copyS, 2),
 				{prefix: `ANALYZE pg_temp."loadsvc_stage"`},
@@ -471,7 +471,7 @@ func TestStatementsQuoteOddNames(t *testing.T) {
 	t.Parallel()
 	p := planOf(t, loader.Config{Table: `it's "odd"`, Keys: []string{`k"`}}, []row{{`k"`: 1}})
 	checkStatements(t, p.Statements(), []stmt{
-		{prefix: `SELECT pg_advisory_xact_lock(1818522486, '"it''s ""odd"""'::regclass::oid::int4)`},
+		{prefix: `SELECT pg_advisory_xact_lock(1818522486, E'"it''s ""odd"""'::regclass::oid::int4)`},
 		{prefix: `CREATE TEMP TABLE "loadsvc_stage" ON COMMIT DROP AS SELECT "k"""`, has: []string{` FROM "it's ""odd""" WITH NO DATA`}},
 		{prefix: `COPY pg_temp."loadsvc_stage" ("k"""`, rows: 1},
 		{prefix: `ANALYZE pg_temp."loadsvc_stage"`},

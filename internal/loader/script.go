@@ -19,7 +19,10 @@ func (p *Plan) Script() string {
 	// A newline or CR in a name would end the comment and run the rest of
 	// the name as SQL or as a psql meta-command.
 	b.WriteString("-- loadsvc plan: " + p.Config.Mode.String() + " into " + commentEscaper.Replace(p.Config.Target()) + ", " + itoa(p.Batch.Len()) + " rows\n")
-	b.WriteString("\\set ON_ERROR_STOP on\nBEGIN;\n")
+	b.WriteString("\\set ON_ERROR_STOP on\n")
+	// Every literal of the script is an E'' literal, inert under either
+	// setting; the script still pins the setting before anything else.
+	b.WriteString("SET standard_conforming_strings = on;\nBEGIN;\n")
 	var line []byte
 	for _, s := range stmts {
 		b.WriteString(s.SQL)

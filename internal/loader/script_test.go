@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"os"
 	"regexp"
 	"strconv"
 	"testing"
@@ -127,4 +128,47 @@ func lastOf(m [][]string) []string {
 		return nil
 	}
 	return m[len(m)-1]
+}
+
+// A plan script is inert whatever the database's standard_conforming_strings:
+// hostile table and column names (quotes, backslashes, psql meta-commands,
+// newlines, psql variables) load the rows under
+// standard_conforming_strings=off, and nothing else happens — no shell
+// command runs on the operator's machine.
+func TestScriptInertUnderNonStandardStrings(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "p") // short: names hold the path
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	pwned := dir + "/p"
+	names := []string{
+		`x\' \! touch ` + pwned + ` #`,
+		`x' \! touch ` + pwned + ` #`,
+		`x\\' \! touch ` + pwned + ` #`,
+		"x\n\\! touch " + pwned + "\n",
+		`\.`,
+		`:'x' :x :"x"`,
+		`\gexec`,
+	}
+	for i, name := range names {
+		for _, mode := range []loader.Mode{loader.ModeDeleteInsert, loader.ModeAppend, loader.ModeUpsert} {
+			b := setup(t)
+			key := name + "k"
+			b.sql(t, `CREATE TABLE `+loader.QuoteIdent(name)+` (`+loader.QuoteIdent(key)+` int, v text)`)
+			cfg := loader.Config{Table: name, Mode: mode, Keys: []string{key}}
+			plan := planOf(t, cfg, []row{{key: i, "v": name}, {key: i + 100, "v": `\! touch ` + pwned}})
+			out, err := runPsql(t, b.url, plan.Script(), "PGOPTIONS=-c standard_conforming_strings=off")
+			if err != nil {
+				t.Fatalf("%s %q: psql: %v", mode, name, err)
+			}
+			if got := b.count(t, `SELECT count(*) FROM `+loader.QuoteIdent(name)+` WHERE v IN ($1, $2)`, name, `\! touch `+pwned); got != 2 {
+				t.Errorf("%s %q: %d of 2 rows loaded\n%s", mode, name, got, out)
+			}
+		}
+	}
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatalf("a plan script ran a shell command: %s exists", pwned)
+	}
 }

@@ -27,7 +27,7 @@ func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result
 		return load()
 	}
 	s.ledgerUsed = true
-	prev, err := s.exec.Ledger.claim(ctx, s.conn, cfg.RequestID)
+	prev, err := s.exec.Ledger.claim(ctx, s.conn, cfg.ledgerKey())
 	if err != nil {
 		return err
 	}
@@ -45,12 +45,19 @@ func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result
 	if err := load(); err != nil {
 		return err
 	}
-	return s.exec.Ledger.record(ctx, s.conn, cfg.RequestID, cfg, in.digest.sum(), res)
+	return s.exec.Ledger.record(ctx, s.conn, cfg.ledgerKey(), cfg, in.digest.sum(), res)
 }
 
 func (s *session) settings(ctx context.Context) error {
 	if s.exec.StatementTimeout > 0 {
 		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.exec.StatementTimeout.Milliseconds())); err != nil {
+			return err
+		}
+	}
+	if s.exec.IdleInTransactionTimeout > 0 {
+		// A backstop behind the stream idle timeout: a session left idle
+		// in its transaction is ended by the server itself.
+		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", s.exec.IdleInTransactionTimeout.Milliseconds())); err != nil {
 			return err
 		}
 	}
@@ -98,6 +105,10 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	var ce *ConflictError
 	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
 		return err
+	}
+	var se *sourceError
+	if errors.As(err, &se) { // the rows' own failure, not the database's
+		return se.err
 	}
 	return classify(ctx, err, s.conn.IsClosed() || connFailure(err))
 }
@@ -253,7 +264,7 @@ func (s *session) findDuplicate(ctx context.Context, st Statement) error {
 	prev, row := vals[0].(int64), vals[1].(int64)
 	parts := make([]string, len(vals)-2)
 	for i, v := range vals[2:] {
-		parts[i] = QuoteIdent(s.cfg.Keys[i]) + "=" + v.(string)
+		parts[i] = QuoteIdent(s.cfg.Keys[i]) + "=" + Cap(v.(string))
 	}
 	return duplicateKey(int(prev), int(row), parts)
 }

@@ -275,7 +275,9 @@ func (s sqlBuilder) fillNull() []Statement {
 	return []Statement{skipped, update}
 }
 
-// quoteLiteral quotes s as a SQL string literal (standard_conforming_strings).
+// quoteLiteral quotes s as an escape string literal, E'…' with quotes and
+// backslashes doubled: read the same whatever standard_conforming_strings
+// says, by the server and by psql's own lexer, so no text can end it early.
 func quoteLiteral(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
 }

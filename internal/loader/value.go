@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Text is a text value, refused when it holds a NUL byte.
@@ -15,3 +16,19 @@ func Text(s string) (Field, error) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// MaxQuoted is how many bytes of a row value an error message quotes.
+const MaxQuoted = 64
+
+// Cap shortens a value quoted in an error message or a log line to
+// MaxQuoted bytes, on a character boundary, and marks the cut.
+func Cap(s string) string {
+	if len(s) <= MaxQuoted {
+		return s
+	}
+	n := MaxQuoted
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes, cut)"
+}

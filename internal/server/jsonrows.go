@@ -299,7 +299,7 @@ func varint(b []byte) uint64  { v, _ := protowire.ConsumeVarint(b); return v }
 func bytesOf(b []byte) []byte { v, _ := protowire.ConsumeBytes(b); return v }
 
 func invalidRow(row int, column, format string, args ...any) *loader.ValidationError {
-	return &loader.ValidationError{Field: "rows[" + strconv.Itoa(row) + "]." + column, Row: row, Reason: fmt.Sprintf(format, args...)}
+	return &loader.ValidationError{Field: "rows[" + strconv.Itoa(row) + "]." + loader.Cap(column), Row: row, Reason: fmt.Sprintf(format, args...)}
 }
 
 func quoteNames(names []string) string {

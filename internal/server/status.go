@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"regexp"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -78,7 +79,7 @@ func loadStatus(le *loader.LoadError, redact func(string) string) *status.Status
 	setIf(info.Metadata, "table", le.Table)
 	setIf(info.Metadata, "column", le.Column)
 	setIf(info.Metadata, "schema", le.Schema)
-	setIf(info.Metadata, "detail", redact(le.Detail))
+	setIf(info.Metadata, "detail", capQuoted(redact(le.Detail)))
 	msg, code := le.Message, kindCodes[le.Kind]
 	switch {
 	case le.Ctx != nil:
@@ -86,7 +87,20 @@ func loadStatus(le *loader.LoadError, redact func(string) string) *status.Status
 	case le.Kind == loader.KindConnectionLost:
 		msg = "the database connection was lost, the transaction was rolled back and a retry is safe: " + msg
 	}
-	return withDetails(status.New(code, "load failed: "+redact(msg)), info)
+	return withDetails(status.New(code, "load failed: "+capQuoted(redact(msg))), info)
+}
+
+// quotedValue is a value as PostgreSQL quotes it in a message or detail:
+// "…" in input errors, (…) in key details.
+var quotedValue = regexp.MustCompile(`"[^"]*"|\([^()]*\)`)
+
+// capQuoted shortens every quoted value of a PostgreSQL text to
+// loader.MaxQuoted bytes, so that a row value of any length reaches neither
+// a client nor a log whole.
+func capQuoted(s string) string {
+	return quotedValue.ReplaceAllStringFunc(s, func(q string) string {
+		return q[:1] + loader.Cap(q[1:len(q)-1]) + q[len(q)-1:]
+	})
 }
 
 // kindCodes is the contract's error table: the gRPC code of each kind of
