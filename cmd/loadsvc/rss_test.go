@@ -65,8 +65,8 @@ func TestUnauthenticatedGzipBombCostsNoMemory(t *testing.T) {
 	err := p.conn.Invoke(ctx, "/loadsvc.v1.LoadService/Load", &body, &reply,
 		grpc.ForceCodec(rawCodec{}), grpc.UseCompressor("gzip"))
 	after := p.peakRSS(t)
-	t.Logf("%d MiB body (%d empty rows), gzip, no token: %v; server peak RSS %s before, %s after, +%s",
-		len(body)>>20, len(body)/2, status.Code(err), mib(before), mib(after), mib(after-before))
+	t.Logf("%s body (%d empty rows), gzip, no token: %v; server peak RSS %s before, %s after, +%s",
+		mib(int64(len(body))), len(body)/2, status.Code(err), mib(before), mib(after), mib(after-before))
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("no token: %v, want UNAUTHENTICATED", err)
 	}
