@@ -26,3 +26,11 @@ func FromContext(ctx context.Context) (p Principal, ok bool) {
 	p, ok = ctx.Value(principalKey{}).(Principal)
 	return p, ok
 }
+
+// PrincipalName is the name of the caller of ctx, "" when the call was not
+// authenticated; it has the signature of server.Options.Principal. Tokens
+// that share a name (a rotation) are one principal.
+func PrincipalName(ctx context.Context) string {
+	p, _ := FromContext(ctx)
+	return p.Name
+}
