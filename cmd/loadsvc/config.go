@@ -22,6 +22,7 @@ type config struct {
 	AcquireTimeout   time.Duration
 	StatementTimeout time.Duration
 	LockTimeout      time.Duration
+	StreamIdle       time.Duration
 	ShutdownTimeout  time.Duration
 	HealthInterval   time.Duration
 	TLSCert          string
@@ -66,6 +67,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.DurationVar(&c.AcquireTimeout, "acquire-timeout", env.dur("LOADSVC_ACQUIRE_TIMEOUT", 30*time.Second), "longest wait for a pooled connection (LOADSVC_ACQUIRE_TIMEOUT)")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")
 	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
+	fs.DurationVar(&c.StreamIdle, "stream-idle-timeout", env.dur("LOADSVC_STREAM_IDLE_TIMEOUT", time.Minute),
+		"a LoadStream that sends no message for this long ends with DEADLINE_EXCEEDED and is rolled back; 0 for none (LOADSVC_STREAM_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.HealthInterval, "health-interval", env.dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env.str("LOADSVC_TLS_CERT", ""), "TLS certificate file; reloaded on change and on SIGHUP (LOADSVC_TLS_CERT)")

@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/loadsvc/loadsvc/internal/auth"
 	"github.com/loadsvc/loadsvc/internal/dsn"
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/metrics"
@@ -80,9 +81,9 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, pool)
 	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
-		Ledger: loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}}
+		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}}
 	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
-		MaxInflightBytes: cfg.MaxInflightBytes})
+		MaxInflightBytes: cfg.MaxInflightBytes, StreamIdleTimeout: cfg.StreamIdle, Principal: auth.PrincipalName})
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)
@@ -211,4 +212,14 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// backstop is the idle_in_transaction_session_timeout behind the stream
+// idle timeout: PostgreSQL ends a session that the service itself failed to
+// end in time.
+func backstop(streamIdle time.Duration) time.Duration {
+	if streamIdle <= 0 {
+		return 0
+	}
+	return streamIdle + 30*time.Second
 }

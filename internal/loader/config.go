@@ -1,6 +1,9 @@
 package loader
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Mode is how a load writes its rows.
 type Mode int
@@ -195,12 +198,12 @@ func (c *Config) checkRows(n int) error {
 }
 
 // ledgerKey is the request id as the ledger records it, scoped by the
-// principal.
+// principal; the principal's length keeps ("a/b", "c") from ("a", "b/c").
 func (c *Config) ledgerKey() string {
 	if c.Principal == "" {
 		return c.RequestID
 	}
-	return c.Principal + "\x00" + c.RequestID
+	return strconv.Itoa(len(c.Principal)) + ":" + c.Principal + "/" + c.RequestID
 }
 
 // Target is the table as written in SQL: "schema"."table" or "table".

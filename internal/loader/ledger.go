@@ -50,6 +50,16 @@ func (l *Ledger) name() string {
 	return QuoteIdent(schema) + "." + QuoteIdent(table)
 }
 
+// Holds reports whether schema.table (an empty schema: any schema) is the
+// ledger's own table, which no load may write.
+func (l *Ledger) Holds(schema, table string) bool {
+	name := l.Table
+	if name == "" {
+		name = "load_ledger"
+	}
+	return table == name && (schema == "" || schema == l.schema())
+}
+
 func (l *Ledger) schema() string {
 	if l.Schema == "" {
 		return "loadsvc"

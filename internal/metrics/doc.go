@@ -24,8 +24,10 @@
 // fails (a bad config) is counted with plan_only="false".
 //
 // table is the table as the request named it ("schema.table" when the schema
-// was given). It is never a secret and never a row value, but it is chosen by
-// the client, so it is bounded: a name that cannot be a PostgreSQL table
+// was given), for requests that passed admission (a valid config, the
+// allowlist); every refused request counts as "(refused)", so that junk
+// names cannot squat label slots. It is never a secret and never a row
+// value, but it is chosen by the client, so it is bounded as well: a name that cannot be a PostgreSQL table
 // (empty, control characters, longer than two 63-byte identifiers) is counted
 // as "(invalid)", and past [MaxTables] distinct tables further ones are
 // counted as "(other)".

@@ -15,6 +15,7 @@ const (
 	noTable       = "(none)"    // the request named no table (a stream without config)
 	invalidTable  = "(invalid)" // a name that cannot be a PostgreSQL table
 	overflowTable = "(other)"   // past MaxTables distinct tables
+	refusedTable  = "(refused)" // a request refused before admission: its name is the client's alone
 )
 
 // maxTableLen is the longest "schema.table" of two 63-byte identifiers.

@@ -117,7 +117,10 @@ func (m *Metrics) LoadStarted(method string) {
 func (m *Metrics) LoadFinished(method string, o server.Outcome) {
 	m.inflight.WithLabelValues(method).Dec()
 	mode := modeLabel(o.Mode)
-	table := m.tables.label(o.Table)
+	table := refusedTable
+	if o.Admitted { // only names that passed admission take a label slot
+		table = m.tables.label(o.Table)
+	}
 	m.loads.WithLabelValues(method, mode, table, o.Code.String(), strconv.FormatBool(o.PlanOnly), strconv.FormatBool(o.DryRun)).Inc()
 	if o.PlanOnly {
 		return

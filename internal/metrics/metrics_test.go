@@ -182,7 +182,7 @@ func TestTableLabelBounded(t *testing.T) {
 	m := metrics.New(reg, nil)
 	finish := func(mode, table string) {
 		m.LoadStarted("Load")
-		m.LoadFinished("Load", server.Outcome{Mode: mode, Table: table, Code: codes.NotFound})
+		m.LoadFinished("Load", server.Outcome{Mode: mode, Table: table, Code: codes.NotFound, Admitted: true})
 	}
 	for i := range metrics.MaxTables + 10 {
 		finish("append", "t"+strings.Repeat("x", i%50)+string(rune('a'+i/50)))
@@ -191,6 +191,11 @@ func TestTableLabelBounded(t *testing.T) {
 	finish("append", strings.Repeat("long", 40))
 	finish("append", "")
 	finish("Mode(99)", "ta") // a table counted already
+	// Refused requests take no slot, whatever name they bring.
+	for i := range 5 {
+		m.LoadStarted("Load")
+		m.LoadFinished("Load", server.Outcome{Mode: "append", Table: "junk" + strings.Repeat("j", i), Code: codes.PermissionDenied})
+	}
 	s := gathered(t, reg)
 	tables := map[string]float64{}
 	for _, mt := range s.fams["loadsvc_loads_total"].GetMetric() {
@@ -200,9 +205,9 @@ func TestTableLabelBounded(t *testing.T) {
 			}
 		}
 	}
-	if len(tables) != metrics.MaxTables+3 || tables["(other)"] != 10 || tables["(invalid)"] != 2 || tables["(none)"] != 1 {
-		t.Errorf("%d table label values, (other) %v, (invalid) %v, (none) %v; want %d, 10, 2, 1",
-			len(tables), tables["(other)"], tables["(invalid)"], tables["(none)"], metrics.MaxTables+3)
+	if len(tables) != metrics.MaxTables+4 || tables["(other)"] != 10 || tables["(invalid)"] != 2 || tables["(none)"] != 1 || tables["(refused)"] != 5 {
+		t.Errorf("%d table label values, (other) %v, (invalid) %v, (none) %v, (refused) %v; want %d, 10, 2, 1, 5",
+			len(tables), tables["(other)"], tables["(invalid)"], tables["(none)"], tables["(refused)"], metrics.MaxTables+4)
 	}
 	if got := s.value("loadsvc_loads_total", map[string]string{"mode": "unknown"}); got != 1 {
 		t.Errorf("mode=unknown counted %v, want 1", got)

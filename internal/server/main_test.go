@@ -37,6 +37,7 @@ type setupOpts struct {
 	noDB          bool
 	maxRows       int
 	maxStreamRows int
+	server        func(*server.Options) // changes the server's options
 }
 
 // setup starts a fresh database, a service pool on it and a real gRPC
@@ -57,7 +58,11 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *bundle {
 		b.pool = newPool(t, o.url, o.maxConns)
 	}
 	b.exec = &loader.Executor{Pool: b.pool, AcquireTimeout: 5 * time.Second}
-	srv := server.New(b.exec, server.Options{MaxRows: o.maxRows, MaxStreamRows: o.maxStreamRows})
+	sopt := server.Options{MaxRows: o.maxRows, MaxStreamRows: o.maxStreamRows}
+	if o.server != nil {
+		o.server(&sopt)
+	}
+	srv := server.New(b.exec, sopt)
 	b.client = serve(t, srv)
 	return b
 }
@@ -65,6 +70,9 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *bundle {
 func withMaxConns(n int) func(*setupOpts) { return func(o *setupOpts) { o.maxConns = n } }
 func withURL(u string) func(*setupOpts)   { return func(o *setupOpts) { o.url = u } }
 func withNoDB() func(*setupOpts)          { return func(o *setupOpts) { o.noDB = true } }
+func withServer(f func(*server.Options)) func(*setupOpts) {
+	return func(o *setupOpts) { o.server = f }
+}
 
 func newPool(t *testing.T, url string, maxConns int) *pgxpool.Pool {
 	t.Helper()

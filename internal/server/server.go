@@ -41,6 +41,12 @@ type Options struct {
 	// MaxPlanBytes bounds the bytes of a plan-only stream, which is held
 	// in memory; 0 means 64 MiB.
 	MaxPlanBytes int
+	// StreamIdleTimeout ends a stream that sends no message for that long
+	// with DEADLINE_EXCEEDED; its load is rolled back. 0 means no bound.
+	StreamIdleTimeout time.Duration
+	// Principal, when set, names the caller of ctx (from its token); it
+	// scopes request ids.
+	Principal func(ctx context.Context) string
 }
 
 // Observer hears of every finished load RPC.
@@ -62,6 +68,9 @@ type Outcome struct {
 	Updated  int64
 	PlanOnly bool
 	DryRun   bool
+	// Admitted says the request passed admission (a valid config, the
+	// allowlist): only then is Table a name worth a metric label.
+	Admitted bool
 	Duration time.Duration
 }
 
@@ -115,6 +124,9 @@ func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadRes
 	cfg := s.config(wire)
 	var resp *loadsvcv1.LoadResponse
 	if err == nil {
+		err = c.admit(&cfg, wire.GetPlanOnly())
+	}
+	if err == nil {
 		resp, err = s.load(ctx, &cfg, wire, p, len(m.buf))
 	}
 	if err != nil {
@@ -124,9 +136,6 @@ func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadRes
 }
 
 func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, p parts, size int) (*loadsvcv1.LoadResponse, error) {
-	if err := s.admit(ctx, cfg, wire.GetPlanOnly()); err != nil {
-		return nil, err
-	}
 	release, err := s.budget.acquire(ctx, size)
 	if err != nil {
 		return nil, err
@@ -150,23 +159,30 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.L
 	return resultResponse(cfg, res), nil
 }
 
-// admit validates the config alone and asks the allowlist, before anything
-// else of the request is decoded.
-func (s *Server) admit(ctx context.Context, cfg *loader.Config, planOnly bool) error {
+// admit validates the config alone, keeps loadsvc's own ledger from being
+// a target and asks the allowlist, before any row is decoded.
+func (c *call) admit(cfg *loader.Config, planOnly bool) error {
+	s := c.s
 	if planOnly && cfg.DryRun {
 		return &loader.ValidationError{Field: "config.dry_run", Row: -1, Reason: "dry_run and plan_only cannot be set together: a plan never connects, a dry run runs the load and rolls it back; choose one"}
 	}
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	if s.opt.Allow == nil {
-		return nil
+	if s.exec.Ledger.Holds(cfg.Schema, cfg.Table) {
+		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())
 	}
-	schema, err := s.opt.Allow(ctx, cfg.Schema, cfg.Table)
-	if err != nil {
-		return err
+	if s.opt.Allow != nil {
+		schema, err := s.opt.Allow(c.ctx, cfg.Schema, cfg.Table)
+		if err != nil {
+			return err
+		}
+		cfg.Schema = schema
 	}
-	cfg.Schema = schema
+	if s.opt.Principal != nil {
+		cfg.Principal = s.opt.Principal(c.ctx)
+	}
+	c.admitted = true
 	return nil
 }
 
@@ -189,10 +205,11 @@ func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 // call is one load RPC on its way: it logs one access line when it ends
 // and tells the observer.
 type call struct {
-	s      *Server
-	ctx    context.Context
-	method string
-	start  time.Time
+	s        *Server
+	ctx      context.Context
+	method   string
+	start    time.Time
+	admitted bool
 }
 
 func (s *Server) begin(ctx context.Context, method string) *call {
@@ -218,7 +235,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	}
 	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
 		Rows: max(resp.GetRows(), rows), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
-		PlanOnly: wire.GetPlanOnly(), DryRun: wire.GetDryRun(), Duration: time.Since(c.start)}
+		PlanOnly: wire.GetPlanOnly(), DryRun: wire.GetDryRun(), Admitted: c.admitted, Duration: time.Since(c.start)}
 	if c.s.opt.Observer != nil {
 		c.s.opt.Observer.LoadFinished(c.method, o)
 	}

@@ -7,9 +7,12 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
@@ -34,6 +37,9 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 	cfg.MaxRows, cfg.MaxRowsHint = s.opt.MaxStreamRows, "per stream (LOADSVC_MAX_STREAM_ROWS)"
 	var resp *loadsvcv1.LoadResponse
 	if err == nil {
+		err = c.admit(&cfg, wire.GetPlanOnly())
+	}
+	if err == nil {
 		src.pending, src.limits = &first, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint}
 		resp, err = s.loadStream(stream.Context(), &cfg, wire, src)
 	}
@@ -47,9 +53,6 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 }
 
 func (s *Server) loadStream(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, src *streamSource) (*loadsvcv1.LoadResponse, error) {
-	if err := s.admit(ctx, cfg, wire.GetPlanOnly()); err != nil {
-		return nil, err
-	}
 	if wire.GetPlanOnly() {
 		return s.planStream(ctx, cfg, src)
 	}
@@ -115,7 +118,7 @@ type streamSource struct {
 
 // first receives and splits the stream's first message.
 func (s *streamSource) first() (parts, error) {
-	m, err := s.receiveOne()
+	m, err := s.recv(s.stream.Context())
 	if errors.Is(err, io.EOF) {
 		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
 	}
@@ -183,7 +186,8 @@ func (s *streamSource) next(ctx context.Context) (parts, int, error) {
 	return p, len(m.buf), err
 }
 
-// recv returns the next message, or ctx's error when ctx ends first. One
+// recv returns the next message, or ctx's error when ctx ends first, or an
+// idleError when the client sends nothing for the idle timeout. One
 // goroutine receives from the stream and hands messages over, so that a
 // reader whose COPY failed can be stopped while the client is idle.
 func (s *streamSource) recv(ctx context.Context) (*message, error) {
@@ -195,11 +199,20 @@ func (s *streamSource) recv(ctx context.Context) (*message, error) {
 		s.done = make(chan struct{})
 		go s.receive()
 	}
+	var idle <-chan time.Time
+	if d := s.s.opt.StreamIdleTimeout; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		idle = t.C
+	}
 	var r received
 	select {
 	case r = <-s.ch:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-idle:
+		s.err = idleError{s.s.opt.StreamIdleTimeout}
+		return nil, s.err
 	}
 	if r.err != nil {
 		s.err = r.err
@@ -207,6 +220,15 @@ func (s *streamSource) recv(ctx context.Context) (*message, error) {
 	}
 	return r.msg, nil
 }
+
+// idleError ends a stream whose client sent nothing for the idle timeout.
+type idleError struct{ d time.Duration }
+
+func (e idleError) Error() string {
+	return fmt.Sprintf("the stream sent no message for %s, the idle timeout (LOADSVC_STREAM_IDLE_TIMEOUT); its load was rolled back and nothing was written", e.d)
+}
+
+func (e idleError) GRPCStatus() *status.Status { return status.New(codes.DeadlineExceeded, e.Error()) }
 
 // received is one RecvMsg's result.
 type received struct {

@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/loadsvc/loadsvc/internal/server"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// Idle streams cannot starve the pool: with a pool of two and a 3 s idle
+// timeout, two streams that send one row and then nothing end with
+// DEADLINE_EXCEEDED naming the timeout, write nothing and give their
+// connections back, and a normal load made meanwhile succeeds.
+func TestIdleStreamsEnd(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withMaxConns(2), withServer(func(o *server.Options) { o.StreamIdleTimeout = 3 * time.Second }))
+	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text)`)
+	b.exec1(t, `CREATE TABLE other (id bigint, v text)`)
+	ended := make(chan error, 2)
+	for i := range 2 {
+		st, err := b.client.LoadStream(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(&loadsvcv1.LoadStreamRequest{Config: &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_REPLACE}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(typedIDs(i*10, 1)); err != nil {
+			t.Fatal(err)
+		}
+		go func() { // then nothing, not even a close: wait for the server
+			ended <- st.RecvMsg(new(loadsvcv1.LoadResponse))
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // both streams hold their connection now
+	ctx := ctxTimeout(t, 20*time.Second)
+	resp, err := b.client.Load(ctx, &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "other", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 3)})
+	if err != nil || resp.Inserted != 3 {
+		t.Fatalf("a load while two streams idle: %v %v", resp, err)
+	}
+	for range 2 {
+		select {
+		case err := <-ended:
+			wantCode(t, err, codes.DeadlineExceeded, "the stream sent no message for 3s, the idle timeout (LOADSVC_STREAM_IDLE_TIMEOUT)")
+		case <-time.After(15 * time.Second):
+			t.Fatal("an idle stream was not ended")
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
+		t.Errorf("idle streams wrote %d rows", n)
+	}
+	b.clean(t)
+}
+
+// The exactly-once ledger is never a load target, with or without its
+// schema, before any connection.
+func TestLedgerIsNoTarget(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withNoDB())
+	for _, schema := range []string{"loadsvc", ""} {
+		_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+			Config: &loadsvcv1.LoadConfig{Schema: schema, Table: "load_ledger", Mode: loadsvcv1.Mode_MODE_REPLACE},
+			Rows:   rows(t, map[string]any{"request_id": "forged", "target": "t", "mode": "append", "digest": "x", "result": "{}"})})
+		wantCode(t, err, codes.PermissionDenied, "")
+		if !strings.Contains(err.Error(), "never a load target") {
+			t.Errorf("schema %q: %v", schema, err)
+		}
+	}
+}
+
+// A request id belongs to its caller: the same id from another principal is
+// another load, and a conflict names only the caller's own load.
+func TestRequestIDsScopedByPrincipal(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withServer(func(o *server.Options) {
+		o.Principal = func(ctx context.Context) string { // as a token's name would
+			md, _ := metadata.FromIncomingContext(ctx)
+			return strings.Join(md.Get("x-test-principal"), "")
+		}
+	}))
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE u (id int, v text)`)
+	load := func(who, table string) (*loadsvcv1.LoadResponse, error) {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-test-principal", who)
+		return b.client.Load(ctx, &loadsvcv1.LoadRequest{
+			Config: &loadsvcv1.LoadConfig{Table: table, Mode: loadsvcv1.Mode_MODE_APPEND, RequestId: "job-1"}, Rows: seqRows(t, 0, 2)})
+	}
+	if resp, err := load("alice", "t"); err != nil || resp.Replayed {
+		t.Fatalf("alice: %v %v", resp, err)
+	}
+	if resp, err := load("bob", "u"); err != nil || resp.Replayed || resp.Inserted != 2 {
+		t.Fatalf("bob's job-1 is his own load: %v %v", resp, err)
+	}
+	if resp, err := load("alice", "t"); err != nil || !resp.Replayed {
+		t.Fatalf("alice's retry: %v %v", resp, err)
+	}
+	_, err := load("bob", "t")
+	wantCode(t, err, codes.AlreadyExists, `request_id "job-1" was already used for table "u", not "t"`)
+}
+
+// A plan-only stream holds every message to the first one's columns by
+// name and is bounded by bytes as well as rows.
+func TestPlanStreamBounds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withNoDB(), withServer(func(o *server.Options) { o.MaxPlanBytes = 4096 }))
+	cfg := &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, PlanOnly: true}
+	msg := func(maps ...map[string]any) *loadsvcv1.LoadStreamRequest {
+		return &loadsvcv1.LoadStreamRequest{Rows: rows(t, maps...)}
+	}
+	// Another order of the same columns maps by name; a missing one is NULL.
+	resp, err := send(context.Background(), t, b.client, cfg, msg(map[string]any{"id": 1, "v": "a"}), typedIDs(2, 1), msg(map[string]any{"id": 3}))
+	if err != nil || resp.Rows != 3 || !strings.Contains(resp.SqlScript, "3\t\\N") {
+		t.Fatalf("plan: %v %v", resp, err)
+	}
+	_, err = send(context.Background(), t, b.client, cfg, msg(map[string]any{"id": 1, "v": "a"}), msg(map[string]any{"id": 2, "w": "new"}))
+	st := wantCode(t, err, codes.InvalidArgument, `row 1: column "w" is not among the columns of the load`)
+	if f := badRequestField(t, st); f != "rows[1].w" {
+		t.Errorf("field %q", f)
+	}
+	big := strings.Repeat("x", 3000)
+	_, err = send(context.Background(), t, b.client, cfg, msg(map[string]any{"id": 1, "v": big}), msg(map[string]any{"id": 2, "v": big}))
+	wantCode(t, err, codes.ResourceExhausted, "a plan-only stream is held in memory and may carry at most 4096 bytes")
+}
+
+// Rows that carry no column are refused, naming the first, even for a
+// table that does not exist — never an OK that wrote nothing.
+func TestRowsWithoutColumnsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id bigint, v text)`)
+	empty := []*structpb.Struct{{}, {}, {}}
+	_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "no_such_table", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: empty})
+	st := wantCode(t, err, codes.InvalidArgument, "row 0 carries no column")
+	if f := badRequestField(t, st); f != "rows[0]" {
+		t.Errorf("field %q", f)
+	}
+	_, err = send(context.Background(), t, b.client, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND}, typedIDs(0, 2), &loadsvcv1.LoadStreamRequest{Rows: empty})
+	wantCode(t, err, codes.InvalidArgument, "row 2 carries no column")
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
+		t.Errorf("a refused stream wrote %d rows", n)
+	}
+}
