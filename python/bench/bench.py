@@ -21,8 +21,9 @@ Both tables are shaped like the pipeline's: no unique constraint on the
 key, and an index on it (the one the old loader's chunked DELETE needs). Every way starts from the same list of
 dicts and pays for its own
 conversion (the old loader turns dicts into tuples). Run it through
-test/python (``make bench-python``), which starts loadsvc and PostgreSQL and
-sets the LOADSVC_TEST_* variables.
+test/python (``make bench-python``), which starts loadsvc (with mTLS and a
+token, as in production) and PostgreSQL and sets the LOADSVC_TEST_*
+variables.
 """
 
 from __future__ import annotations
@@ -135,7 +136,12 @@ def main() -> None:
 
     rows = make_rows(n)
     client = loadsvc.Client(
-        os.environ["LOADSVC_TEST_TARGET"], token=os.environ["LOADSVC_TEST_TOKEN"], timeout=600
+        os.environ["LOADSVC_TEST_TARGET"],
+        token=os.environ["LOADSVC_TEST_TOKEN"],
+        root_certificates=os.environ["LOADSVC_TEST_CA"],
+        certificate_chain=os.environ["LOADSVC_TEST_CLIENT_CERT"],
+        private_key=os.environ["LOADSVC_TEST_CLIENT_KEY"],
+        timeout=600,
     )
     # Warm up the service's pooled session before the clock starts.
     client.load("floor", rows[:10], "append")

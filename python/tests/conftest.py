@@ -11,8 +11,8 @@ import os
 import subprocess
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from typing import Optional
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
 
 import pytest
 
@@ -113,10 +113,36 @@ def control() -> Iterator[Control]:
     c.start_db()
 
 
+@pytest.fixture(scope="session")
+def tls() -> dict[str, str]:
+    """The Client arguments of the service's mTLS: the CA, a client
+    certificate and its key (paths)."""
+    return {
+        "root_certificates": _env("LOADSVC_TEST_CA"),
+        "certificate_chain": _env("LOADSVC_TEST_CLIENT_CERT"),
+        "private_key": _env("LOADSVC_TEST_CLIENT_KEY"),
+    }
+
+
 @pytest.fixture
-def client(target: str, token: str) -> Iterator[loadsvc.Client]:
-    with loadsvc.Client(target, token=token, timeout=120) as c:
-        yield c
+def connect(target: str, token: str, tls: dict[str, str]) -> Iterator[Callable[..., loadsvc.Client]]:
+    """Clients of the service (mTLS, the token, a 120s timeout), closed after
+    the test; keyword arguments override Client's."""
+    made: list[loadsvc.Client] = []
+
+    def make(**overrides: Any) -> loadsvc.Client:
+        c = loadsvc.Client(target, **{"token": token, "timeout": 120, **tls, **overrides})
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def client(connect: Callable[..., loadsvc.Client]) -> loadsvc.Client:
+    return connect()
 
 
 @pytest.fixture

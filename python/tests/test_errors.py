@@ -33,12 +33,11 @@ def test_bad_value_is_load_failed(client: loadsvc.Client, db, table: str) -> Non
     assert info.value.sqlstate is not None and info.value.sqlstate.startswith("22")
 
 
-def test_database_down_is_connection_failed(target: str, token: str, control, table: str) -> None:
+def test_database_down_is_connection_failed(connect, control, table: str) -> None:
     control.stop_db()
     try:
-        with loadsvc.Client(target, token=token, max_attempts=2) as c:
-            with pytest.raises(loadsvc.ConnectionFailed) as info:
-                c.load(table, [{"k": 1}], "append")
+        with pytest.raises(loadsvc.ConnectionFailed) as info:
+            connect(max_attempts=2).load(table, [{"k": 1}], "append")
     finally:
         control.start_db()
     e = info.value
@@ -47,14 +46,13 @@ def test_database_down_is_connection_failed(target: str, token: str, control, ta
     assert e.message.startswith("database connection failed: ")
 
 
-def test_retries_across_a_database_restart(target: str, token: str, control, db, table: str) -> None:
+def test_retries_across_a_database_restart(connect, control, db, table: str) -> None:
     db.run(f"CREATE TABLE {table} (k int PRIMARY KEY, v text)")
     control.stop_db()
     restart = threading.Timer(1.0, control.start_db)
     restart.start()
     try:
-        with loadsvc.Client(target, token=token, max_attempts=15) as c:
-            result = c.load(table, [{"k": i, "v": "x"} for i in range(3)], "append")
+        result = connect(max_attempts=15).load(table, [{"k": i, "v": "x"} for i in range(3)], "append")
     finally:
         restart.join()
         control.start_db()
@@ -91,17 +89,31 @@ def test_client_side_invalid_requests(client: loadsvc.Client) -> None:
     assert (info.value.row, info.value.field) == (1, "rows[1].k")
 
 
-def test_unknown_token_is_unauthenticated(target: str, table: str) -> None:
-    with loadsvc.Client(target, token="not-a-token-the-service-knows") as c:
-        with pytest.raises(loadsvc.Unauthenticated) as info:
-            c.load(table, [{"k": 1}], "append")
+def test_unknown_token_is_unauthenticated(connect, table: str) -> None:
+    with pytest.raises(loadsvc.Unauthenticated) as info:
+        connect(token="not-a-token-the-service-knows").load(table, [{"k": 1}], "append")
     assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_too_many_rows_is_resource_exhausted(target: str, token: str, db, table: str) -> None:
+def test_mtls_is_required(connect, target: str, token: str, tls: dict[str, str], table: str) -> None:
+    # no client certificate: the handshake fails, the service is not reached
+    with pytest.raises(loadsvc.LoadError) as info:
+        connect(max_attempts=1, private_key=None, certificate_chain=None).load(table, [{"k": 1}], "append")
+    assert info.value.code == grpc.StatusCode.UNAVAILABLE and info.value.reason is None
+    # plaintext to a TLS port fails the same way
+    with loadsvc.Client(target, token=token, max_attempts=1) as plain:
+        with pytest.raises(loadsvc.LoadError) as info:
+            plain.load(table, [{"k": 1}], "append")
+    assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    # PEM bytes work as well as paths
+    with open(tls["root_certificates"], "rb") as ca:
+        pem_client = connect(root_certificates=ca.read())
+    assert pem_client.load(table, [], "append", plan_only=True).inserted == 0
+
+
+def test_too_many_rows_is_resource_exhausted(connect, db, table: str) -> None:
     db.run(f"CREATE TABLE {table} (k int)")
     # One unary Load of more rows than the service's --max-rows (100,000).
-    with loadsvc.Client(target, token=token, batch_rows=200_000) as c:
-        with pytest.raises(loadsvc.ResourceExhausted) as info:
-            c.load(table, [{"k": i} for i in range(100_001)], "append")
+    with pytest.raises(loadsvc.ResourceExhausted) as info:
+        connect(batch_rows=200_000).load(table, [{"k": i} for i in range(100_001)], "append")
     assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -122,14 +122,14 @@ def test_plan_script_runs_in_psql(client: loadsvc.Client, db, table: str, tmp_pa
     ]
 
 
-def test_generator_and_long_list_stream(target: str, token: str, db, table: str) -> None:
+def test_generator_and_long_list_stream(connect, db, table: str) -> None:
     db.run(f"CREATE TABLE {table} (k int PRIMARY KEY, v text)")
-    with loadsvc.Client(target, token=token, batch_rows=1000) as c:
-        r = c.load(table, ({"k": i, "v": str(i)} for i in range(2500)), "append", chunk_size=500)
-        assert (r.inserted, r.rows, r.batches) == (2500, 2500, 5)
-        # a list longer than one message streams too; delete_insert by k
-        r = c.load(table, [{"k": i, "v": "again"} for i in range(1500, 4000)], "delete_insert", pk="k")
-        assert (r.deleted, r.inserted) == (1000, 2500)
+    c = connect(batch_rows=1000)
+    r = c.load(table, ({"k": i, "v": str(i)} for i in range(2500)), "append", chunk_size=500)
+    assert (r.inserted, r.rows, r.batches) == (2500, 2500, 5)
+    # a list longer than one message streams too; delete_insert by k
+    r = c.load(table, [{"k": i, "v": "again"} for i in range(1500, 4000)], "delete_insert", pk="k")
+    assert (r.deleted, r.inserted, r.batches) == (1000, 2500, 3)
     assert db.rows(f"SELECT count(*), count(*) FILTER (WHERE v = 'again') FROM {table}") == [("4000", "2500")]
 
 
@@ -175,7 +175,12 @@ RSS_SCRIPT = textwrap.dedent(
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     target, token, table = sys.argv[1:]
-    with loadsvc.Client(target, token=token, timeout=600) as client:
+    tls = {
+        "root_certificates": os.environ["LOADSVC_TEST_CA"],
+        "certificate_chain": os.environ["LOADSVC_TEST_CLIENT_CERT"],
+        "private_key": os.environ["LOADSVC_TEST_CLIENT_KEY"],
+    }
+    with loadsvc.Client(target, token=token, timeout=600, **tls) as client:
         client.load(table, [{"k": -1, "name": "warm-up", "amount": 0.5}], "append")
         before = peak_mib()
 

@@ -4,7 +4,8 @@
 //
 // TestMain builds cmd/loadsvc and starts a throwaway cluster
 // (internal/pgtest). Each test starts the binary on a free loopback port
-// against a fresh database, with a bearer token required, plus a tiny HTTP
+// against a fresh database, with mTLS (a throwaway CA, a server and a client
+// certificate) and a bearer token required, plus a tiny HTTP
 // control on loopback through which the Python tests stop and start the
 // database (POST /db/stop, POST /db/start) for the retry and
 // connection-failure tests. Then it runs Debian's /usr/bin/python3 (or
@@ -13,6 +14,9 @@
 //	PYTHONPATH                 python/ (the package under test)
 //	LOADSVC_TEST_TARGET        the service's host:port
 //	LOADSVC_TEST_TOKEN         a token the service accepts
+//	LOADSVC_TEST_CA            the CA that signed the service's certificate
+//	LOADSVC_TEST_CLIENT_CERT   a client certificate the service accepts
+//	LOADSVC_TEST_CLIENT_KEY    its private key
 //	LOADSVC_TEST_DATABASE_URL  the database, for psql and checks
 //	LOADSVC_TEST_PSQL          the psql binary of the cluster
 //	LOADSVC_TEST_CONTROL       the control's base URL
@@ -24,9 +28,15 @@ package python
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -95,10 +105,12 @@ func serve(t *testing.T) []string {
 	if err := os.WriteFile(tokens, []byte(token+" name=python-tests\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	pki := newPKI(t)
 	addr := freeAddr(t)
 	out := &syncBuffer{}
 	cmd := exec.Command(binary, "--listen", addr, "--database-url", url, "--log-format", "console",
-		"--log-level", "error", "--auth-tokens-file", tokens, "--max-rows", "100000")
+		"--log-level", "error", "--auth-tokens-file", tokens, "--max-rows", "100000",
+		"--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--tls-client-ca", pki.ca)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -119,6 +131,9 @@ func serve(t *testing.T) []string {
 		"PYTHONDONTWRITEBYTECODE=1",
 		"LOADSVC_TEST_TARGET="+addr,
 		"LOADSVC_TEST_TOKEN="+token,
+		"LOADSVC_TEST_CA="+pki.ca,
+		"LOADSVC_TEST_CLIENT_CERT="+pki.clientCert,
+		"LOADSVC_TEST_CLIENT_KEY="+pki.clientKey,
 		"LOADSVC_TEST_DATABASE_URL="+url,
 		"LOADSVC_TEST_PSQL="+filepath.Join(cluster.BinDir(), "psql"),
 		"LOADSVC_TEST_CONTROL="+control(t),
@@ -223,6 +238,91 @@ func waitListening(t *testing.T, addr string, done <-chan error, out *syncBuffer
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// pki is a throwaway CA and the PEM files it signed.
+type pki struct {
+	ca                    string
+	serverCert, serverKey string // for 127.0.0.1 and localhost
+	clientCert, clientKey string
+}
+
+// newPKI writes a CA, a server and a client certificate into a temporary
+// directory.
+func newPKI(t *testing.T) pki {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, caCert, caDER := issue(t, &x509.Certificate{
+		Subject:               pkix.Name{CommonName: "loadsvc python tests CA"},
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}, nil, nil)
+	p := pki{ca: writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)}
+	for _, leaf := range []struct {
+		name      string
+		tmpl      *x509.Certificate
+		cert, key *string
+	}{
+		{"server", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "localhost"},
+			DNSNames:    []string{"localhost"},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}, &p.serverCert, &p.serverKey},
+		{"client", &x509.Certificate{
+			Subject:     pkix.Name{CommonName: "python-tests"},
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		}, &p.clientCert, &p.clientKey},
+	} {
+		leaf.tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		key, _, der := issue(t, leaf.tmpl, caCert, caKey)
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*leaf.cert = writePEM(t, dir, leaf.name+".pem", "CERTIFICATE", der)
+		*leaf.key = writePEM(t, dir, leaf.name+"-key.pem", "PRIVATE KEY", keyDER)
+	}
+	return p
+}
+
+// issue makes a key and a certificate of tmpl, valid for a day, signed by
+// parent (self-signed when parent is nil).
+func issue(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = serial
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
+	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, cert, der
+}
+
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func freeAddr(t *testing.T) string {
