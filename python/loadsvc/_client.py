@@ -446,6 +446,9 @@ class _Source:
 
 
 class _SequenceSource(_Source):
+    """A list's or tuple's rows, sliced into messages; sent again from the
+    start on a retry."""
+
     def __init__(self, rows: Sequence[Mapping[str, Any]], batch: int) -> None:
         self._seq = rows
         self._batch = batch
@@ -458,6 +461,9 @@ class _SequenceSource(_Source):
 
 
 class _FrameSource(_Source):
+    """A DataFrame's rows, sliced into messages column by column; sent
+    again from the start on a retry."""
+
     def __init__(self, frame: pandas.DataFrame, batch: int) -> None:
         self._frame = frame
         self._batch = batch
