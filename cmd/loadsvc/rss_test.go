@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // the attack's compression
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
@@ -79,3 +82,86 @@ func TestUnauthenticatedGzipBombCostsNoMemory(t *testing.T) {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// Issue 10 #2, with a valid token: the same 64 MiB of empty rows is counted
+// on the wire and refused RESOURCE_EXHAUSTED (past LOADSVC_MAX_ROWS) without
+// being decoded; the server's peak RSS grows by less than 300 MiB (the
+// inflated body itself is 64 MiB). Before: 3.1 GB and OK.
+func TestAuthenticatedGzipBombRefusedByRowCount(t *testing.T) {
+	t.Parallel()
+	p, url := bombTarget(t)
+	body := emptyRowsBomb(t, 64<<20-1024)
+	before := p.peakRSS(t)
+	err := p.invokeRaw(t, body, true)
+	after := p.peakRSS(t)
+	t.Logf("%s body (%d empty rows), gzip, valid token: %v; server peak RSS %s before, %s after, +%s",
+		mib(int64(len(body))), len(body)/2, status.Code(err), mib(before), mib(after), mib(after-before))
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "LOADSVC_MAX_ROWS") {
+		t.Errorf("valid token: %v, want RESOURCE_EXHAUSTED naming LOADSVC_MAX_ROWS", err)
+	}
+	if after-before >= 300<<20 {
+		t.Errorf("peak RSS grew by %s, want < 300 MiB", mib(after-before))
+	}
+	if n := adminCount(t, url, `SELECT count(*) FROM t`); n != 0 {
+		t.Errorf("table has %d rows", n)
+	}
+}
+
+// Issue 10 #1: a plan-only Load whose first row has 5,000 distinct keys,
+// followed by 30,000 empty rows (about 190 KB), is refused INVALID_ARGUMENT
+// for its columns before any rows × columns allocation; the server's peak
+// RSS stays under 300 MiB. Before: 6.4 GB.
+func TestColumnUnionBombRefused(t *testing.T) {
+	t.Parallel()
+	p, _ := bombTarget(t)
+	wide := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	for i := range 5000 {
+		wide.Fields[fmt.Sprintf("c%d", i)] = structpb.NewNullValue()
+	}
+	req := &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"c0"}, PlanOnly: true}, Rows: []*structpb.Struct{wide}}
+	for range 30000 {
+		req.Rows = append(req.Rows, &structpb.Struct{})
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.invokeRaw(t, body, false)
+	peak := p.peakRSS(t)
+	t.Logf("%s body, 5,000 keys then 30,000 empty rows, plan-only: %v; server peak RSS %s", mib(int64(len(body))), status.Code(err), mib(peak))
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "at most 1600 distinct columns") {
+		t.Errorf("got %v, want INVALID_ARGUMENT naming the 1,600-column limit", err)
+	}
+	if peak >= 300<<20 {
+		t.Errorf("server peak RSS %s, want < 300 MiB", mib(peak))
+	}
+}
+
+const bombToken = "tok-0123456789abcdef-secret"
+
+// bombTarget runs the binary with a token and a table t.
+func bombTarget(t *testing.T) (*binProc, string) {
+	t.Helper()
+	url := cluster.NewDatabase(t)
+	adminExec(t, url, `CREATE TABLE t (id int)`)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte(bombToken+" name=worker-a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startBinary(t, []string{"LOADSVC_DATABASE_URL=" + url, "LOADSVC_AUTH_TOKENS_FILE=" + tokens}), url
+}
+
+// invokeRaw sends body as a Load request with the token, gzip-compressed
+// when gz.
+func (p *binProc) invokeRaw(t *testing.T, body []byte, gz bool) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+bombToken)
+	opts := []grpc.CallOption{grpc.ForceCodec(rawCodec{})}
+	if gz {
+		opts = append(opts, grpc.UseCompressor("gzip"))
+	}
+	var reply []byte
+	return p.conn.Invoke(ctx, "/loadsvc.v1.LoadService/Load", &body, &reply, opts...)
+}

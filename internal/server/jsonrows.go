@@ -42,9 +42,9 @@ const (
 // Text values point into msg, which the batch keeps alive: a message is
 // copied once off the wire and never again.
 type jsonRows struct {
-	msg     []byte
-	rows    [][]byte // each row's Struct bytes
-	offset  int      // the index of the first row in the load
+	msg     []byte // the message, whose rows field holds one Struct a row
+	rows    int
+	offset  int // the index of the first row in the load
 	columns []string
 	index   map[string]int
 	fixed   bool // columns come from the stream's first message
@@ -57,7 +57,7 @@ func (j *jsonRows) scan(maxColumns int) error {
 	if j.index == nil {
 		j.index = make(map[string]int)
 	}
-	for i, row := range j.rows {
+	return j.eachRow(func(i int, row []byte) error {
 		entries := 0
 		err := eachEntry(row, func(key, _ []byte) error {
 			entries++
@@ -88,26 +88,43 @@ func (j *jsonRows) scan(maxColumns int) error {
 			return &loader.ValidationError{Field: "rows[" + strconv.Itoa(n) + "]", Row: n, Reason: fmt.Sprintf(
 				"row %d carries no column: every row needs at least one column value (null counts)", n)}
 		}
+		return nil
+	})
+}
+
+// sortColumns puts a message's own columns in name order.
+func (j *jsonRows) sortColumns() {
+	if j.fixed {
+		return
 	}
-	if !j.fixed {
-		slices.Sort(j.columns)
-		for k, c := range j.columns {
-			j.index[c] = k
+	slices.Sort(j.columns)
+	for k, c := range j.columns {
+		j.index[c] = k
+	}
+}
+
+// eachRow calls fn with the index and Struct bytes of every row.
+func (j *jsonRows) eachRow(fn func(i int, row []byte) error) error {
+	i := 0
+	return eachField(j.msg, func(num protowire.Number, typ protowire.Type, raw []byte) error {
+		if num != fieldRows || typ != protowire.BytesType {
+			return nil
 		}
-	}
-	return nil
+		i++
+		return fn(i-1, bytesOf(raw))
+	})
 }
 
 // batch decodes every row's values into a batch with the scanned columns.
 func (j *jsonRows) batch() (*loader.Batch, error) {
 	n := len(j.columns)
-	b := &loader.Batch{Columns: j.columns, Values: make([]loader.Field, len(j.rows)*n), Offset: j.offset}
+	b := &loader.Batch{Columns: j.columns, Values: make([]loader.Field, j.rows*n), Offset: j.offset}
 	for i := range b.Values {
 		b.Values[i].Null = true
 	}
-	for i, row := range j.rows {
+	err := j.eachRow(func(i int, row []byte) error {
 		out := b.Values[i*n : (i+1)*n]
-		err := eachEntry(row, func(key, value []byte) error {
+		return eachEntry(row, func(key, value []byte) error {
 			f, err := j.value(value)
 			if err != nil {
 				name := string(key)
@@ -116,9 +133,9 @@ func (j *jsonRows) batch() (*loader.Batch, error) {
 			out[j.index[string(key)]] = f
 			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
 }

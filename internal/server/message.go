@@ -49,17 +49,20 @@ func (codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return protoCodec.Unmarshal(data, v)
 }
 
-// parts is a message split into its fields, nothing decoded yet.
+// parts is a message split into its fields, nothing decoded yet. Its rows
+// are only counted: they are gathered when they are decoded, so that a
+// message of millions of rows over the limit costs no allocation.
 type parts struct {
+	msg    []byte
 	config [][]byte // LoadConfig occurrences, merged as proto does
-	rows   [][]byte // one Struct per JSON row
 	typed  [][]byte // TypedRows occurrences, merged
+	rows   int      // JSON rows: Struct occurrences
 }
 
 // split walks the message's top-level fields only: the cheap pass that
 // counts its rows before any of them is decoded.
 func (m *message) split() (parts, error) {
-	var p parts
+	p := parts{msg: m.buf}
 	err := eachField(m.buf, func(num protowire.Number, typ protowire.Type, raw []byte) error {
 		if typ != protowire.BytesType {
 			return nil
@@ -68,7 +71,7 @@ func (m *message) split() (parts, error) {
 		case fieldConfig:
 			p.config = append(p.config, bytesOf(raw))
 		case fieldRows:
-			p.rows = append(p.rows, bytesOf(raw))
+			p.rows++
 		case fieldTypedRows:
 			p.typed = append(p.typed, bytesOf(raw))
 		}
@@ -114,20 +117,20 @@ const maxCells = 8 << 20
 // of the stream that a JSON message may leave out but not add to. A
 // message over the row limit is refused before any row is decoded.
 func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch, error) {
-	if len(p.rows) > 0 && len(p.typed) > 0 {
+	if p.rows > 0 && len(p.typed) > 0 {
 		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
 	}
 	if len(p.typed) > 0 {
 		return p.decodeTyped(offset)
 	}
-	if lim.maxRows > 0 && offset+len(p.rows) > lim.maxRows {
+	if lim.maxRows > 0 && offset+p.rows > lim.maxRows {
 		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
-			"the load carries %d rows or more, past the limit of %d rows %s; nothing was decoded or written", offset+len(p.rows), lim.maxRows, lim.maxRowsHint)}
+			"the load carries %d rows or more, past the limit of %d rows %s; nothing was decoded or written", offset+p.rows, lim.maxRows, lim.maxRowsHint)}
 	}
-	if len(p.rows) == 0 {
+	if p.rows == 0 {
 		return nil, nil
 	}
-	j := &jsonRows{rows: p.rows, offset: offset}
+	j := &jsonRows{msg: p.msg, rows: p.rows, offset: offset}
 	if fixed != nil {
 		j.columns, j.fixed = fixed, true
 		j.index = make(map[string]int, len(fixed))
@@ -138,9 +141,10 @@ func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch
 	if err := j.scan(maxColumns); err != nil {
 		return nil, err
 	}
-	if cells := len(p.rows) * len(j.columns); cells > maxCells {
+	j.sortColumns()
+	if cells := p.rows * len(j.columns); cells > maxCells {
 		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
-			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", len(p.rows), len(j.columns), cells, maxCells)}
+			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", p.rows, len(j.columns), cells, maxCells)}
 	}
 	return j.batch()
 }

@@ -132,7 +132,7 @@ func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadRes
 	if err != nil {
 		resp = nil
 	}
-	return resp, c.end(wire, cfg, resp, int64(len(p.rows)), err)
+	return resp, c.end(wire, cfg, resp, int64(p.rows), err)
 }
 
 func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, p parts, size int) (*loadsvcv1.LoadResponse, error) {
