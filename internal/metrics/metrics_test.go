@@ -226,3 +226,39 @@ func TestNewOnRegistryWithRuntime(t *testing.T) {
 		t.Errorf("go_goroutines = %v", got)
 	}
 }
+
+// Through a real server: requests refused at admission — here for table
+// names that cannot be tables and for the ledger — count under "(refused)"
+// and take no table label slot, however many junk names they bring.
+func TestRefusedRequestsTakeNoTableLabel(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, nil)
+	client := serveGRPC(t, m, nil)
+	for i := range 20 {
+		_, err := client.Load(context.Background(), &loadsvcv1.LoadRequest{
+			Config: &loadsvcv1.LoadConfig{Table: "junk" + strings.Repeat("x", 60+i), Mode: loadsvcv1.Mode_MODE_APPEND},
+			Rows:   rows(t, map[string]any{"id": 1})})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatalf("junk name: %v", err)
+		}
+	}
+	_, err := client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Schema: "loadsvc", Table: "load_ledger", Mode: loadsvcv1.Mode_MODE_REPLACE},
+		Rows:   rows(t, map[string]any{"request_id": "forged"})})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("ledger: %v", err)
+	}
+	s := get(t, serveMetrics(t, reg))
+	tables := map[string]float64{}
+	for _, mt := range s.fams["loadsvc_loads_total"].GetMetric() {
+		for _, lp := range mt.GetLabel() {
+			if lp.GetName() == "table" {
+				tables[lp.GetValue()] += mt.GetCounter().GetValue()
+			}
+		}
+	}
+	if len(tables) != 1 || tables["(refused)"] != 21 {
+		t.Errorf("table labels %v, want only (refused) = 21", tables)
+	}
+}

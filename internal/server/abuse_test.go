@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/server"
@@ -144,5 +146,51 @@ func TestRowsWithoutColumnsRefused(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument, "row 2 carries no column")
 	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
 		t.Errorf("a refused stream wrote %d rows", n)
+	}
+}
+
+// Row values quoted in errors — PostgreSQL's message and detail, and the
+// service's own duplicate-key refusal — are capped at 64 bytes, marked as
+// cut.
+func TestQuotedValuesCapped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE c (k text PRIMARY KEY, n int)`)
+	long := strings.Repeat("秘", 4000) // 12,000 bytes
+	b.exec1(t, `INSERT INTO c VALUES ($1, 1)`, long)
+	load := func(cfg *loadsvcv1.LoadConfig, maps ...map[string]any) error {
+		_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{Config: cfg, Rows: rows(t, maps...)})
+		return err
+	}
+	appendCfg := &loadsvcv1.LoadConfig{Table: "c", Mode: loadsvcv1.Mode_MODE_APPEND}
+	for _, err := range []error{
+		load(appendCfg, map[string]any{"k": long}),           // 23505, detail quotes the key
+		load(appendCfg, map[string]any{"k": "x", "n": long}), // 22P02, message quotes the value
+		load(&loadsvcv1.LoadConfig{Table: "c", Pk: []string{"k"}, Duplicates: loadsvcv1.Duplicates_DUPLICATES_REFUSE},
+			map[string]any{"k": long}, map[string]any{"k": long}), // the service's own refusal
+	} {
+		st := wantCode(t, err, status.Code(err), "")
+		text := st.Message()
+		for _, d := range st.Details() {
+			if ei, ok := d.(*errdetails.ErrorInfo); ok {
+				text += " " + ei.GetMetadata()["detail"]
+			}
+		}
+		if strings.Contains(text, long[:300]) || !strings.Contains(text, "(12000 bytes, cut)") {
+			t.Errorf("%s: the value is not capped: %.300s", status.Code(err), text)
+		}
+	}
+}
+
+// The server-wide budget of bytes held decoded refuses a message larger
+// than the whole budget, naming it.
+func TestInflightBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withNoDB(), withServer(func(o *server.Options) { o.MaxInflightBytes = 1000 }))
+	_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, PlanOnly: true}, Rows: seqRows(t, 0, 200)})
+	wantCode(t, err, codes.ResourceExhausted, "the message is ")
+	if !strings.Contains(err.Error(), "LOADSVC_MAX_INFLIGHT_BYTES") {
+		t.Errorf("%v does not name the budget", err)
 	}
 }

@@ -236,6 +236,16 @@ type received struct {
 	err error
 }
 
+func (s *streamSource) receiveRecovered() (m *message, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.s.opt.Logger.Error("panic receiving a stream message", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			m, err = nil, errors.New("internal error receiving a stream message; the service logged the details")
+		}
+	}()
+	return s.receiveOne()
+}
+
 func (s *streamSource) receiveOne() (*message, error) {
 	m := new(message)
 	if err := s.stream.RecvMsg(m); err != nil {
@@ -244,10 +254,11 @@ func (s *streamSource) receiveOne() (*message, error) {
 	return m, nil
 }
 
-// receive runs RecvMsg until it fails or the handler is done.
+// receive runs RecvMsg until it fails or the handler is done. A panic
+// there, outside the handler's recovery, becomes the stream's error.
 func (s *streamSource) receive() {
 	for {
-		m, err := s.receiveOne()
+		m, err := s.receiveRecovered()
 		select {
 		case s.ch <- received{m, err}:
 		case <-s.done:
