@@ -16,7 +16,7 @@ import (
 type panickyStream struct{ grpc.ServerStream }
 
 func (panickyStream) Context() context.Context { return context.Background() }
-func (panickyStream) RecvMsg(any) error         { panic("decoding bug") }
+func (panickyStream) RecvMsg(any) error        { panic("decoding bug") }
 
 // A panic while a stream message is received — on a goroutine of its own,
 // outside the handler's recovery — becomes the stream's error, logged with
