@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/pgcluster"
 )
 
 const databaseName = "loadbench"
@@ -21,7 +21,7 @@ type database struct {
 
 // openDatabase creates the benchmark database on the cluster, tunes the
 // cluster for bulk loads and connects.
-func openDatabase(ctx context.Context, c *pgtest.Cluster) (*database, error) {
+func openDatabase(ctx context.Context, c *pgcluster.Cluster) (*database, error) {
 	admin, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
 		return nil, err

@@ -1,7 +1,7 @@
 // Command loadbench measures how fast loadsvc loads rows into PostgreSQL,
 // next to psql doing the same work by hand. `make bench` runs it.
 //
-// It starts its own throwaway PostgreSQL (internal/pgtest), builds and starts
+// It starts its own throwaway PostgreSQL (internal/pgcluster), builds and starts
 // the real loadsvc binary on a loopback port, generates BENCH_ROWS rows
 // (default 1,000,000) once, and times, each over the same rows:
 //
@@ -61,7 +61,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/pgcluster"
 )
 
 func main() {
@@ -107,7 +107,7 @@ func realMain(ctx context.Context) error {
 		}
 	}
 	logf("starting PostgreSQL")
-	cluster, err := pgtest.Start()
+	cluster, err := pgcluster.Start()
 	if err != nil {
 		return err
 	}
