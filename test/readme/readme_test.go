@@ -469,6 +469,20 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 			}
 			equalRows(t, "after psql -f plan.sql", tableRows(t, s.url), append(before, "2024-11-03|P009|C02|∅|9.9000|∅|∅"))
 		}},
+		{"dry run", has(`"dryRun": true`), func(t *testing.T, s *server, run func() result) {
+			before := tableRows(t, s.url)
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("dry run: %s", r)
+			}
+			// "deletes the one row there (deleted: 1), inserts two; the table stays as it is"
+			resp := response(t, "dry run", r)
+			wantFields(t, "dry run", resp, "deleted", "1", "inserted", "2")
+			if resp["dryRun"] != true {
+				t.Errorf("dry run: dryRun is %#v, the README says true", resp["dryRun"])
+			}
+			equalRows(t, "after the dry run (nothing may change)", tableRows(t, s.url), before)
+		}},
 		{"upsert", has(`"MODE_UPSERT"`), func(t *testing.T, s *server, run func() result) {
 			r := run()
 			if r.code != 0 {
