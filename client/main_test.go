@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -15,12 +14,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 var cluster *pgtest.Cluster
@@ -38,54 +36,23 @@ type env struct {
 // setup starts a fresh database on the shared cluster and a service on it.
 func setup(t *testing.T) *env { return setupURL(t, cluster.NewDatabase(t)) }
 
-// setupURL starts a service on the database at url ("" for none).
+// setupURL starts a service on the database at url ("" for none), with the
+// health service and the recorder.
 func setupURL(t *testing.T, url string) *env {
 	t.Helper()
 	core, logs := observer.New(zap.InfoLevel)
 	e := &env{seen: &recorder{logs: logs}}
-	exec := &loader.Executor{AcquireTimeout: 5 * time.Second}
-	if url != "" {
-		e.admin = newPool(t, url)
-		exec.Pool = newPool(t, url)
+	db := testenv.Database(url)
+	if url == "" {
+		db = testenv.NoDatabase()
 	}
-	e.serve(t, server.New(exec, server.Options{MaxRows: 100_000, Logger: zap.New(core)}))
+	s := testenv.New(t, nil, db,
+		testenv.Server(func(o *server.Options) { o.MaxRows = 100_000 }),
+		testenv.Logger(zap.New(core)),
+		testenv.MaxMessageSize(64<<20),
+		testenv.GRPCServer(grpc.ChainUnaryInterceptor(e.seen.unary), grpc.ChainStreamInterceptor(e.seen.stream)))
+	e.admin, e.addr, e.health = s.Admin, s.Addr, s.Health
 	return e
-}
-
-func newPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
-	loader.ConfigurePool(cfg, 3*time.Second)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-// serve runs srv, with the health service and the recorder, on a loopback
-// port until cleanup.
-func (e *env) serve(t *testing.T, srv *server.Server) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20),
-		grpc.ChainUnaryInterceptor(e.seen.unary), grpc.ChainStreamInterceptor(e.seen.stream))
-	gs := grpc.NewServer(opts...)
-	server.Register(gs, srv)
-	e.health = health.NewServer()
-	e.health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(gs, e.health)
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	t.Cleanup(gs.Stop)
-	e.addr = lis.Addr().String()
 }
 
 // dial returns a Client of the test's service, closed at cleanup.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,16 +12,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 var cluster *pgtest.Cluster
@@ -56,51 +53,16 @@ func startService(t *testing.T, opts ...func(*serviceOpts)) *service {
 	for _, f := range opts {
 		f(&o)
 	}
-	s := &service{url: cluster.NewDatabase(t)}
-	s.admin = newPool(t, s.url)
-	exec := &loader.Executor{Pool: newPool(t, s.url), AcquireTimeout: 5 * time.Second}
-	srv := server.New(exec, server.Options{MaxRows: o.maxRows})
-	gopts := append(server.ServerOptions(zap.NewNop()),
-		grpc.ChainUnaryInterceptor(s.unaryAuth), grpc.ChainStreamInterceptor(s.streamAuth))
+	s := &service{}
+	gopts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryAuth), grpc.ChainStreamInterceptor(s.streamAuth)}
 	if o.creds != nil {
 		gopts = append(gopts, grpc.Creds(o.creds))
 	}
-	gs := grpc.NewServer(gopts...)
-	server.Register(gs, srv)
-	s.health = health.NewServer()
-	s.health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(gs, s.health)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = lis.Addr().String()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		gs.Serve(lis) //nolint:errcheck // ends with Stop
-	}()
-	t.Cleanup(func() {
-		gs.Stop()
-		<-done
-	})
+	e := testenv.New(t, cluster,
+		testenv.Server(func(so *server.Options) { so.MaxRows = o.maxRows }),
+		testenv.GRPCServer(gopts...))
+	s.url, s.addr, s.admin, s.health = e.URL, e.Addr, e.Admin, e.Health
 	return s
-}
-
-func newPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
-	loader.ConfigurePool(cfg, 3*time.Second)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 func (s *service) unaryAuth(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

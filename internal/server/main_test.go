@@ -2,19 +2,15 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -48,23 +44,24 @@ func setup(t *testing.T, opts ...func(*setupOpts)) *bundle {
 	for _, f := range opts {
 		f(&o)
 	}
-	b := &bundle{}
-	if o.url == "" && !o.noDB {
-		b.url = cluster.NewDatabase(t)
-		o.url = b.url
-		b.admin = newPool(t, b.url, 4)
+	envOpts := []testenv.Option{
+		testenv.MaxConns(o.maxConns),
+		testenv.MaxMessageSize(64 << 20),
+		testenv.Server(func(so *server.Options) {
+			so.MaxRows, so.MaxStreamRows = o.maxRows, o.maxStreamRows
+			if o.server != nil {
+				o.server(so)
+			}
+		}),
 	}
-	if !o.noDB {
-		b.pool = newPool(t, o.url, o.maxConns)
+	if o.url != "" || o.noDB {
+		envOpts = append(envOpts, testenv.NoDatabase())
 	}
-	b.exec = &loader.Executor{Pool: b.pool, AcquireTimeout: 5 * time.Second}
-	sopt := server.Options{MaxRows: o.maxRows, MaxStreamRows: o.maxStreamRows}
-	if o.server != nil {
-		o.server(&sopt)
+	if o.url != "" && !o.noDB {
+		envOpts = append(envOpts, testenv.ServiceURL(o.url))
 	}
-	srv := server.New(b.exec, sopt)
-	b.client = serve(t, srv)
-	return b
+	e := testenv.New(t, cluster, envOpts...)
+	return &bundle{url: e.URL, pool: e.Pool, admin: e.Admin, client: e.Client, exec: e.Exec}
 }
 
 func withMaxConns(n int) func(*setupOpts) { return func(o *setupOpts) { o.maxConns = n } }
@@ -72,44 +69,6 @@ func withURL(u string) func(*setupOpts)   { return func(o *setupOpts) { o.url = 
 func withNoDB() func(*setupOpts)          { return func(o *setupOpts) { o.noDB = true } }
 func withServer(f func(*server.Options)) func(*setupOpts) {
 	return func(o *setupOpts) { o.server = f }
-}
-
-func newPool(t *testing.T, url string, maxConns int) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = int32(maxConns)
-	loader.ConfigurePool(cfg, 3*time.Second)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-// serve runs srv on a loopback port and returns a client of it.
-func serve(t *testing.T, srv *server.Server) loadsvcv1.LoadServiceClient {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20))...)
-	server.Register(gs, srv)
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-	})
-	return loadsvcv1.NewLoadServiceClient(conn)
 }
 
 // exec runs admin SQL on the test's database.

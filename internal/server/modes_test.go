@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -107,7 +108,7 @@ func TestModes(t *testing.T) {
 					t.Fatal(err)
 				}
 				twinURL := cluster.NewDatabase(t)
-				twin := newPool(t, twinURL, 1)
+				twin := testenv.NewPool(t, twinURL, 1)
 				if _, err := twin.Exec(context.Background(), ddl); err != nil {
 					t.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc/codes"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -228,7 +229,7 @@ func TestRefreshKeyDeleteInsert(t *testing.T) {
 			cfg.PlanOnly = true
 			plan := loadVia(t, b, false, cfg, first)
 			twinURL := cluster.NewDatabase(t)
-			twin := newPool(t, twinURL, 1)
+			twin := testenv.NewPool(t, twinURL, 1)
 			if _, err := twin.Exec(context.Background(), scaleTable); err != nil {
 				t.Fatal(err)
 			}

@@ -10,16 +10,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 	"github.com/loadsvc/loadsvc/test/faults/netfault"
 )
@@ -78,7 +76,8 @@ func connectTimeout(d time.Duration) opt   { return func(o *envOpts) { o.connect
 func withProxy() opt                       { return func(o *envOpts) { o.proxy = true } }
 
 // newEnv sets up a fresh database (on the shared cluster unless ownCluster)
-// and an in-process service on it.
+// and an in-process service on it. The server reports the process SERVING
+// and loadsvc NOT_SERVING until watchDatabase says otherwise.
 func newEnv(t *testing.T, opts ...opt) *env {
 	t.Helper()
 	o := envOpts{maxConns: 4, acquire: 10 * time.Second}
@@ -98,49 +97,34 @@ func newEnv(t *testing.T, opts ...opt) *env {
 		})
 		e.cl = cl
 	}
-	e.url = e.cl.NewDatabase(t)
-	e.admin = newPool(t, e.url, adminApp, 4, nil, 0)
-	e.execSQL(t, setupSQL)
-
-	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(e.cl.Port()))
 	if o.proxy {
-		p, err := netfault.Listen(target)
+		p, err := netfault.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(e.cl.Port())))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { p.Close() })
 		e.proxy = p
 	}
-	e.pool = newPool(t, e.url, svcApp, o.maxConns, e.proxy, o.connect)
-	e.exec = &loader.Executor{Pool: e.pool, AcquireTimeout: o.acquire, StatementTimeout: o.statement, LockTimeout: o.lock}
-	srv := server.New(e.exec, server.Options{Observer: e.obs})
-	e.srv = srv
-
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), grpc.MaxRecvMsgSize(64<<20))...)
-	hs := health.NewServer()
-	server.Register(gs, srv)
-	healthpb.RegisterHealthServer(gs, hs)
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
-	served := make(chan struct{})
-	go func() { defer close(served); gs.Serve(lis) }() //nolint:errcheck // ends with Stop
-	e.hs = hs
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-		<-served
-	})
-	e.client = loadsvcv1.NewLoadServiceClient(conn)
-	e.health = healthpb.NewHealthClient(conn)
+	s := testenv.New(t, e.cl,
+		testenv.AdminPool(func(cfg *pgxpool.Config) { cfg.ConnConfig.RuntimeParams["application_name"] = adminApp }),
+		testenv.MaxConns(o.maxConns),
+		testenv.ConnectTimeout(o.connect),
+		testenv.ServicePool(func(cfg *pgxpool.Config) {
+			cfg.ConnConfig.RuntimeParams["application_name"] = svcApp
+			if e.proxy != nil {
+				cfg.ConnConfig.Host = "127.0.0.1"
+				cfg.ConnConfig.Port = uint16(e.proxy.Port())
+			}
+		}),
+		testenv.Executor(func(x *loader.Executor) {
+			x.AcquireTimeout, x.StatementTimeout, x.LockTimeout = o.acquire, o.statement, o.lock
+		}),
+		testenv.Server(func(so *server.Options) { so.Observer = e.obs }),
+		testenv.MaxMessageSize(64<<20))
+	e.url, e.admin, e.pool, e.exec, e.srv = s.URL, s.Admin, s.Pool, s.Exec, s.Server
+	e.client, e.hs, e.health = s.Client, s.Health, healthpb.NewHealthClient(s.Conn)
+	e.hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	e.execSQL(t, setupSQL)
 	return e
 }
 
@@ -151,28 +135,6 @@ func (e *env) watchDatabase(t *testing.T, every time.Duration) {
 	watched := make(chan struct{})
 	go func() { defer close(watched); e.srv.WatchDatabase(wctx, e.hs, every) }()
 	t.Cleanup(func() { stop(); <-watched })
-}
-
-// newPool makes a pool on url named app; through p when p is set.
-func newPool(t *testing.T, url, app string, maxConns int, p *netfault.Proxy, connect time.Duration) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = int32(maxConns)
-	cfg.ConnConfig.RuntimeParams["application_name"] = app
-	if p != nil {
-		cfg.ConnConfig.Host = "127.0.0.1"
-		cfg.ConnConfig.Port = uint16(p.Port())
-	}
-	loader.ConfigurePool(cfg, connect)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 // --- the test's own SQL ------------------------------------------------------

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,17 +12,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/loadsvc/loadsvc/internal/dsn"
 	"github.com/loadsvc/loadsvc/internal/loader"
-	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -78,22 +73,22 @@ func setup(t *testing.T, v variant, opts ...func(*loader.Executor)) *env {
 func setupOn(t *testing.T, v variant, directURL string, opts ...func(*loader.Executor)) *env {
 	t.Helper()
 	e := &env{dbURL: directURL, url: bouncerURL(t, directURL, "pool_max_conns="+strconv.Itoa(poolMaxConns), v.query)}
-	e.direct = directPool(t, directURL)
-	cfg, err := dsn.Check(e.url) // as cmd/loadsvc parses it
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader.ConfigurePool(cfg, 5*time.Second)
-	if e.pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.pool.Close)
-	exec := &loader.Executor{Pool: e.pool, AcquireTimeout: 20 * time.Second,
-		StatementTimeout: 15 * time.Minute, LockTimeout: time.Minute}
-	for _, o := range opts {
-		o(exec)
-	}
-	e.client = serve(t, server.New(exec, server.Options{}))
+	s := testenv.New(t, cluster,
+		testenv.Database(directURL),
+		testenv.AdminPool(func(cfg *pgxpool.Config) {
+			cfg.MaxConns = 2
+			cfg.ConnConfig.RuntimeParams["application_name"] = directApp
+		}),
+		testenv.ServiceURL(e.url),
+		testenv.MaxConns(poolMaxConns),
+		testenv.ConnectTimeout(5*time.Second),
+		testenv.Executor(func(x *loader.Executor) {
+			x.AcquireTimeout, x.StatementTimeout, x.LockTimeout = 20*time.Second, 15*time.Minute, time.Minute
+			for _, o := range opts {
+				o(x)
+			}
+		}))
+	e.direct, e.pool, e.client = s.Admin, s.Pool, s.Client
 	return e
 }
 
@@ -113,22 +108,6 @@ func bouncerURL(t *testing.T, directURL string, params ...string) string {
 	return u.String()
 }
 
-func directPool(t *testing.T, directURL string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(directURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 2
-	cfg.ConnConfig.RuntimeParams["application_name"] = directApp
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
 func connectDirect(ctx context.Context, directURL string) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(directURL)
 	if err != nil {
@@ -136,27 +115,6 @@ func connectDirect(ctx context.Context, directURL string) (*pgx.Conn, error) {
 	}
 	cfg.RuntimeParams["application_name"] = directApp
 	return pgx.ConnectConfig(ctx, cfg)
-}
-
-// serve runs srv on a loopback port and returns a client of it.
-func serve(t *testing.T, srv *server.Server) loadsvcv1.LoadServiceClient {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(server.ServerOptions(zap.NewNop())...)
-	server.Register(gs, srv)
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-	})
-	return loadsvcv1.NewLoadServiceClient(conn)
 }
 
 // exec runs setup SQL directly on the test's database.

@@ -1,0 +1,228 @@
+// Package testenv owns the in-process service that tests run against: a
+// fresh database on a pgtest cluster, the test's own pool on it, the
+// service's pool and Executor, a loadsvc gRPC server (with the health
+// service) on a loopback port and a client connection to it, all torn down
+// at the test's cleanup. It links the testing package: only _test.go files
+// import it.
+//
+//	e := testenv.New(t, cluster, testenv.MaxConns(1))
+//	e.Admin.Exec(ctx, "CREATE TABLE t (id int PRIMARY KEY)")
+//	_, err := e.Client.Load(ctx, req)
+package testenv
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/loadsvc/loadsvc/internal/dsn"
+	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/server"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// Env is one test's database and in-process service.
+type Env struct {
+	URL    string        // the test's database, reached directly; "" with NoDatabase
+	Admin  *pgxpool.Pool // the test's own pool on URL, for setup and checks; nil with NoDatabase
+	Pool   *pgxpool.Pool // the service's pool; nil when the service has no database
+	Exec   *loader.Executor
+	Server *server.Server
+	Health *health.Server // every service SERVING until a test says otherwise
+	Addr   string         // the gRPC server's loopback address
+	Conn   *grpc.ClientConn
+	Client loadsvcv1.LoadServiceClient
+}
+
+type options struct {
+	database       string // the test's database; "" for a fresh one
+	noDatabase     bool
+	serviceURL     string // "" for the test's database
+	maxConns       int
+	connectTimeout time.Duration
+	adminPool      func(*pgxpool.Config)
+	servicePool    func(*pgxpool.Config)
+	executor       func(*loader.Executor)
+	server         func(*server.Options)
+	logger         *zap.Logger
+	grpcServer     []grpc.ServerOption
+	maxMessage     int
+}
+
+// Option changes what New sets up.
+type Option func(*options)
+
+// Database makes the test's database url (on any cluster) instead of a
+// fresh one; it is not dropped at cleanup.
+func Database(url string) Option { return func(o *options) { o.database = url } }
+
+// NoDatabase sets up no database: no URL, no Admin, and no service pool
+// unless ServiceURL names one (every load is then UNAVAILABLE).
+func NoDatabase() Option { return func(o *options) { o.noDatabase = true } }
+
+// ServiceURL points the service's pool at url instead of the test's
+// database (PgBouncer in front of it, a closed port, a wrong password).
+func ServiceURL(url string) Option { return func(o *options) { o.serviceURL = url } }
+
+// MaxConns is the size of the service's pool (default 4).
+func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// ConnectTimeout is given to loader.ConfigurePool for the service's pool
+// (default 3s; 0 is the loader's default).
+func ConnectTimeout(d time.Duration) Option { return func(o *options) { o.connectTimeout = d } }
+
+// AdminPool adjusts the test's own pool (size 4 by default) before it is
+// made.
+func AdminPool(f func(*pgxpool.Config)) Option { return func(o *options) { o.adminPool = f } }
+
+// ServicePool adjusts the service's pool before loader.ConfigurePool and
+// before it is made (an application_name, a proxy's address).
+func ServicePool(f func(*pgxpool.Config)) Option { return func(o *options) { o.servicePool = f } }
+
+// Executor adjusts the service's Executor (AcquireTimeout 5s by default).
+func Executor(f func(*loader.Executor)) Option { return func(o *options) { o.executor = f } }
+
+// Server adjusts the server's options.
+func Server(f func(*server.Options)) Option { return func(o *options) { o.server = f } }
+
+// Logger is the service's logger: server.Options.Logger and the panic
+// logger of server.ServerOptions (default: none).
+func Logger(l *zap.Logger) Option { return func(o *options) { o.logger = l } }
+
+// GRPCServer adds options to the gRPC server (interceptors, credentials).
+func GRPCServer(opts ...grpc.ServerOption) Option {
+	return func(o *options) { o.grpcServer = append(o.grpcServer, opts...) }
+}
+
+// MaxMessageSize raises the gRPC message size limit of both the server and
+// Conn to n bytes (default: gRPC's 4 MiB).
+func MaxMessageSize(n int) Option { return func(o *options) { o.maxMessage = n } }
+
+// New sets up a database on cluster (cluster may be nil with Database or
+// NoDatabase) and serves loadsvc on it until t's cleanup.
+func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
+	t.Helper()
+	o := options{maxConns: 4, connectTimeout: 3 * time.Second}
+	for _, f := range opts {
+		f(&o)
+	}
+	e := &Env{}
+	if !o.noDatabase {
+		e.URL = o.database
+		if e.URL == "" {
+			e.URL = cluster.NewDatabase(t)
+		}
+		e.Admin = newPool(t, e.URL, func(cfg *pgxpool.Config) {
+			cfg.MaxConns = 4
+			if o.adminPool != nil {
+				o.adminPool(cfg)
+			}
+		}, 0)
+	}
+	serviceURL := o.serviceURL
+	if serviceURL == "" {
+		serviceURL = e.URL
+	}
+	if serviceURL != "" {
+		e.Pool = newPool(t, serviceURL, func(cfg *pgxpool.Config) {
+			cfg.MaxConns = int32(o.maxConns)
+			if o.servicePool != nil {
+				o.servicePool(cfg)
+			}
+		}, o.connectTimeout)
+	}
+	e.Exec = &loader.Executor{Pool: e.Pool, AcquireTimeout: 5 * time.Second}
+	if o.executor != nil {
+		o.executor(e.Exec)
+	}
+	log := o.logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	sopt := server.Options{Logger: o.logger}
+	if o.server != nil {
+		o.server(&sopt)
+	}
+	e.Server = server.New(e.Exec, sopt)
+	e.serve(t, log, o)
+	return e
+}
+
+// NewPool makes a pool of maxConns connections on url, configured as the
+// service configures its own, closed at t's cleanup.
+func NewPool(t testing.TB, url string, maxConns int) *pgxpool.Pool {
+	t.Helper()
+	return newPool(t, url, func(cfg *pgxpool.Config) { cfg.MaxConns = int32(maxConns) }, 3*time.Second)
+}
+
+// newPool parses url as cmd/loadsvc does, lets adjust change the config,
+// applies loader.ConfigurePool and makes the pool, closed at t's cleanup.
+func newPool(t testing.TB, url string, adjust func(*pgxpool.Config), connectTimeout time.Duration) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := dsn.Check(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adjust(cfg)
+	loader.ConfigurePool(cfg, connectTimeout)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// serve runs e.Server and a health server (every service SERVING) on a
+// loopback port and dials it.
+func (e *Env) serve(t testing.TB, log *zap.Logger, o options) {
+	t.Helper()
+	gopts := server.ServerOptions(log)
+	var callOpts []grpc.CallOption
+	if o.maxMessage > 0 {
+		gopts = append(gopts, grpc.MaxRecvMsgSize(o.maxMessage))
+		callOpts = append(callOpts, grpc.MaxCallRecvMsgSize(o.maxMessage), grpc.MaxCallSendMsgSize(o.maxMessage))
+	}
+	gs := grpc.NewServer(append(gopts, o.grpcServer...)...)
+	server.Register(gs, e.Server)
+	e.Health = health.NewServer()
+	e.Health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(gs, e.Health)
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Addr = lis.Addr().String()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		gs.Serve(lis) //nolint:errcheck // ends with Stop
+	}()
+	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if len(callOpts) > 0 {
+		dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(callOpts...))
+	}
+	conn, err := grpc.NewClient(e.Addr, dialOpts...)
+	if err != nil {
+		gs.Stop()
+		<-served
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		gs.Stop()
+		<-served
+	})
+	e.Conn = conn
+	e.Client = loadsvcv1.NewLoadServiceClient(conn)
+}
