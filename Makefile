@@ -11,6 +11,7 @@ BUF_VERSION                := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 GRPCURL_VERSION            := v1.9.4
+STATICCHECK_VERSION        := v0.8.2
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
 PKGS          ?= ./...
@@ -28,7 +29,7 @@ build: ## compile everything; the service binary goes to bin/loadsvc
 	go build -o $(BIN)/loadsvc ./cmd/loadsvc
 
 .PHONY: tools
-tools: gen-tools ## install the pinned tools (buf, protoc-gen-go, protoc-gen-go-grpc, grpcurl) into ./bin
+tools: gen-tools lint-tools ## install the pinned tools (buf, protoc-gen-go, protoc-gen-go-grpc, grpcurl, staticcheck) into ./bin
 	@scripts/install-tool.sh $(BIN) grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl $(GRPCURL_VERSION)
 
 .PHONY: gen-tools
@@ -36,6 +37,10 @@ gen-tools:
 	@scripts/install-tool.sh $(BIN) buf github.com/bufbuild/buf/cmd/buf $(BUF_VERSION)
 	@scripts/install-tool.sh $(BIN) protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go $(PROTOC_GEN_GO_VERSION)
 	@scripts/install-tool.sh $(BIN) protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc $(PROTOC_GEN_GO_GRPC_VERSION)
+
+.PHONY: lint-tools
+lint-tools:
+	@scripts/install-tool.sh $(BIN) staticcheck honnef.co/go/tools/cmd/staticcheck $(STATICCHECK_VERSION)
 
 .PHONY: generate
 generate: gen-tools ## regenerate proto/**/*.pb.go with buf and the pinned plugins
@@ -63,13 +68,18 @@ bench-python: postgres python-deps ## the Python client vs psycopg2 execute_valu
 	LOADSVC_BENCH_PYTHON=1 go test -count=1 -timeout 30m -run '^TestBench$$' -v ./test/python
 
 .PHONY: lint
-lint: gen-tools ## gofmt, go vet, buf lint
+lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ binary links the testing package
 	@echo "==> gofmt"
 	@if ! out=$$(gofmt -l $(GO_FILES) 2>&1 </dev/null) || [[ -n "$$out" ]]; then \
 		echo "gofmt: these files are not gofmt-clean (run gofmt -w) or do not parse:"; \
 		echo "$$out" | sed 's/^/  /'; exit 1; fi
 	@echo "==> go vet ./..."
 	@go vet ./...
+	@echo "==> staticcheck ./..."
+	@$(BIN)/staticcheck ./...
+	@echo "==> no cmd/ binary links the testing package"
+	@for p in $$(go list ./cmd/...); do \
+		if go list -deps "$$p" | grep -qx testing; then echo "$$p links the testing package"; exit 1; fi; done
 	@echo "==> buf lint"
 	@$(BIN)/buf lint
 

@@ -108,7 +108,7 @@ func checkToken(token string) error {
 func attribute(f string, i int, seen map[string]bool) (string, string, error) {
 	key, val, ok := strings.Cut(f, "=")
 	if !ok || (key != "name" && key != "tables") {
-		return "", "", fmt.Errorf("field %d is not an attribute name=... or tables=...", i)
+		return "", "", fmt.Errorf("field %d is not an attribute (name= or tables=)", i)
 	}
 	if seen[key] {
 		return "", "", fmt.Errorf("%s= given twice", key)

@@ -71,7 +71,7 @@ func withServer(f func(*server.Options)) func(*setupOpts) {
 	return func(o *setupOpts) { o.server = f }
 }
 
-// exec runs admin SQL on the test's database.
+// exec1 runs admin SQL on the test's database.
 func (b *bundle) exec1(t *testing.T, sql string, args ...any) {
 	t.Helper()
 	if _, err := b.admin.Exec(context.Background(), sql, args...); err != nil {

@@ -131,11 +131,11 @@ func checkNoSecrets(t *testing.T, spans tracetest.SpanStubs, secrets ...string) 
 	for _, s := range spans {
 		texts := []string{s.Name, s.Status.Description}
 		for _, a := range s.Attributes {
-			texts = append(texts, a.Value.Emit())
+			texts = append(texts, a.Value.String())
 		}
 		for _, e := range s.Events {
 			for _, a := range e.Attributes {
-				texts = append(texts, a.Value.Emit())
+				texts = append(texts, a.Value.String())
 			}
 		}
 		for _, text := range texts {
@@ -216,7 +216,7 @@ func waitSpan(t *testing.T, exp *tracetest.InMemoryExporter, name string) tracet
 func attr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""

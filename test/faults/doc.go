@@ -19,7 +19,4 @@
 // is the flag -soak.duration (5s by default, as part of the normal run;
 // `make soak` runs it for 2 minutes, or SOAK_DURATION, without the race
 // detector).
-//
-// Bugs the tests found are described in bugs_test.go; the scenarios that
-// meet them are skipped (t.Skip("BUG: ...")) until they are fixed.
 package faults

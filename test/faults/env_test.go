@@ -284,7 +284,7 @@ func (o *observer) wait(t *testing.T, table string, n int) []server.Outcome {
 	}
 }
 
-// lastCode is the server's code of the nth (1-based) load on table.
+// code is the server's code of the nth (1-based) load on table.
 func (o *observer) code(t *testing.T, table string, n int) codes.Code {
 	t.Helper()
 	return o.wait(t, table, n)[n-1].Code

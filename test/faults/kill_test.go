@@ -37,9 +37,6 @@ func TestBackendKilledMidLoad(t *testing.T) {
 		{name: "unary delete_insert in INSERT", mode: loadsvcv1.Mode_MODE_DELETE_INSERT, trigger: true, during: "INSERT%"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.stream {
-				skipStreamRace(t)
-			}
 			t.Parallel()
 			e := newEnv(t)
 			e.execSQL(t, `CREATE TABLE t (id int, v text)`)

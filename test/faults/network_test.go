@@ -70,9 +70,6 @@ func TestNetworkFaults(t *testing.T) {
 				name = "stream delete_insert in COPY"
 			}
 			t.Run(name, func(t *testing.T) {
-				if stream {
-					skipStreamRace(t)
-				}
 				t.Parallel()
 				e := newEnv(t, withProxy(), maxConns(2))
 				e.execSQL(t, `CREATE TABLE t (id int, v text)`)
@@ -181,9 +178,6 @@ func TestNetworkFaults(t *testing.T) {
 
 	t.Run("blackhole without client deadline", func(t *testing.T) {
 		t.Parallel()
-		if bugNoClientBound != "" {
-			t.Skip(bugNoClientBound)
-		}
 		// The server's own bounds: statement_timeout cannot help (its
 		// error never crosses the blackhole), so the service must bound
 		// the wait for an answer itself.

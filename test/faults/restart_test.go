@@ -49,9 +49,6 @@ func TestPostgresRestartedAndStopped(t *testing.T) {
 
 	for _, idle := range []int{2, poolMax} {
 		t.Run("restart between loads with "+ident(idle)+" idle pooled sessions", func(t *testing.T) {
-			if idle > 2 && bugStaleRetries != "" {
-				t.Skip(bugStaleRetries)
-			}
 			fillPool(t, e, idle) // every pooled session will be dead after the restart
 			e.restart(t)
 			// The very next load, well within pgxpool's one-second no-ping
@@ -122,9 +119,6 @@ func TestPostgresRestartedMidLoad(t *testing.T) {
 		{name: "stream delete_insert in COPY", table: "t", stream: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.stream {
-				skipStreamRace(t)
-			}
 			n++
 			before := e.content(t, tc.table)
 			cfg := &loadsvcv1.LoadConfig{Table: tc.table, Pk: []string{"id"}}

@@ -35,10 +35,6 @@ func TestSoak(t *testing.T) {
 		keySpace = 1000 // keys per worker in the keyed tables
 	)
 	duration := *soakDuration
-	streams := !(raceEnabled && bugStreamCopyRace != "")
-	if !streams {
-		t.Logf("streams left out under the race detector: %s", bugStreamCopyRace)
-	}
 	e := newEnv(t, maxConns(poolMax), acquireTimeout(10*time.Second))
 	e.execSQL(t, `CREATE TABLE soak_di (id int, v text)`) // delete_insert; no unique constraint
 	e.execSQL(t, `CREATE TABLE soak_up (id int PRIMARY KEY, v text)`)
@@ -103,7 +99,7 @@ func TestSoak(t *testing.T) {
 					table, mode = "soak_app", loadsvcv1.Mode_MODE_APPEND
 					ids = seq(w*10_000_000+r*1000, n)
 				}
-				stream := streams && rng.IntN(2) == 0
+				stream := rng.IntN(2) == 0
 				if !soakLoad(t, e, &st, table, mode, ids, value, stream) {
 					return
 				}
@@ -120,7 +116,7 @@ func TestSoak(t *testing.T) {
 	close(stopped)
 	<-killed
 
-	st.report(t, elapsed, workers, poolMax, kills.Load(), streams)
+	st.report(t, elapsed, workers, poolMax, kills.Load())
 	for _, table := range []string{"soak_di", "soak_up", "soak_app"} {
 		if n := e.count(t, `SELECT count(*) FROM (SELECT id FROM `+table+` GROUP BY id HAVING count(*) > 1) d`); n != 0 {
 			t.Errorf("%s: %d keys have more than one row", table, n)
@@ -220,7 +216,7 @@ func (s *soakStats) done(mode loadsvcv1.Mode, stream bool, rows int, d time.Dura
 	s.latency = append(s.latency, d)
 }
 
-func (s *soakStats) report(t *testing.T, elapsed time.Duration, workers, poolMax int, kills int64, streams bool) {
+func (s *soakStats) report(t *testing.T, elapsed time.Duration, workers, poolMax int, kills int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lat := append([]time.Duration(nil), s.latency...)
@@ -239,7 +235,7 @@ func (s *soakStats) report(t *testing.T, elapsed time.Duration, workers, poolMax
 	if len(codesLine) == 0 {
 		codesLine = []string{"none"}
 	}
-	t.Logf("soak: %v, %d workers, pool_max_conns=%d, streams %v", elapsed.Round(time.Millisecond), workers, poolMax, streams)
+	t.Logf("soak: %v, %d workers, pool_max_conns=%d", elapsed.Round(time.Millisecond), workers, poolMax)
 	t.Logf("soak: %d loads (delete_insert %d, upsert %d, append %d; %d streamed), %d rows, %.0f rows/s, %.1f loads/s",
 		s.loads.Load(), s.byMode[loadsvcv1.Mode_MODE_DELETE_INSERT], s.byMode[loadsvcv1.Mode_MODE_UPSERT], s.byMode[loadsvcv1.Mode_MODE_APPEND],
 		s.streams.Load(), s.rows.Load(), float64(s.rows.Load())/elapsed.Seconds(), float64(s.loads.Load())/elapsed.Seconds())

@@ -24,21 +24,17 @@ const slowTable = `CREATE TABLE s (id int PRIMARY KEY, a text, b int);
 CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN NEW; END $$;
 CREATE TRIGGER slow BEFORE INSERT ON s FOR EACH ROW EXECUTE FUNCTION slow();`
 
-// cancelBug is why TestCancelledLoads is skipped; see its doc comment.
-const cancelBug = "BUG: cancelling loads crashes PgBouncer 1.18.0 (Debian 12): " +
-	"FATAL @src/objects.c:1060 in function disconnect_client(): bad client state: 0 (pgbouncer/pgbouncer#801, fixed upstream by #846); " +
-	"loader.ConfigurePool's pgconn.CancelRequestContextWatcherHandler closes the cancel-request connection as soon as the cancelled statement returns, " +
-	"before PgBouncer has finished forwarding the cancel; fix: a context watcher that waits for the server to close the cancel connection"
-
 // Cancelled loads — requests whose deadline runs out mid-COPY, several at
 // once, and a stream the client cancels — write nothing, PgBouncer forwards
 // each cancel request to the right backend (clean fails if a backend keeps
 // running: the loads would take 20s), PgBouncer stays up, and the next load
 // works.
 //
-// Skipped: the first cancel request that reaches a running load crashes
-// PgBouncer 1.18.0 (see cancelBug); this test is the regression test for
-// the fix, which it passes with the fix applied.
+// It is the regression test for PgBouncer 1.18.0 (Debian 12) crashing on
+// the first cancel request that reached a running load (pgbouncer#801):
+// pgx's own context watcher closed the cancel-request connection before
+// PgBouncer had forwarded the cancel; loader.ConfigurePool's handler waits
+// for it.
 func TestCancelledLoads(t *testing.T) {
 	t.Parallel()
 

@@ -11,7 +11,4 @@
 // The tests run the in-process gRPC server on a pool whose URL points at
 // PgBouncer, with and without default_query_exec_mode=exec, and check the
 // tables and the cluster (no open transaction, no TEMP table) directly.
-//
-// TestCancelledLoads is skipped until the loader's cancel requests stop
-// crashing PgBouncer 1.18 (see cancelBug in cancel_test.go).
 package pgbouncer
