@@ -132,10 +132,10 @@ func (b *bench) loadJSON(ctx context.Context) (*figure, error) {
 		for i, req := range b.data.json {
 			resp := &loadsvcv1.LoadResponse{}
 			if err := b.srv.conn.Invoke(ctx, loadsvcv1.LoadService_Load_FullMethodName, rawMessage(req), resp); err != nil {
-				return fmt.Errorf("Load request %d: %w", i, err)
+				return fmt.Errorf("request %d (Load): %w", i, err)
 			}
 			if resp.GetInserted() != int64(b.data.jsonRows[i]) {
-				return fmt.Errorf("Load request %d: inserted %d, want %d", i, resp.GetInserted(), b.data.jsonRows[i])
+				return fmt.Errorf("request %d (Load): inserted %d, want %d", i, resp.GetInserted(), b.data.jsonRows[i])
 			}
 		}
 		return nil
