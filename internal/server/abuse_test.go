@@ -194,3 +194,24 @@ func TestInflightBudget(t *testing.T) {
 		t.Errorf("%v does not name the budget", err)
 	}
 }
+
+// A unary request is decoded a slice at a time while it is copied, but a
+// bad row anywhere in it is still refused before any connection: with no
+// database at all, the answer names the row, never UNAVAILABLE.
+func TestBadLateRowRefusedBeforeConnecting(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withNoDB())
+	for _, c := range []struct {
+		row  map[string]any
+		want string
+	}{
+		{map[string]any{"id": 2500, "v": "a\x00b"}, "row 2500, column \"v\": text holds a NUL byte"},
+		{map[string]any{"v": "no key"}, "row 2500 has no value for key column \"id\" (missing or null)"},
+		{map[string]any{"id": nil, "v": "null key"}, "row 2500 has no value for key column \"id\" (missing or null)"},
+	} {
+		req := &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: seqRows(t, 0, 3000)}
+		req.Rows[2500] = rows(t, c.row)[0]
+		_, err := b.client.Load(context.Background(), req)
+		wantCode(t, err, codes.InvalidArgument, c.want)
+	}
+}

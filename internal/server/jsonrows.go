@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"io"
 	"fmt"
 	"math"
 	"slices"
@@ -43,42 +46,40 @@ const (
 // copied once off the wire and never again.
 type jsonRows struct {
 	msg     []byte // the message, whose rows field holds one Struct a row
+	cursor  []byte // what Next has not decoded yet
+	done    int    // rows decoded
 	rows    int
 	offset  int // the index of the first row in the load
 	columns []string
 	index   map[string]int
 	fixed   bool // columns come from the stream's first message
+	// keyNames are the load's key columns, keys their positions in it.
+	keyNames []string
+	keys     map[string]int
 }
 
-// scan finds the columns of the rows, refusing names that cannot be
-// identifiers, more than maxColumns of them, and a row with no column at
-// all, before any row is decoded.
+// scan finds the columns of the rows and checks every value, before any
+// row is decoded, so that a bad request is refused before the load takes a
+// connection: names that cannot be identifiers, more than maxColumns of
+// them, a row with no column, a key column missing or null, text that
+// PostgreSQL cannot store.
 func (j *jsonRows) scan(maxColumns int) error {
 	if j.index == nil {
 		j.index = make(map[string]int)
 	}
-	return j.eachRow(func(i int, row []byte) error {
-		entries := 0
-		err := eachEntry(row, func(key, _ []byte) error {
+	var missing keyMissing
+	err := j.eachRow(func(i int, row []byte) error {
+		entries, keys := 0, uint64(0)
+		err := eachEntry(row, func(key, value []byte) error {
 			entries++
-			if _, ok := j.index[string(key)]; ok { // no allocation for a known key
-				return nil
+			if err := j.column(i, key); err != nil {
+				return err
 			}
-			name := string(key)
-			if j.fixed {
-				return invalidRow(j.offset+i, name, "row %d: column %s is not among the columns of the load (%s); the first message of a stream fixes them",
-					j.offset+i, loader.QuoteIdent(name), quoteNames(j.columns))
+			present, err := j.check(i, key, value)
+			if k, ok := j.keys[string(key)]; ok && present {
+				keys |= 1 << k
 			}
-			if err := loader.CheckIdent(name); err != nil {
-				return invalidRow(j.offset+i, name, "row %d: column name %v", j.offset+i, err)
-			}
-			if len(j.index) >= maxColumns {
-				return &loader.ValidationError{Field: "rows", Row: j.offset + i, Reason: fmt.Sprintf(
-					"row %d brings column number %d; a load may carry at most %d distinct columns (PostgreSQL's own limit)", j.offset+i, len(j.index)+1, maxColumns)}
-			}
-			j.index[name] = len(j.columns)
-			j.columns = append(j.columns, name)
-			return nil
+			return err
 		})
 		if err != nil {
 			return err
@@ -88,8 +89,90 @@ func (j *jsonRows) scan(maxColumns int) error {
 			return &loader.ValidationError{Field: "rows[" + strconv.Itoa(n) + "]", Row: n, Reason: fmt.Sprintf(
 				"row %d carries no column: every row needs at least one column value (null counts)", n)}
 		}
+		missing.note(j.offset+i, keys, len(j.keyNames))
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return missing.err(j)
+}
+
+// column interns a row's column name, refusing one that cannot be.
+func (j *jsonRows) column(i int, key []byte) error {
+	if _, ok := j.index[string(key)]; ok { // no allocation for a known key
+		return nil
+	}
+	name := string(key)
+	if j.fixed {
+		return invalidRow(j.offset+i, name, "row %d: column %s is not among the columns of the load (%s); the first message of a stream fixes them",
+			j.offset+i, loader.QuoteIdent(name), quoteNames(j.columns))
+	}
+	if err := loader.CheckIdent(name); err != nil {
+		return invalidRow(j.offset+i, name, "row %d: column name %v", j.offset+i, err)
+	}
+	if len(j.index) >= maxColumns {
+		return &loader.ValidationError{Field: "rows", Row: j.offset + i, Reason: fmt.Sprintf(
+			"row %d brings column number %d; a load may carry at most %d distinct columns (PostgreSQL's own limit)", j.offset+i, len(j.index)+1, maxColumns)}
+	}
+	j.index[name] = len(j.columns)
+	j.columns = append(j.columns, name)
+	return nil
+}
+
+// check refuses a value that cannot be decoded or stored, and says whether
+// it is present (not null).
+func (j *jsonRows) check(i int, key, value []byte) (bool, error) {
+	kind, raw, err := lastKind(value)
+	switch {
+	case err != nil:
+	case kind == valueString:
+		if k := bytes.IndexByte(raw, 0); k >= 0 {
+			err = fmt.Errorf("text holds a NUL byte at byte %d, which PostgreSQL cannot store", k)
+		}
+	case kind == valueStruct, kind == valueList:
+		_, err = j.value(value)
+	}
+	if err != nil {
+		name := string(key)
+		return false, invalidRow(j.offset+i, name, "row %d, column %s: %v", j.offset+i, loader.QuoteIdent(name), err)
+	}
+	return kind != 0 && kind != valueNull, nil
+}
+
+// keyMissing is the first row, in load order, that lacks a key column's
+// value, and the first such key of it.
+type keyMissing struct {
+	row, key int
+	found    bool
+}
+
+func (m *keyMissing) note(row int, present uint64, keys int) {
+	if m.found || keys == 0 || present == 1<<keys-1 {
+		return
+	}
+	m.row, m.found = row, true
+	for k := range keys {
+		if present&(1<<k) == 0 {
+			m.key = k
+			return
+		}
+	}
+}
+
+// err is the refusal of a missing key, as the loader words it: a key
+// column that no row carries, or the first row without its value.
+func (m *keyMissing) err(j *jsonRows) error {
+	if !m.found {
+		return nil
+	}
+	for _, k := range j.keyNames {
+		if _, ok := j.index[k]; !ok {
+			return invalidRow(j.offset, k, "row %d has no value for key column %s", j.offset, loader.QuoteIdent(k))
+		}
+	}
+	k := j.keyNames[m.key]
+	return invalidRow(m.row, k, "row %d has no value for key column %s (missing or null)", m.row, loader.QuoteIdent(k))
 }
 
 // sortColumns puts a message's own columns in name order.
@@ -115,29 +198,69 @@ func (j *jsonRows) eachRow(fn func(i int, row []byte) error) error {
 	})
 }
 
-// batch decodes every row's values into a batch with the scanned columns.
+// batch decodes every row's values into one batch with the scanned
+// columns.
 func (j *jsonRows) batch() (*loader.Batch, error) {
-	n := len(j.columns)
-	b := &loader.Batch{Columns: j.columns, Values: make([]loader.Field, j.rows*n), Offset: j.offset}
+	j.cursor, j.done = j.msg, 0
+	return j.take(j.rows)
+}
+
+// Next decodes the next rows, up to takeRows of them, into a batch: as a
+// loader.Source, a unary request is decoded while PostgreSQL copies the
+// rows before.
+func (j *jsonRows) Next(context.Context) (*loader.Batch, error) {
+	if j.cursor == nil && j.done == 0 {
+		j.cursor = j.msg
+	}
+	if j.done == j.rows {
+		return nil, io.EOF
+	}
+	return j.take(takeRows)
+}
+
+// takeRows is how many rows a unary request hands the COPY at a time.
+const takeRows = 1024
+
+// take decodes up to n rows from the cursor.
+func (j *jsonRows) take(n int) (*loader.Batch, error) {
+	n = min(n, j.rows-j.done)
+	w := len(j.columns)
+	b := &loader.Batch{Columns: j.columns, Values: make([]loader.Field, n*w), Offset: j.offset + j.done}
 	for i := range b.Values {
 		b.Values[i].Null = true
 	}
-	err := j.eachRow(func(i int, row []byte) error {
-		out := b.Values[i*n : (i+1)*n]
-		return eachEntry(row, func(key, value []byte) error {
-			f, err := j.value(value)
-			if err != nil {
-				name := string(key)
-				return invalidRow(j.offset+i, name, "row %d, column %s: %v", j.offset+i, loader.QuoteIdent(name), err)
-			}
-			out[j.index[string(key)]] = f
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
+	for i := 0; i < n; {
+		num, typ, raw, rest, err := nextField(j.cursor)
+		if err == nil && num == 0 {
+			err = errors.New("the message ended before its counted rows")
+		}
+		if err != nil {
+			return nil, err
+		}
+		j.cursor = rest
+		if num != fieldRows || typ != protowire.BytesType {
+			continue
+		}
+		if err := j.row(bytesOf(raw), b.Offset+i, b.Values[i*w:(i+1)*w]); err != nil {
+			return nil, err
+		}
+		i++
 	}
+	j.done += n
 	return b, nil
+}
+
+// row decodes one row's values into out, in column order.
+func (j *jsonRows) row(row []byte, n int, out []loader.Field) error {
+	return eachEntry(row, func(key, value []byte) error {
+		f, err := j.value(value)
+		if err != nil {
+			name := string(key)
+			return invalidRow(n, name, "row %d, column %s: %v", n, loader.QuoteIdent(name), err)
+		}
+		out[j.index[string(key)]] = f
+		return nil
+	})
 }
 
 // value is one google.protobuf.Value as PostgreSQL input text.
@@ -286,28 +409,40 @@ func nestedOf(value []byte, depth int) (any, error) {
 // proto.Unmarshal does.
 func eachField(msg []byte, fn func(num protowire.Number, typ protowire.Type, raw []byte) error) error {
 	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			return fmt.Errorf("malformed message: %w", protowire.ParseError(n))
+		num, typ, raw, rest, err := nextField(msg)
+		if err != nil || num == 0 { // 0: only groups were left
+			return err
 		}
-		if num > protowire.MaxValidNumber {
-			return fmt.Errorf("malformed message: field number %d out of range", num)
-		}
-		msg = msg[n:]
-		m := protowire.ConsumeFieldValue(num, typ, msg)
-		if m < 0 {
-			return fmt.Errorf("malformed message: %w", protowire.ParseError(m))
-		}
-		raw := msg[:m]
-		msg = msg[m:]
-		if typ == protowire.StartGroupType {
-			continue // groups are unknown fields here
-		}
+		msg = rest
 		if err := fn(num, typ, raw); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// nextField splits the first field off msg; groups, unknown fields here,
+// are skipped.
+func nextField(msg []byte) (num protowire.Number, typ protowire.Type, raw, rest []byte, err error) {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return 0, 0, nil, nil, fmt.Errorf("malformed message: %w", protowire.ParseError(n))
+		}
+		if num > protowire.MaxValidNumber {
+			return 0, 0, nil, nil, fmt.Errorf("malformed message: field number %d out of range", num)
+		}
+		msg = msg[n:]
+		m := protowire.ConsumeFieldValue(num, typ, msg)
+		if m < 0 {
+			return 0, 0, nil, nil, fmt.Errorf("malformed message: %w", protowire.ParseError(m))
+		}
+		if typ != protowire.StartGroupType {
+			return num, typ, msg[:m], msg[m:], nil
+		}
+		msg = msg[m:]
+	}
+	return 0, 0, nil, nil, nil
 }
 
 // The values of fields whose wire type eachField has checked.

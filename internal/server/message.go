@@ -97,8 +97,11 @@ func (p parts) decodeConfig() (*loadsvcv1.LoadConfig, error) {
 	return c, nil
 }
 
-// limits bound what one message may make the server allocate.
+// limits bound what one message may make the server allocate, and say
+// which key columns its rows must carry.
 type limits struct {
+	keys    []string
+
 	maxRows int // rows of the load so far plus this message's; 0: none
 	// maxRowsHint names the limit in a refusal.
 	maxRowsHint string
@@ -112,25 +115,56 @@ const maxColumns = 1600
 // otherwise allocate far beyond the message's size.
 const maxCells = 8 << 20
 
-// decodeRows decodes the message's rows, JSON or typed, into a batch whose
-// first row is row offset of the load. fixed, when set, are the columns
-// of the stream that a JSON message may leave out but not add to. A
-// message over the row limit is refused before any row is decoded.
+// decodeRows decodes the message's rows, JSON or typed, into one batch
+// whose first row is row offset of the load. fixed, when set, are the
+// columns of the stream that a JSON message may leave out but not add to.
+// A message over the row limit is refused before any row is decoded.
 func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch, error) {
-	if p.rows > 0 && len(p.typed) > 0 {
+	if len(p.typed) > 0 || p.rows == 0 {
+		return p.decodeOther(offset)
+	}
+	j, err := p.jsonRows(offset, fixed, lim)
+	if err != nil {
+		return nil, err
+	}
+	return j.batch()
+}
+
+// rowSource is decodeRows as a source that decodes JSON rows a slice at a
+// time, as the load copies them.
+func (p parts) rowSource(lim limits) (loader.Source, error) {
+	if len(p.typed) > 0 || p.rows == 0 {
+		b, err := p.decodeOther(0)
+		return loader.OneBatch(b), err
+	}
+	return p.jsonRows(0, nil, lim)
+}
+
+// decodeOther decodes typed rows, or none.
+func (p parts) decodeOther(offset int) (*loader.Batch, error) {
+	if p.rows > 0 {
 		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
 	}
+	if len(p.typed) == 0 {
+		return nil, nil
+	}
+	return p.decodeTyped(offset)
+}
+
+// jsonRows checks the JSON rows against the limits and scans their
+// columns, before any value is decoded.
+func (p parts) jsonRows(offset int, fixed []string, lim limits) (*jsonRows, error) {
 	if len(p.typed) > 0 {
-		return p.decodeTyped(offset)
+		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
 	}
 	if lim.maxRows > 0 && offset+p.rows > lim.maxRows {
 		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
 			"the load carries %d rows or more, past the limit of %d rows %s; nothing was decoded or written", offset+p.rows, lim.maxRows, lim.maxRowsHint)}
 	}
-	if p.rows == 0 {
-		return nil, nil
+	j := &jsonRows{msg: p.msg, rows: p.rows, offset: offset, keyNames: lim.keys, keys: make(map[string]int, len(lim.keys))}
+	for i, k := range lim.keys {
+		j.keys[k] = i
 	}
-	j := &jsonRows{msg: p.msg, rows: p.rows, offset: offset}
 	if fixed != nil {
 		j.columns, j.fixed = fixed, true
 		j.index = make(map[string]int, len(fixed))
@@ -146,7 +180,7 @@ func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch
 		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
 			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", p.rows, len(j.columns), cells, maxCells)}
 	}
-	return j.batch()
+	return j, nil
 }
 
 func (p parts) decodeTyped(offset int) (*loader.Batch, error) {

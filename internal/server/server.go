@@ -141,18 +141,23 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.L
 		return nil, err
 	}
 	defer release()
-	batch, err := p.decodeRows(0, nil, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint})
-	if err != nil {
-		return nil, err
-	}
+	lim := limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint, keys: cfg.Keys}
 	if wire.GetPlanOnly() {
+		batch, err := p.decodeRows(0, nil, lim)
+		if err != nil {
+			return nil, err
+		}
 		plan, err := loader.NewPlan(*cfg, batch)
 		if err != nil {
 			return nil, err
 		}
 		return planResponse(plan), nil
 	}
-	res, err := s.exec.Run(ctx, *cfg, loader.OneBatch(batch))
+	src, err := p.rowSource(lim)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.exec.Run(ctx, *cfg, src)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 		err = c.admit(&cfg, wire.GetPlanOnly())
 	}
 	if err == nil {
-		src.pending, src.limits = &first, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint}
+		src.pending, src.limits = &first, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint, keys: cfg.Keys}
 		resp, err = s.loadStream(stream.Context(), &cfg, wire, src)
 	}
 	if err == nil {
@@ -67,7 +67,7 @@ func (s *Server) loadStream(ctx context.Context, cfg *loader.Config, wire *loads
 // since they are held in memory, and plans them as one request; it never
 // connects. Every message is held to the first one's columns, by name.
 func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *streamSource) (*loadsvcv1.LoadResponse, error) {
-	src.limits = limits{maxRows: s.opt.MaxRows, maxRowsHint: "per plan-only stream, which is held in memory (LOADSVC_MAX_ROWS)"}
+	src.limits = limits{maxRows: s.opt.MaxRows, maxRowsHint: "per plan-only stream, which is held in memory (LOADSVC_MAX_ROWS)", keys: cfg.Keys}
 	all := &loader.Batch{}
 	for {
 		b, err := src.Next(ctx)
