@@ -100,7 +100,7 @@ func (p parts) decodeConfig() (*loadsvcv1.LoadConfig, error) {
 // limits bound what one message may make the server allocate, and say
 // which key columns its rows must carry.
 type limits struct {
-	keys    []string
+	keys []string
 
 	maxRows int // rows of the load so far plus this message's; 0: none
 	// maxRowsHint names the limit in a refusal.
