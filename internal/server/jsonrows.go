@@ -70,7 +70,7 @@ func (j *jsonRows) scan(maxColumns int) error {
 	var missing keyMissing
 	err := j.eachRow(func(i int, row []byte) error {
 		entries, keys := 0, uint64(0)
-		err := eachEntry(row, func(key, value []byte) error {
+		err := eachEntry(row, true, func(key, value []byte) error {
 			entries++
 			if err := j.column(i, key); err != nil {
 				return err
@@ -123,7 +123,7 @@ func (j *jsonRows) column(i int, key []byte) error {
 // check refuses a value that cannot be decoded or stored, and says whether
 // it is present (not null).
 func (j *jsonRows) check(i int, key, value []byte) (bool, error) {
-	kind, raw, err := lastKind(value)
+	kind, raw, err := lastKind(value, true)
 	switch {
 	case err != nil:
 	case kind == valueString:
@@ -189,12 +189,12 @@ func (j *jsonRows) sortColumns() {
 // eachRow calls fn with the index and Struct bytes of every row.
 func (j *jsonRows) eachRow(fn func(i int, row []byte) error) error {
 	i := 0
-	return eachField(j.msg, func(num protowire.Number, typ protowire.Type, raw []byte) error {
+	return eachField(j.msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
 		if num != fieldRows || typ != protowire.BytesType {
 			return nil
 		}
 		i++
-		return fn(i-1, bytesOf(raw))
+		return fn(i-1, val)
 	})
 }
 
@@ -230,7 +230,7 @@ func (j *jsonRows) take(n int) (*loader.Batch, error) {
 		b.Values[i].Null = true
 	}
 	for i := 0; i < n; {
-		num, typ, raw, rest, err := nextField(j.cursor)
+		num, typ, val, rest, err := nextField(j.cursor)
 		if err == nil && num == 0 {
 			err = errors.New("the message ended before its counted rows")
 		}
@@ -241,7 +241,7 @@ func (j *jsonRows) take(n int) (*loader.Batch, error) {
 		if num != fieldRows || typ != protowire.BytesType {
 			continue
 		}
-		if err := j.row(bytesOf(raw), b.Offset+i, b.Values[i*w:(i+1)*w]); err != nil {
+		if err := j.row(val, b.Offset+i, b.Values[i*w:(i+1)*w]); err != nil {
 			return nil, err
 		}
 		i++
@@ -250,10 +250,11 @@ func (j *jsonRows) take(n int) (*loader.Batch, error) {
 	return b, nil
 }
 
-// row decodes one row's values into out, in column order.
+// row decodes one row's values into out, in column order. scan has
+// checked the row: its text is not validated again.
 func (j *jsonRows) row(row []byte, n int, out []loader.Field) error {
-	return eachEntry(row, func(key, value []byte) error {
-		f, err := j.value(value)
+	return eachEntry(row, false, func(key, value []byte) error {
+		f, err := j.decode(value, false)
 		if err != nil {
 			name := string(key)
 			return invalidRow(n, name, "row %d, column %s: %v", n, loader.QuoteIdent(name), err)
@@ -264,8 +265,11 @@ func (j *jsonRows) row(row []byte, n int, out []loader.Field) error {
 }
 
 // value is one google.protobuf.Value as PostgreSQL input text.
-func (j *jsonRows) value(v []byte) (loader.Field, error) {
-	kind, raw, err := lastKind(v)
+func (j *jsonRows) value(v []byte) (loader.Field, error) { return j.decode(v, true) }
+
+// decode is value, validating text as UTF-8 when check is set.
+func (j *jsonRows) decode(v []byte, check bool) (loader.Field, error) {
+	kind, raw, err := lastKind(v, check)
 	switch {
 	case err != nil:
 		return loader.Field{}, err
@@ -299,61 +303,93 @@ func (j *jsonRows) text(b []byte) string {
 }
 
 // eachEntry calls fn with the key and value bytes of every map entry of a
-// Struct, in wire order.
-func eachEntry(st []byte, fn func(key, value []byte) error) error {
-	return eachField(st, func(num protowire.Number, typ protowire.Type, raw []byte) error {
-		if num != structFields || typ != protowire.BytesType {
-			return nil
+// Struct, in wire order, validating keys as UTF-8 when check is set.
+func eachEntry(st []byte, check bool, fn func(key, value []byte) error) error {
+	for len(st) > 0 {
+		num, typ, val, rest, err := nextField(st)
+		if err != nil || num == 0 {
+			return err
 		}
-		var key, value []byte
-		err := eachField(bytesOf(raw), func(num protowire.Number, typ protowire.Type, raw []byte) error {
-			if typ != protowire.BytesType {
-				return nil
-			}
-			switch num {
-			case entryKey:
-				key = bytesOf(raw)
-			case entryValue:
-				value = bytesOf(raw)
-			}
-			return nil
-		})
+		st = rest
+		if num != structFields || typ != protowire.BytesType {
+			continue
+		}
+		key, value, err := mapEntry(val)
 		if err != nil {
 			return err
 		}
-		if !utf8.Valid(key) {
+		if check && !utf8.Valid(key) {
 			return errInvalidUTF8
 		}
-		return fn(key, value)
-	})
+		if err := fn(key, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapEntry is the key and value of one map entry; proto3 keeps the last of
+// each.
+func mapEntry(e []byte) (key, value []byte, err error) {
+	for len(e) > 0 {
+		num, typ, val, rest, err := nextField(e)
+		if err != nil || num == 0 {
+			return key, value, err
+		}
+		e = rest
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch num {
+		case entryKey:
+			key = val
+		case entryValue:
+			value = val
+		}
+	}
+	return key, value, nil
 }
 
 var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 
 // lastKind returns which of a Value's oneof fields the wire sets last, and
-// that field's raw bytes (tag excluded); 0 for none.
-func lastKind(v []byte) (protowire.Number, []byte, error) {
+// that field's value (a string's or message's bytes); 0 for none. With
+// check, every string field is validated as UTF-8, as proto.Unmarshal does.
+func lastKind(v []byte, check bool) (protowire.Number, []byte, error) {
 	var kind protowire.Number
 	var raw []byte
-	err := eachField(v, func(num protowire.Number, typ protowire.Type, b []byte) error {
-		if want, ok := valueTypes[num]; ok && typ == want {
-			kind, raw = num, b
-			if num == valueString && !utf8.Valid(bytesOf(b)) {
-				return errInvalidUTF8
-			}
+	for len(v) > 0 {
+		num, typ, val, rest, err := nextField(v)
+		if err != nil {
+			return 0, nil, err
 		}
-		return nil
-	})
-	if kind == valueString || kind == valueStruct || kind == valueList {
-		raw = bytesOf(raw)
+		if num == 0 {
+			break
+		}
+		v = rest
+		if typ != valueType(num) {
+			continue
+		}
+		if check && num == valueString && !utf8.Valid(val) {
+			return 0, nil, errInvalidUTF8
+		}
+		kind, raw = num, val
 	}
-	return kind, raw, err
+	return kind, raw, nil
 }
 
-// valueTypes is the wire type of each of google.protobuf.Value's fields.
-var valueTypes = map[protowire.Number]protowire.Type{
-	valueNull: protowire.VarintType, valueNumber: protowire.Fixed64Type, valueString: protowire.BytesType,
-	valueBool: protowire.VarintType, valueStruct: protowire.BytesType, valueList: protowire.BytesType,
+// valueType is the wire type of each of google.protobuf.Value's fields,
+// -1 for a field it does not have.
+func valueType(num protowire.Number) protowire.Type {
+	switch num {
+	case valueNull, valueBool:
+		return protowire.VarintType
+	case valueNumber:
+		return protowire.Fixed64Type
+	case valueString, valueStruct, valueList:
+		return protowire.BytesType
+	}
+	return -1
 }
 
 // nestedValue decodes an object or list Value into the Go value that
@@ -365,7 +401,7 @@ func nestedValue(kind protowire.Number, raw []byte, depth int) (any, error) {
 	switch kind {
 	case valueStruct:
 		m := map[string]any{}
-		err := eachEntry(raw, func(key, value []byte) error {
+		err := eachEntry(raw, true, func(key, value []byte) error {
 			v, err := nestedOf(value, depth)
 			m[string(key)] = v
 			return err
@@ -377,7 +413,7 @@ func nestedValue(kind protowire.Number, raw []byte, depth int) (any, error) {
 			if num != listValues || typ != protowire.BytesType {
 				return nil
 			}
-			v, err := nestedOf(bytesOf(b), depth)
+			v, err := nestedOf(b, depth)
 			list = append(list, v)
 			return err
 		})
@@ -387,7 +423,7 @@ func nestedValue(kind protowire.Number, raw []byte, depth int) (any, error) {
 }
 
 func nestedOf(value []byte, depth int) (any, error) {
-	kind, raw, err := lastKind(value)
+	kind, raw, err := lastKind(value, true)
 	if err != nil {
 		return nil, err
 	}
@@ -405,25 +441,33 @@ func nestedOf(value []byte, depth int) (any, error) {
 }
 
 // eachField calls fn for every field of a message with its number, wire
-// type and value bytes (tag excluded), refusing malformed input as
+// type and value (see nextField), refusing malformed input as
 // proto.Unmarshal does.
-func eachField(msg []byte, fn func(num protowire.Number, typ protowire.Type, raw []byte) error) error {
+func eachField(msg []byte, fn func(num protowire.Number, typ protowire.Type, val []byte) error) error {
 	for len(msg) > 0 {
-		num, typ, raw, rest, err := nextField(msg)
+		num, typ, val, rest, err := nextField(msg)
 		if err != nil || num == 0 { // 0: only groups were left
 			return err
 		}
 		msg = rest
-		if err := fn(num, typ, raw); err != nil {
+		if err := fn(num, typ, val); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// nextField splits the first field off msg; groups, unknown fields here,
-// are skipped.
-func nextField(msg []byte) (num protowire.Number, typ protowire.Type, raw, rest []byte, err error) {
+// nextField splits the first field off msg: its number, wire type and
+// value — a length-delimited field's bytes without their length, a
+// varint's or a fixed field's own bytes. Groups, unknown fields here, are
+// skipped. The common case, a one-byte tag and a one-byte length, takes
+// no call into protowire.
+func nextField(msg []byte) (num protowire.Number, typ protowire.Type, val, rest []byte, err error) {
+	if len(msg) >= 2 && msg[0] < 0x80 && msg[0]>>3 != 0 && msg[0]&7 == byte(protowire.BytesType) && msg[1] < 0x80 {
+		if end := 2 + int(msg[1]); end <= len(msg) {
+			return protowire.Number(msg[0] >> 3), protowire.BytesType, msg[2:end], msg[end:], nil
+		}
+	}
 	for len(msg) > 0 {
 		num, typ, n := protowire.ConsumeTag(msg)
 		if n < 0 {
@@ -437,18 +481,22 @@ func nextField(msg []byte) (num protowire.Number, typ protowire.Type, raw, rest 
 		if m < 0 {
 			return 0, 0, nil, nil, fmt.Errorf("malformed message: %w", protowire.ParseError(m))
 		}
-		if typ != protowire.StartGroupType {
-			return num, typ, msg[:m], msg[m:], nil
+		switch typ {
+		case protowire.StartGroupType:
+			msg = msg[m:]
+			continue
+		case protowire.BytesType:
+			v, _ := protowire.ConsumeBytes(msg)
+			return num, typ, v, msg[m:], nil
 		}
-		msg = msg[m:]
+		return num, typ, msg[:m], msg[m:], nil
 	}
 	return 0, 0, nil, nil, nil
 }
 
-// The values of fields whose wire type eachField has checked.
+// The values of fields whose wire type nextField has checked.
 func fixed64(b []byte) uint64 { v, _ := protowire.ConsumeFixed64(b); return v }
 func varint(b []byte) uint64  { v, _ := protowire.ConsumeVarint(b); return v }
-func bytesOf(b []byte) []byte { v, _ := protowire.ConsumeBytes(b); return v }
 
 func invalidRow(row int, column, format string, args ...any) *loader.ValidationError {
 	return &loader.ValidationError{Field: "rows[" + strconv.Itoa(row) + "]." + loader.Cap(column), Row: row, Reason: fmt.Sprintf(format, args...)}

@@ -69,11 +69,11 @@ func (m *message) split() (parts, error) {
 		}
 		switch num {
 		case fieldConfig:
-			p.config = append(p.config, bytesOf(raw))
+			p.config = append(p.config, raw)
 		case fieldRows:
 			p.rows++
 		case fieldTypedRows:
-			p.typed = append(p.typed, bytesOf(raw))
+			p.typed = append(p.typed, raw)
 		}
 		return nil
 	})
