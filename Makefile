@@ -14,7 +14,10 @@ GRPCURL_VERSION            := v1.9.4
 STATICCHECK_VERSION        := v0.8.2
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m
-PKGS          ?= ./...
+# The workspace (go.work): the service's module and the client, API-stub and
+# pgtext modules beside it, which ./... alone does not reach.
+MODULES       := ./... ./client/... ./proto/... ./pgtext/...
+PKGS          ?= $(MODULES)
 ARGS          ?=
 
 GO_FILES = $(shell find . \( -path ./bin -o -path ./.local -o -path ./.git -o -path ./vendor \) -prune -o -name '*.go' -print)
@@ -73,10 +76,11 @@ lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ bina
 	@if ! out=$$(gofmt -l $(GO_FILES) 2>&1 </dev/null) || [[ -n "$$out" ]]; then \
 		echo "gofmt: these files are not gofmt-clean (run gofmt -w) or do not parse:"; \
 		echo "$$out" | sed 's/^/  /'; exit 1; fi
-	@echo "==> go vet ./..."
-	@go vet ./...
-	@echo "==> staticcheck ./..."
-	@$(BIN)/staticcheck ./...
+	@echo "==> go vet $(MODULES)"
+	@go vet $(MODULES)
+	@echo "==> staticcheck $(MODULES)"
+	@$(BIN)/staticcheck $(MODULES)
+	@scripts/check-client-deps.sh
 	@echo "==> no cmd/ binary links the testing package"
 	@for p in $$(go list ./cmd/...); do \
 		if go list -deps "$$p" | grep -qx testing; then echo "$$p links the testing package"; exit 1; fi; done

@@ -109,5 +109,3 @@ func TestTypedRoundTrip(t *testing.T) {
 }
 
 type code string
-
-type celsius float32

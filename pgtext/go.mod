@@ -1,0 +1,3 @@
+module github.com/loadsvc/loadsvc/pgtext
+
+go 1.26.8
