@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,7 +71,7 @@ func TestBinaryServesAsNonRoot(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(binary, "--listen", addr)
 	cmd.Env = []string{}
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nonroot, Gid: nonroot}}
@@ -127,7 +127,7 @@ func checkUID(t *testing.T, pid int) {
 // checkHealth waits until the server answers health checks: "" SERVING
 // (what the probes ask) and loadsvc.v1.LoadService NOT_SERVING (no
 // database).
-func checkHealth(t *testing.T, addr string, out *syncBuffer) {
+func checkHealth(t *testing.T, addr string, out *testenv.SyncBuffer) {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -156,22 +156,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer lis.Close()
 	return lis.Addr().String()
-}
-
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -211,7 +212,7 @@ func TestBaseServesWithItsTokens(t *testing.T) {
 	listen, addr := allInterfaces(t)
 	cmd := exec.Command(binary, "--listen", listen)
 	cmd.Env = deploymentEnv(t, b, tokens)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,7 +16,7 @@ import (
 type binProc struct {
 	cmd  *exec.Cmd
 	addr string
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 	conn *grpc.ClientConn
 	done chan error
 }
@@ -24,7 +25,7 @@ type binProc struct {
 // own database environment) and waits until it serves health checks.
 func startBinary(t *testing.T, env []string, args ...string) *binProc {
 	t.Helper()
-	p := &binProc{addr: freeAddr(t), out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &binProc{addr: freeAddr(t), out: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"--listen", p.addr}, args...)...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func allInterfaces(t *testing.T) (listen, addr string) {
 func TestOpenListenerRefusesToStart(t *testing.T) {
 	t.Parallel()
 	listen, addr := allInterfaces(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	err := realMain(context.Background(), []string{"--listen", listen}, environ(nil), out)
 	if err == nil || !strings.Contains(err.Error(), "LOADSVC_ALLOW_UNAUTHENTICATED=true") {
 		t.Fatalf("realMain: %v, want a refusal naming the remedy", err)

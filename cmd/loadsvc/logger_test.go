@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"regexp"
 	"strings"
 	"testing"
@@ -55,7 +56,7 @@ func TestConsoleClientErrorIsOneLine(t *testing.T) {
 func TestStacksOnlyForErrors(t *testing.T) {
 	t.Parallel()
 	for _, format := range []string{"console", "json"} {
-		out := &syncBuffer{}
+		out := &testenv.SyncBuffer{}
 		log, err := newLogger(&config{LogFormat: format, LogLevel: "debug"}, out)
 		if err != nil {
 			t.Fatal(err)

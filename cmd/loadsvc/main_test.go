@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,28 +48,11 @@ func TestMain(m *testing.M) {
 // proc is a service run in-process by realMain.
 type proc struct {
 	addr   string
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 	conn   *grpc.ClientConn
 	client loadsvcv1.LoadServiceClient
 	stop   context.CancelFunc // as SIGTERM: graceful shutdown
 	done   chan error         // realMain's result
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // environ is a getenv over "KEY=value" entries and nothing else: none of
@@ -96,7 +78,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 func startOn(t *testing.T, listen, addr string, env []string, args ...string) *proc {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
-	p := &proc{addr: addr, out: &syncBuffer{}, stop: stop, done: make(chan error, 1)}
+	p := &proc{addr: addr, out: &testenv.SyncBuffer{}, stop: stop, done: make(chan error, 1)}
 	go func() { p.done <- realMain(ctx, append([]string{"--listen", listen}, args...), environ(env), p.out) }()
 	t.Cleanup(func() {
 		stop()
@@ -124,7 +106,7 @@ func dial(t *testing.T, addr string) (*grpc.ClientConn, loadsvcv1.LoadServiceCli
 
 // waitServing waits up to 20 s until conn's server answers health checks,
 // failing early when done says it ended.
-func waitServing(t *testing.T, conn *grpc.ClientConn, done chan error, out *syncBuffer) {
+func waitServing(t *testing.T, conn *grpc.ClientConn, done chan error, out *testenv.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -259,7 +241,7 @@ func TestMalformedURLStops(t *testing.T) {
 		{"LOADSVC_DATABASE_URL=postgres://loader:hunter2secret@localhost:notaport/db"},
 		{"DATABASE_URL=postgres://loader:hunter2secret@localhost:99999999/db"},
 	} {
-		out := &syncBuffer{}
+		out := &testenv.SyncBuffer{}
 		err := realMain(context.Background(), []string{"--listen", freeAddr(t)}, environ(env), out)
 		if err == nil {
 			t.Fatalf("%v: started:\n%s", env, out)

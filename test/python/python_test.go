@@ -36,6 +36,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"math/big"
 	"net"
 	"net/http"
@@ -107,7 +108,7 @@ func serve(t *testing.T) []string {
 	}
 	pki := newPKI(t)
 	addr := freeAddr(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd := exec.Command(binary, "--listen", addr, "--database-url", url, "--log-format", "console",
 		"--log-level", "error", "--auth-tokens-file", tokens, "--max-rows", "100000",
 		"--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--tls-client-ca", pki.ca)
@@ -219,7 +220,7 @@ func control(t *testing.T) string {
 
 // waitListening waits until addr accepts connections, failing when the
 // process ends first or 20s pass.
-func waitListening(t *testing.T, addr string, done <-chan error, out *syncBuffer) {
+func waitListening(t *testing.T, addr string, done <-chan error, out *testenv.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -342,22 +343,4 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's two writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

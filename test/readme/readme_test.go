@@ -9,13 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -174,24 +174,7 @@ func commands(blocks []block, marker, prefix string) []example {
 type server struct {
 	addr string
 	url  string
-	out  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out  *testenv.SyncBuffer
 }
 
 // demoDDL is the demo table's DDL, taken from scripts/run.sh (what `make run`
@@ -211,7 +194,7 @@ func demoDDL(t *testing.T) string {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	s := &server{url: cluster.NewDatabase(t), out: &syncBuffer{}}
+	s := &server{url: cluster.NewDatabase(t), out: &testenv.SyncBuffer{}}
 	sqlExec(t, s.url, demoDDL(t))
 	// Always a free port of our own (the examples are rewritten to it):
 	// 50051 may be taken by `make run`, or taken between a check and the bind.
