@@ -100,27 +100,7 @@ func (s *service) exec(t *testing.T, sql string) {
 // NULL).
 func (s *service) query(t *testing.T, sql string) []string {
 	t.Helper()
-	rows, err := s.admin.Query(context.Background(), sql)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v *string
-		if err := rows.Scan(&v); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		if v == nil {
-			out = append(out, "NULL")
-		} else {
-			out = append(out, *v)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return out
+	return testenv.Texts(t, s.admin, sql)
 }
 
 // result is one run of loadctl.

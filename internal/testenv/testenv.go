@@ -226,3 +226,30 @@ func (e *Env) serve(t testing.TB, log *zap.Logger, o options) {
 	e.Conn = conn
 	e.Client = loadsvcv1.NewLoadServiceClient(conn)
 }
+
+// Texts runs sql on pool and returns the first column of every row as text,
+// "NULL" for NULL.
+func Texts(t testing.TB, pool *pgxpool.Pool, sql string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v *string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if v == nil {
+			out = append(out, "NULL")
+		} else {
+			out = append(out, *v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}

@@ -86,27 +86,7 @@ func (e *env) count(t *testing.T, sql string, args ...any) int64 {
 // texts is one column of a query as text, "NULL" for NULL.
 func (e *env) texts(t *testing.T, sql string) []string {
 	t.Helper()
-	rows, err := e.admin.Query(context.Background(), sql)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s *string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-		if s == nil {
-			out = append(out, "NULL")
-		} else {
-			out = append(out, *s)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return out
+	return testenv.Texts(t, e.admin, sql)
 }
 
 // idle waits until no other session of the database is in a transaction
