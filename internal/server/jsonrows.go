@@ -52,7 +52,8 @@ type jsonRows struct {
 	offset  int // the index of the first row in the load
 	columns []string
 	index   map[string]int
-	fixed   bool // columns come from the stream's first message
+	fixed   bool   // columns come from the stream's first message
+	arena   []byte // the current batch's number texts
 	// keyNames are the load's key columns, keys their positions in it.
 	keyNames []string
 	keys     map[string]int
@@ -226,6 +227,10 @@ func (j *jsonRows) take(n int) (*loader.Batch, error) {
 	n = min(n, j.rows-j.done)
 	w := len(j.columns)
 	b := &loader.Batch{Columns: j.columns, Values: make([]loader.Field, n*w), Offset: j.offset + j.done}
+	// Numbers are written into one arena a batch, which the batch's texts
+	// share, rather than one string each; a grown arena leaves the texts
+	// already made in the old one, which they keep alive.
+	j.arena = make([]byte, 0, n*8)
 	for i := range b.Values {
 		b.Values[i].Null = true
 	}
@@ -274,7 +279,9 @@ func (j *jsonRows) decode(v []byte, check bool) (loader.Field, error) {
 	case err != nil:
 		return loader.Field{}, err
 	case kind == valueNumber:
-		return loader.Field{Text: pgtext.Float(math.Float64frombits(fixed64(raw)))}, nil
+		start := len(j.arena)
+		j.arena = pgtext.AppendFloat(j.arena, math.Float64frombits(fixed64(raw)))
+		return loader.Field{Text: j.text(j.arena[start:])}, nil
 	case kind == valueString:
 		return loader.Text(j.text(raw))
 	case kind == valueBool:
