@@ -351,10 +351,19 @@ func mapEntry(e []byte) (key, value []byte, err error) {
 		case entryKey:
 			key = val
 		case entryValue:
-			value = val
+			value = merged(value, val)
 		}
 	}
 	return key, value, nil
+}
+
+// merged is a message field given again: proto merges the two, which is
+// what parsing their bytes one after the other does.
+func merged(prev, next []byte) []byte {
+	if prev == nil {
+		return next
+	}
+	return append(append(make([]byte, 0, len(prev)+len(next)), prev...), next...)
 }
 
 var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
@@ -379,6 +388,9 @@ func lastKind(v []byte, check bool) (protowire.Number, []byte, error) {
 		}
 		if check && num == valueString && !utf8.Valid(val) {
 			return 0, nil, errInvalidUTF8
+		}
+		if num == kind && (num == valueStruct || num == valueList) {
+			val = merged(raw, val) // the same message case again: merged
 		}
 		kind, raw = num, val
 	}
