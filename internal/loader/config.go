@@ -183,8 +183,8 @@ func (c *Config) checkKeys() error {
 	return nil
 }
 
-// checkRows refuses a load of n rows past MaxRows.
-func (c *Config) checkRows(n int) error {
+// CheckRows refuses a load of n rows (or at least n) past MaxRows.
+func (c *Config) CheckRows(n int) error {
 	if c.MaxRows <= 0 || n <= c.MaxRows {
 		return nil
 	}

@@ -73,9 +73,6 @@ func (e *Executor) Run(ctx context.Context, cfg Config, src Source) (*Result, er
 			return err
 		})
 	})
-	if !res.Replayed {
-		res.Rows = int64(in.rows)
-	}
 	return res, err
 }
 
@@ -105,11 +102,10 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 	cctx, cancel := s.bound(ctx)
 	_, err = s.conn.Exec(cctx, end)
 	cancel()
-	if !commit {
+	if err != nil || !commit {
 		s.rollback()
 	}
 	if err != nil {
-		s.rollback()
 		return s.loadError(ctx, err)
 	}
 	if s.ledgerUsed {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 )
 
 // Source yields a load's rows batch by batch; every batch has the columns of
@@ -56,42 +55,39 @@ func newIntake(cfg *Config, src Source) *intake {
 
 // start takes the first batch with rows; false means the load has none.
 func (in *intake) start(ctx context.Context) (bool, error) {
-	b, err := in.Next(ctx)
+	b, err := in.next(ctx)
 	if errors.Is(err, io.EOF) {
 		return false, nil
 	}
-	var se *sourceError
-	if errors.As(err, &se) {
-		return false, se.err
-	}
-	if err != nil {
-		return false, err
-	}
 	in.first = b
-	return true, nil
+	return err == nil, err
 }
 
-// Next returns the next batch with rows, checked and counted.
+// Next returns the next batch with rows, checked and counted. The source's
+// own failures come wrapped, so that the session passes them through
+// instead of classifying them as the database's.
 func (in *intake) Next(ctx context.Context) (*Batch, error) {
 	if b := in.first; b != nil {
 		in.first = nil
 		return b, nil
 	}
+	b, err := in.next(ctx)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = &sourceError{err}
+	}
+	return b, err
+}
+
+func (in *intake) next(ctx context.Context) (*Batch, error) {
 	for {
 		b, err := in.src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil, err
-		}
 		if err != nil {
-			return nil, &sourceError{err}
+			return nil, err
 		}
 		if b.Len() == 0 {
 			continue
 		}
-		if err := in.accept(b); err != nil {
-			return nil, err
-		}
-		return b, nil
+		return b, in.accept(b)
 	}
 }
 
@@ -107,8 +103,8 @@ func (in *intake) accept(b *Batch) error {
 			}
 			in.keys = keys
 		}
-	} else if !slices.Equal(in.columns, b.Columns) {
-		return invalid("rows", b.Offset, "rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteList("", b.Columns), quoteList("", in.columns))
+	} else if err := SameColumns(in.columns, b); err != nil {
+		return err
 	}
 	if in.keys != nil {
 		if err := CheckKeys(b, in.cfg.Keys, in.keys); err != nil {
@@ -116,7 +112,7 @@ func (in *intake) accept(b *Batch) error {
 		}
 	}
 	in.rows += b.Len()
-	if err := in.cfg.checkRows(in.rows); err != nil {
+	if err := in.cfg.CheckRows(in.rows); err != nil {
 		return err
 	}
 	if in.digest != nil {

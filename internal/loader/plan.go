@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -32,7 +33,7 @@ func NewPlan(cfg Config, batch *Batch) (*Plan, error) {
 		batch = &Batch{}
 	}
 	p := &Plan{Config: cfg, Batch: batch, Rows: batch.Len()}
-	if err := cfg.checkRows(p.Rows); err != nil {
+	if err := cfg.CheckRows(p.Rows); err != nil {
 		return nil, err
 	}
 	if p.Rows == 0 || len(cfg.Keys) == 0 {
@@ -55,11 +56,30 @@ func KeyIndexes(batch *Batch, keys []string) ([]int, error) {
 	for i, k := range keys {
 		idx[i] = batch.ColumnIndex(k)
 		if idx[i] < 0 && batch.Len() > 0 {
-			return nil, invalid(rowField(batch.Offset, k), batch.Offset,
-				"row %d has no value for key column %s", batch.Offset, QuoteIdent(k))
+			return nil, AbsentKey(batch.Offset, k)
 		}
 	}
 	return idx, nil
+}
+
+// AbsentKey is the refusal of a key column that no row of a load carries;
+// row is the load's first.
+func AbsentKey(row int, key string) *ValidationError {
+	return invalid(rowField(row, key), row, "row %d has no value for key column %s", row, QuoteIdent(key))
+}
+
+// MissingKey is the refusal of row, whose value for a key column is missing
+// or null.
+func MissingKey(row int, key string) *ValidationError {
+	return invalid(rowField(row, key), row, "row %d has no value for key column %s (missing or null)", row, QuoteIdent(key))
+}
+
+// SameColumns refuses a batch whose columns are not the load's.
+func SameColumns(columns []string, b *Batch) error {
+	if slices.Equal(columns, b.Columns) {
+		return nil
+	}
+	return invalid("rows", b.Offset, "rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteList("", b.Columns), quoteList("", columns))
 }
 
 // CheckKeys refuses the first row whose value for a key column is missing or
@@ -69,8 +89,7 @@ func CheckKeys(batch *Batch, keys []string, idx []int) error {
 		row := batch.Row(i)
 		for j, k := range idx {
 			if row[k].Null {
-				n := batch.Offset + i
-				return invalid(rowField(n, keys[j]), n, "row %d has no value for key column %s (missing or null)", n, QuoteIdent(keys[j]))
+				return MissingKey(batch.Offset+i, keys[j])
 			}
 		}
 	}

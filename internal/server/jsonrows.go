@@ -77,8 +77,11 @@ func (j *jsonRows) scan(maxColumns int) error {
 				return err
 			}
 			present, err := j.check(i, key, value)
-			if k, ok := j.keys[string(key)]; ok && present {
-				keys |= 1 << k
+			if k, ok := j.keys[string(key)]; ok { // the last entry of a key wins
+				keys &^= 1 << k
+				if present {
+					keys |= 1 << k
+				}
 			}
 			return err
 		})
@@ -169,11 +172,10 @@ func (m *keyMissing) err(j *jsonRows) error {
 	}
 	for _, k := range j.keyNames {
 		if _, ok := j.index[k]; !ok {
-			return invalidRow(j.offset, k, "row %d has no value for key column %s", j.offset, loader.QuoteIdent(k))
+			return loader.AbsentKey(j.offset, k)
 		}
 	}
-	k := j.keyNames[m.key]
-	return invalidRow(m.row, k, "row %d has no value for key column %s (missing or null)", m.row, loader.QuoteIdent(k))
+	return loader.MissingKey(m.row, j.keyNames[m.key])
 }
 
 // sortColumns puts a message's own columns in name order.

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/loadsvc/loadsvc/internal/loader"
+
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -39,7 +41,7 @@ func BenchmarkJSONRows(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		src, err := p.rowSource(limits{})
+		src, err := p.rowSource(&loader.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}

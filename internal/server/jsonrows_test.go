@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func decodeWire(b []byte) (*loader.Batch, error) {
 	if _, err := p.decodeConfig(); err != nil {
 		return nil, err
 	}
-	return p.decodeRows(0, nil, limits{})
+	return p.decodeRows(&loader.Config{}, 0, nil)
 }
 
 // decodeReference is the old way: unmarshal Structs, then read them.
@@ -143,13 +144,23 @@ func TestJSONRowValues(t *testing.T) {
 // row keeps its last value; unknown fields are skipped.
 func TestJSONRowColumns(t *testing.T) {
 	t.Parallel()
-	b := marshalRows(t, map[string]any{"b": 1, "a": "x"}, map[string]any{"c": true})
-	// An unknown field after the rows, and a second entry for "a" in row 0.
+	// Row 0 gives "a" twice, the second time "x"; an unknown field follows
+	// the rows. Written by hand: proto.Marshal never repeats a map key.
+	row0 := slices.Concat(entry("b", numberValue(1)), entry("a", stringValue("first")), entry("a", stringValue("x")))
+	row1 := entry("c", boolValue(true))
+	var b []byte
+	for _, r := range [][]byte{row0, row1} {
+		b = protowire.AppendTag(b, fieldRows, protowire.BytesType)
+		b = protowire.AppendBytes(b, r)
+	}
 	b = protowire.AppendTag(b, 99, protowire.VarintType)
 	b = protowire.AppendVarint(b, 7)
 	got, err := decodeWire(b)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ref, err := decodeReference(b); err != nil || !sameBatch(got, ref) {
+		t.Errorf("the Struct path gives %+v (%v)", ref, err)
 	}
 	want := []loader.Field{{Text: "x"}, {Text: "1"}, {Null: true}, {Null: true}, {Null: true}, {Text: "true"}}
 	if !reflect.DeepEqual(got.Columns, []string{"a", "b", "c"}) || !reflect.DeepEqual(got.Values, want) {
@@ -180,19 +191,19 @@ func TestJSONRowBounds(t *testing.T) {
 	tests := []struct {
 		name  string
 		b     []byte
-		lim   limits
+		cfg   loader.Config
 		limit bool
 		want  string
 	}{
-		{"rows over the limit", marshalRows(t, empties...), limits{maxRows: 2, maxRowsHint: "per request"}, true, "past the limit of 2 rows per request; nothing was decoded"},
-		{"columns", marshalRows(t, wide), limits{}, false, "at most 1600 distinct columns"},
-		{"values", marshalRows(t, manyRows...), limits{}, true, "values, more than"},
-		{"row without a column", marshalRows(t, map[string]any{"a": 1}, map[string]any{}), limits{}, false, "row 1 carries no column"},
+		{"rows over the limit", marshalRows(t, empties...), loader.Config{MaxRows: 2, MaxRowsHint: "per request"}, true, "past the limit of 2 rows per request"},
+		{"columns", marshalRows(t, wide), loader.Config{}, false, "at most 1600 distinct columns"},
+		{"values", marshalRows(t, manyRows...), loader.Config{}, true, "values, more than"},
+		{"row without a column", marshalRows(t, map[string]any{"a": 1}, map[string]any{}), loader.Config{}, false, "row 1 carries no column"},
 	}
 	for _, tt := range tests {
 		p, err := (&message{buf: tt.b}).split()
 		if err == nil {
-			_, err = p.decodeRows(0, nil, tt.lim)
+			_, err = p.decodeRows(&tt.cfg, 0, nil)
 		}
 		var ve *loader.ValidationError
 		if !errors.As(err, &ve) || ve.Limit != tt.limit || !strings.Contains(ve.Reason, tt.want) {
@@ -219,4 +230,25 @@ func FuzzJSONRows(f *testing.F) {
 			t.Fatalf("wire %q %+v\nreference %q %+v", got.Columns, got.Values, ref.Columns, ref.Values)
 		}
 	})
+}
+
+// entry is one Struct map entry on the wire.
+func entry(key string, value []byte) []byte {
+	e := protowire.AppendTag(nil, entryKey, protowire.BytesType)
+	e = protowire.AppendString(e, key)
+	e = protowire.AppendTag(e, entryValue, protowire.BytesType)
+	e = protowire.AppendBytes(e, value)
+	return protowire.AppendBytes(protowire.AppendTag(nil, structFields, protowire.BytesType), e)
+}
+
+func stringValue(s string) []byte {
+	return protowire.AppendString(protowire.AppendTag(nil, valueString, protowire.BytesType), s)
+}
+
+func numberValue(f float64) []byte {
+	return protowire.AppendFixed64(protowire.AppendTag(nil, valueNumber, protowire.Fixed64Type), math.Float64bits(f))
+}
+
+func boolValue(v bool) []byte {
+	return protowire.AppendVarint(protowire.AppendTag(nil, valueBool, protowire.VarintType), protowire.EncodeBool(v))
 }

@@ -97,16 +97,6 @@ func (p parts) decodeConfig() (*loadsvcv1.LoadConfig, error) {
 	return c, nil
 }
 
-// limits bound what one message may make the server allocate, and say
-// which key columns its rows must carry.
-type limits struct {
-	keys []string
-
-	maxRows int // rows of the load so far plus this message's; 0: none
-	// maxRowsHint names the limit in a refusal.
-	maxRowsHint string
-}
-
 // maxColumns is PostgreSQL's own limit on a table's columns.
 const maxColumns = 1600
 
@@ -118,12 +108,13 @@ const maxCells = 8 << 20
 // decodeRows decodes the message's rows, JSON or typed, into one batch
 // whose first row is row offset of the load. fixed, when set, are the
 // columns of the stream that a JSON message may leave out but not add to.
-// A message over the row limit is refused before any row is decoded.
-func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch, error) {
+// cfg is the admitted load's: its row limit refuses a message before any
+// row is decoded, its key columns are checked in every JSON row.
+func (p parts) decodeRows(cfg *loader.Config, offset int, fixed []string) (*loader.Batch, error) {
 	if len(p.typed) > 0 || p.rows == 0 {
 		return p.decodeOther(offset)
 	}
-	j, err := p.jsonRows(offset, fixed, lim)
+	j, err := p.jsonRows(cfg, offset, fixed)
 	if err != nil {
 		return nil, err
 	}
@@ -132,12 +123,12 @@ func (p parts) decodeRows(offset int, fixed []string, lim limits) (*loader.Batch
 
 // rowSource is decodeRows as a source that decodes JSON rows a slice at a
 // time, as the load copies them.
-func (p parts) rowSource(lim limits) (loader.Source, error) {
+func (p parts) rowSource(cfg *loader.Config) (loader.Source, error) {
 	if len(p.typed) > 0 || p.rows == 0 {
 		b, err := p.decodeOther(0)
 		return loader.OneBatch(b), err
 	}
-	return p.jsonRows(0, nil, lim)
+	return p.jsonRows(cfg, 0, nil)
 }
 
 // decodeOther decodes typed rows, or none.
@@ -151,18 +142,14 @@ func (p parts) decodeOther(offset int) (*loader.Batch, error) {
 	return p.decodeTyped(offset)
 }
 
-// jsonRows checks the JSON rows against the limits and scans their
-// columns, before any value is decoded.
-func (p parts) jsonRows(offset int, fixed []string, lim limits) (*jsonRows, error) {
-	if len(p.typed) > 0 {
-		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
+// jsonRows checks the JSON rows against the row limit and scans them,
+// before any value is decoded.
+func (p parts) jsonRows(cfg *loader.Config, offset int, fixed []string) (*jsonRows, error) {
+	if err := cfg.CheckRows(offset + p.rows); err != nil {
+		return nil, err // counted on the wire, nothing decoded
 	}
-	if lim.maxRows > 0 && offset+p.rows > lim.maxRows {
-		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
-			"the load carries %d rows or more, past the limit of %d rows %s; nothing was decoded or written", offset+p.rows, lim.maxRows, lim.maxRowsHint)}
-	}
-	j := &jsonRows{msg: p.msg, rows: p.rows, offset: offset, keyNames: lim.keys, keys: make(map[string]int, len(lim.keys))}
-	for i, k := range lim.keys {
+	j := &jsonRows{msg: p.msg, rows: p.rows, offset: offset, keyNames: cfg.Keys, keys: make(map[string]int, len(cfg.Keys))}
+	for i, k := range cfg.Keys {
 		j.keys[k] = i
 	}
 	if fixed != nil {

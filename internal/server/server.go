@@ -141,9 +141,8 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.L
 		return nil, err
 	}
 	defer release()
-	lim := limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint, keys: cfg.Keys}
 	if wire.GetPlanOnly() {
-		batch, err := p.decodeRows(0, nil, lim)
+		batch, err := p.decodeRows(cfg, 0, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +152,7 @@ func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.L
 		}
 		return planResponse(plan), nil
 	}
-	src, err := p.rowSource(lim)
+	src, err := p.rowSource(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,7 +39,7 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 		err = c.admit(&cfg, wire.GetPlanOnly())
 	}
 	if err == nil {
-		src.pending, src.limits = &first, limits{maxRows: cfg.MaxRows, maxRowsHint: cfg.MaxRowsHint, keys: cfg.Keys}
+		src.pending, src.cfg = &first, &cfg
 		resp, err = s.loadStream(stream.Context(), &cfg, wire, src)
 	}
 	if err == nil {
@@ -67,7 +66,9 @@ func (s *Server) loadStream(ctx context.Context, cfg *loader.Config, wire *loads
 // since they are held in memory, and plans them as one request; it never
 // connects. Every message is held to the first one's columns, by name.
 func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *streamSource) (*loadsvcv1.LoadResponse, error) {
-	src.limits = limits{maxRows: s.opt.MaxRows, maxRowsHint: "per plan-only stream, which is held in memory (LOADSVC_MAX_ROWS)", keys: cfg.Keys}
+	held := *cfg // a plan-only stream is held in memory: the Load limit
+	held.MaxRows, held.MaxRowsHint = s.opt.MaxRows, "per plan-only stream, which is held in memory (LOADSVC_MAX_ROWS)"
+	src.cfg = &held
 	all := &loader.Batch{}
 	for {
 		b, err := src.Next(ctx)
@@ -79,9 +80,8 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 		}
 		if all.Columns == nil {
 			all.Columns = b.Columns
-		} else if !slices.Equal(all.Columns, b.Columns) {
-			return nil, &loader.ValidationError{Field: "rows", Row: b.Offset, Reason: fmt.Sprintf(
-				"rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteNames(b.Columns), quoteNames(all.Columns))}
+		} else if err := loader.SameColumns(all.Columns, b); err != nil {
+			return nil, err
 		}
 		all.Values = append(all.Values, b.Values...)
 		if src.bytes > s.opt.MaxPlanBytes {
@@ -89,7 +89,7 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 				"a plan-only stream is held in memory and may carry at most %d bytes; this one carries more", s.opt.MaxPlanBytes)}
 		}
 	}
-	plan, err := loader.NewPlan(*cfg, all)
+	plan, err := loader.NewPlan(held, all)
 	if err != nil {
 		return nil, err
 	}
@@ -103,9 +103,9 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 type streamSource struct {
 	s       *Server
 	stream  grpc.ServerStream
-	pending *parts // the first message, already split
-	pendSz  int    // its size
-	limits  limits
+	pending *parts         // the first message, already split
+	pendSz  int            // its size
+	cfg     *loader.Config // the admitted load's: row limit, key columns
 	columns []string
 	rows    int // rows decoded so far
 	bytes   int // message bytes received so far
@@ -148,7 +148,7 @@ func (s *streamSource) Next(ctx context.Context) (b *loader.Batch, err error) {
 		if s.release, err = s.s.budget.acquire(ctx, size); err != nil {
 			return nil, err
 		}
-		b, err := p.decodeRows(s.rows, s.columns, s.limits)
+		b, err := p.decodeRows(s.cfg, s.rows, s.columns)
 		if err != nil || b.Len() > 0 {
 			if b != nil && s.columns == nil {
 				s.columns = b.Columns
