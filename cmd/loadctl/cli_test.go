@@ -106,7 +106,7 @@ func TestAddrAndTokenFromEnvironment(t *testing.T) {
 	mustRun(t, strings.NewReader("id\n2\n"), "load", "--table", "t", "--mode", "append", "--quiet", "--token", "from-flag")
 	mustRun(t, nil, "health")
 	want := []string{"Bearer from-env", "Bearer from-flag", "Bearer from-env", "Bearer from-env"}
-	if got := s.authHeaders(); !reflect.DeepEqual(got, want) {
+	if got := s.auth.Seen(); !reflect.DeepEqual(got, want) {
 		t.Errorf("authorization headers: got %q, want %q", got, want)
 	}
 	// The help text shows no secret from the environment.

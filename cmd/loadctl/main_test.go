@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
@@ -36,9 +34,7 @@ type service struct {
 	addr   string
 	admin  *pgxpool.Pool
 	health *health.Server
-
-	mu    sync.Mutex
-	auths []string // the authorization headers the server saw
+	auth   testenv.AuthRecorder // the authorization headers the server saw
 }
 
 type serviceOpts struct {
@@ -54,7 +50,7 @@ func startService(t *testing.T, opts ...func(*serviceOpts)) *service {
 		f(&o)
 	}
 	s := &service{}
-	gopts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryAuth), grpc.ChainStreamInterceptor(s.streamAuth)}
+	gopts := s.auth.ServerOptions()
 	if o.creds != nil {
 		gopts = append(gopts, grpc.Creds(o.creds))
 	}
@@ -63,29 +59,6 @@ func startService(t *testing.T, opts ...func(*serviceOpts)) *service {
 		testenv.GRPCServer(gopts...))
 	s.url, s.addr, s.admin, s.health = e.URL, e.Addr, e.Admin, e.Health
 	return s
-}
-
-func (s *service) unaryAuth(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	s.sawAuth(ctx)
-	return h(ctx, req)
-}
-
-func (s *service) streamAuth(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	s.sawAuth(ss.Context())
-	return h(srv, ss)
-}
-
-func (s *service) sawAuth(ctx context.Context) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.auths = append(s.auths, strings.Join(md.Get("authorization"), ","))
-}
-
-func (s *service) authHeaders() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.auths...)
 }
 
 // exec runs admin SQL on the service's database.

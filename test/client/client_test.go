@@ -164,7 +164,7 @@ func TestLoadSetsARequestID(t *testing.T) {
 	if _, err := c.Load(ctx, own, []client.Row{{"id": 2}}); err != nil {
 		t.Fatal(err)
 	}
-	_, ids := e.seen.snapshot()
+	ids := e.requestIDs()
 	if len(ids) != 3 || ids[0] == "" || ids[1] == "" || ids[0] == ids[1] || ids[2] != "mine-1" {
 		t.Fatalf("request ids %q; want two different random ones, then mine-1", ids)
 	}
@@ -195,7 +195,7 @@ func TestTokenIsSentOnEveryRPC(t *testing.T) {
 	if err := c.Health(ctx); err != nil {
 		t.Fatal(err)
 	}
-	auth, _ := e.seen.snapshot()
+	auth := e.auth.Seen()
 	if len(auth) != 4 { // Load, LoadStream, Health twice
 		t.Fatalf("the server saw %d RPCs, want 4", len(auth))
 	}

@@ -4,18 +4,14 @@ import (
 	"context"
 	"github.com/loadsvc/loadsvc/client"
 	"os"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
@@ -31,18 +27,19 @@ type env struct {
 	admin  *pgxpool.Pool // the test's own pool, for setup and checks
 	addr   string
 	health *health.Server
-	seen   *recorder
+	auth   *testenv.AuthRecorder
+	logs   *observer.ObservedLogs // the service's access lines
 }
 
 // setup starts a fresh database on the shared cluster and a service on it.
 func setup(t *testing.T) *env { return setupURL(t, cluster.NewDatabase(t)) }
 
 // setupURL starts a service on the database at url ("" for none), with the
-// health service and the recorder.
+// health service, the authorization recorder and the access lines.
 func setupURL(t *testing.T, url string) *env {
 	t.Helper()
 	core, logs := observer.New(zap.InfoLevel)
-	e := &env{seen: &recorder{logs: logs}}
+	e := &env{auth: &testenv.AuthRecorder{}, logs: logs}
 	db := testenv.Database(url)
 	if url == "" {
 		db = testenv.NoDatabase()
@@ -51,7 +48,7 @@ func setupURL(t *testing.T, url string) *env {
 		testenv.Server(func(o *server.Options) { o.MaxRows = 100_000 }),
 		testenv.Logger(zap.New(core)),
 		testenv.MaxMessageSize(64<<20),
-		testenv.GRPCServer(grpc.ChainUnaryInterceptor(e.seen.unary), grpc.ChainStreamInterceptor(e.seen.stream)))
+		testenv.GRPCServer(e.auth.ServerOptions()...))
 	e.admin, e.addr, e.health = s.Admin, s.Addr, s.Health
 	return e
 }
@@ -103,38 +100,14 @@ func (e *env) idle(t *testing.T) {
 	}
 }
 
-// recorder is a server interceptor that notes what the RPCs carried.
-type recorder struct {
-	mu   sync.Mutex
-	auth []string               // authorization metadata, one per RPC
-	logs *observer.ObservedLogs // the service's access lines: request_id of each load
-}
-
-func (r *recorder) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	r.note(ctx)
-	return h(ctx, req)
-}
-
-func (r *recorder) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	r.note(ss.Context())
-	return h(srv, ss)
-}
-
-func (r *recorder) note(ctx context.Context) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.auth = append(r.auth, strings.Join(md.Get("authorization"), ","))
-}
-
-func (r *recorder) snapshot() (auth, ids []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, l := range r.logs.FilterMessage("load").All() {
+// requestIDs is the request_id of each load so far, from the access lines.
+func (e *env) requestIDs() []string {
+	var ids []string
+	for _, l := range e.logs.FilterMessage("load").All() {
 		id, _ := l.ContextMap()["request_id"].(string)
 		ids = append(ids, id)
 	}
-	return append([]string(nil), r.auth...), ids
+	return ids
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
