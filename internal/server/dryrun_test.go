@@ -15,28 +15,24 @@ import (
 // nothing and leaves the pool clean, over Load and over LoadStream.
 func TestDryRunReportsRealCounts(t *testing.T) {
 	t.Parallel()
-	for _, stream := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Load", true: "LoadStream"}[stream], func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			b.exec1(t, scaleTable)
-			months := []string{"2024-11-01", "2024-12-01"}
-			loadVia(t, b, false, refreshConfig(), scaleRows(months, businessTypes, 40, 0))
-			before := scaleContent(t, b.admin)
+	onBothRPCs(t, func(t *testing.T, b *bundle, stream bool) {
+		b.exec1(t, scaleTable)
+		months := []string{"2024-11-01", "2024-12-01"}
+		loadVia(t, b, false, refreshConfig(), scaleRows(months, businessTypes, 40, 0))
+		before := scaleContent(t, b.admin)
 
-			cfg := refreshConfig()
-			cfg.DryRun = true
-			resp := loadVia(t, b, stream, cfg, scaleRows(months[:1], businessTypes[:1], 25, 1))
-			if !resp.DryRun || resp.Deleted != 80 || resp.Inserted != 50 || resp.Rows != 50 || len(resp.Statements) == 0 {
-				t.Errorf("dry run: dry_run %v, deleted %d, inserted %d, rows %d, %d statements; want true, 80, 50, 50, some",
-					resp.DryRun, resp.Deleted, resp.Inserted, resp.Rows, len(resp.Statements))
-			}
-			if !slices.Equal(scaleContent(t, b.admin), before) {
-				t.Error("a dry run changed the table")
-			}
-			b.clean(t)
-		})
-	}
+		cfg := refreshConfig()
+		cfg.DryRun = true
+		resp := loadVia(t, b, stream, cfg, scaleRows(months[:1], businessTypes[:1], 25, 1))
+		if !resp.DryRun || resp.Deleted != 80 || resp.Inserted != 50 || resp.Rows != 50 || len(resp.Statements) == 0 {
+			t.Errorf("dry run: dry_run %v, deleted %d, inserted %d, rows %d, %d statements; want true, 80, 50, 50, some",
+				resp.DryRun, resp.Deleted, resp.Inserted, resp.Rows, len(resp.Statements))
+		}
+		if !slices.Equal(scaleContent(t, b.admin), before) {
+			t.Error("a dry run changed the table")
+		}
+		b.clean(t)
+	})
 }
 
 // A dry run fails exactly as the load would: a bad date is INVALID_ARGUMENT

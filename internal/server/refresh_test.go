@@ -194,6 +194,17 @@ func loadVia(t *testing.T, b *bundle, stream bool, cfg *loadsvcv1.LoadConfig, ma
 	return resp
 }
 
+// onBothRPCs runs test, in parallel, once over Load and once over
+// LoadStream, each on a fresh setup.
+func onBothRPCs(t *testing.T, test func(t *testing.T, b *bundle, stream bool)) {
+	for _, stream := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Load", true: "LoadStream"}[stream], func(t *testing.T) {
+			t.Parallel()
+			test(t, setup(t), stream)
+		})
+	}
+}
+
 func refreshConfig() *loadsvcv1.LoadConfig {
 	return &loadsvcv1.LoadConfig{Schema: "business", Table: "规模明细", Mode: loadsvcv1.Mode_MODE_DELETE_INSERT, Pk: refreshKey, ChunkSize: 128}
 }
@@ -205,63 +216,59 @@ func refreshConfig() *loadsvcv1.LoadConfig {
 // script does the same on a twin database; Load and LoadStream agree.
 func TestRefreshKeyDeleteInsert(t *testing.T) {
 	t.Parallel()
-	for _, stream := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Load", true: "LoadStream"}[stream], func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			b.exec1(t, scaleTable)
-			months := []string{"2024-11-01", "2024-12-01"}
+	onBothRPCs(t, func(t *testing.T, b *bundle, stream bool) {
+		b.exec1(t, scaleTable)
+		months := []string{"2024-11-01", "2024-12-01"}
 
-			first := scaleRows(months, businessTypes, 40, 0)
-			resp := loadVia(t, b, stream, refreshConfig(), first)
-			if resp.Deleted != 0 || resp.Inserted != 640 || resp.Rows != 640 || resp.DuplicatesDropped != 0 {
-				t.Errorf("first load: %v", resp)
-			}
-			if got, want := scaleContent(t, b.admin), expectContent(first); !slices.Equal(got, want) {
-				t.Fatalf("after the first load the table differs: %d rows, want %d\nfirst got  %q\nfirst want %q", len(got), len(want), got[0], want[0])
-			}
-			if !slices.Equal(resp.SkippedColumns, nil) {
-				t.Errorf("skipped columns %q", resp.SkippedColumns)
-			}
+		first := scaleRows(months, businessTypes, 40, 0)
+		resp := loadVia(t, b, stream, refreshConfig(), first)
+		if resp.Deleted != 0 || resp.Inserted != 640 || resp.Rows != 640 || resp.DuplicatesDropped != 0 {
+			t.Errorf("first load: %v", resp)
+		}
+		if got, want := scaleContent(t, b.admin), expectContent(first); !slices.Equal(got, want) {
+			t.Fatalf("after the first load the table differs: %d rows, want %d\nfirst got  %q\nfirst want %q", len(got), len(want), got[0], want[0])
+		}
+		if !slices.Equal(resp.SkippedColumns, nil) {
+			t.Errorf("skipped columns %q", resp.SkippedColumns)
+		}
 
-			// The twin: the first state, made by the plan's own script.
-			cfg := refreshConfig()
-			cfg.PlanOnly = true
-			plan := loadVia(t, b, false, cfg, first)
-			twinURL := cluster.NewDatabase(t)
-			twin := testenv.NewPool(t, twinURL, 1)
-			if _, err := twin.Exec(context.Background(), scaleTable); err != nil {
-				t.Fatal(err)
-			}
-			runScript(t, twinURL, plan.SqlScript)
-			if !slices.Equal(scaleContent(t, twin), scaleContent(t, b.admin)) {
-				t.Fatal("the first plan's script and the first load left different tables")
-			}
+		// The twin: the first state, made by the plan's own script.
+		cfg := refreshConfig()
+		cfg.PlanOnly = true
+		plan := loadVia(t, b, false, cfg, first)
+		twinURL := cluster.NewDatabase(t)
+		twin := testenv.NewPool(t, twinURL, 1)
+		if _, err := twin.Exec(context.Background(), scaleTable); err != nil {
+			t.Fatal(err)
+		}
+		runScript(t, twinURL, plan.SqlScript)
+		if !slices.Equal(scaleContent(t, twin), scaleContent(t, b.admin)) {
+			t.Fatal("the first plan's script and the first load left different tables")
+		}
 
-			// Reload November of one business type with 25 rows a tuple.
-			again := scaleRows(months[:1], businessTypes[:1], 25, 1)
-			plan = loadVia(t, b, false, cfg, again)
-			if plan.Deleted != 2 || plan.Inserted != 50 || plan.Rows != 50 {
-				t.Errorf("plan of the reload: deleted %d (key tuples), inserted %d, rows %d; want 2, 50, 50", plan.Deleted, plan.Inserted, plan.Rows)
-			}
-			resp = loadVia(t, b, stream, refreshConfig(), again)
-			if resp.Deleted != 80 || resp.Inserted != 50 || resp.Rows != 50 {
-				t.Errorf("reload: deleted %d, inserted %d, rows %d; want 80, 50, 50", resp.Deleted, resp.Inserted, resp.Rows)
-			}
-			want := expectContent(append(without(first, months[0], businessTypes[0]), again...))
-			if got := scaleContent(t, b.admin); !slices.Equal(got, want) {
-				t.Fatalf("after the reload the table differs: %d rows, want %d", len(got), len(want))
-			}
-			runScript(t, twinURL, plan.SqlScript)
-			if !slices.Equal(scaleContent(t, twin), want) {
-				t.Error("the reload plan's script and the reload left different tables")
-			}
-			if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE updated_at <> created_at`); n != 0 {
-				t.Errorf("%d rows were updated in place; delete_insert only deletes and inserts", n)
-			}
-			b.clean(t)
-		})
-	}
+		// Reload November of one business type with 25 rows a tuple.
+		again := scaleRows(months[:1], businessTypes[:1], 25, 1)
+		plan = loadVia(t, b, false, cfg, again)
+		if plan.Deleted != 2 || plan.Inserted != 50 || plan.Rows != 50 {
+			t.Errorf("plan of the reload: deleted %d (key tuples), inserted %d, rows %d; want 2, 50, 50", plan.Deleted, plan.Inserted, plan.Rows)
+		}
+		resp = loadVia(t, b, stream, refreshConfig(), again)
+		if resp.Deleted != 80 || resp.Inserted != 50 || resp.Rows != 50 {
+			t.Errorf("reload: deleted %d, inserted %d, rows %d; want 80, 50, 50", resp.Deleted, resp.Inserted, resp.Rows)
+		}
+		want := expectContent(append(without(first, months[0], businessTypes[0]), again...))
+		if got := scaleContent(t, b.admin); !slices.Equal(got, want) {
+			t.Fatalf("after the reload the table differs: %d rows, want %d", len(got), len(want))
+		}
+		runScript(t, twinURL, plan.SqlScript)
+		if !slices.Equal(scaleContent(t, twin), want) {
+			t.Error("the reload plan's script and the reload left different tables")
+		}
+		if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE updated_at <> created_at`); n != 0 {
+			t.Errorf("%d rows were updated in place; delete_insert only deletes and inserts", n)
+		}
+		b.clean(t)
+	})
 }
 
 // fill_null_only on the table's unique business key (month, plan code,
@@ -269,44 +276,40 @@ func TestRefreshKeyDeleteInsert(t *testing.T) {
 // others, counts an absent key as skipped, and fires the update trigger.
 func TestRefreshTableFillNullOnly(t *testing.T) {
 	t.Parallel()
-	for _, stream := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Load", true: "LoadStream"}[stream], func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			b.exec1(t, scaleTable)
-			first := scaleRows([]string{"2024-11-01"}, businessTypes[:1], 6, 0)
-			loadVia(t, b, false, refreshConfig(), first)
+	onBothRPCs(t, func(t *testing.T, b *bundle, stream bool) {
+		b.exec1(t, scaleTable)
+		first := scaleRows([]string{"2024-11-01"}, businessTypes[:1], 6, 0)
+		loadVia(t, b, false, refreshConfig(), first)
 
-			// Rows 0 and 3 of each plan type have no customer name; row 1
-			// has one, which must stay; one key is absent.
-			var fill []map[string]any
-			for _, pt := range planTypes {
-				for _, i := range []int{0, 1, 3} {
-					r := scaleRow("2024-11-01", businessTypes[0], pt, i, 0)
-					fill = append(fill, map[string]any{"月度": r["月度"], "计划代码": r["计划代码"], "组合代码": r["组合代码"], "客户名称": fmt.Sprintf("补%d", i), "company_id": "ignored"})
-				}
+		// Rows 0 and 3 of each plan type have no customer name; row 1
+		// has one, which must stay; one key is absent.
+		var fill []map[string]any
+		for _, pt := range planTypes {
+			for _, i := range []int{0, 1, 3} {
+				r := scaleRow("2024-11-01", businessTypes[0], pt, i, 0)
+				fill = append(fill, map[string]any{"月度": r["月度"], "计划代码": r["计划代码"], "组合代码": r["组合代码"], "客户名称": fmt.Sprintf("补%d", i), "company_id": "ignored"})
 			}
-			fill = append(fill, map[string]any{"月度": "2024-11-01", "计划代码": "nope", "组合代码": "nope", "客户名称": "x", "company_id": "x"})
-			cfg := &loadsvcv1.LoadConfig{Schema: "business", Table: "规模明细", Mode: loadsvcv1.Mode_MODE_FILL_NULL_ONLY, Pk: []string{"月度", "计划代码", "组合代码"}}
-			resp := loadVia(t, b, stream, cfg, fill)
-			if resp.Updated != 4 || resp.Skipped != 1 || resp.Inserted != 0 || resp.Deleted != 0 {
-				t.Errorf("fill_null_only: %v", resp)
-			}
-			if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE "客户名称" LIKE '补%'`); n != 4 {
-				t.Errorf("%d customer names filled, want 4", n)
-			}
-			if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE "客户名称" = '补1' OR company_id = 'ignored'`); n != 0 {
-				t.Errorf("%d values that were not NULL were overwritten", n)
-			}
-			if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE updated_at > created_at`); n != 4 {
-				t.Errorf("the update trigger stamped %d rows, want 4", n)
-			}
-			if n := b.count(t, `SELECT count(*) FROM business."规模明细"`); n != 12 {
-				t.Errorf("table has %d rows, want 12", n)
-			}
-			b.clean(t)
-		})
-	}
+		}
+		fill = append(fill, map[string]any{"月度": "2024-11-01", "计划代码": "nope", "组合代码": "nope", "客户名称": "x", "company_id": "x"})
+		cfg := &loadsvcv1.LoadConfig{Schema: "business", Table: "规模明细", Mode: loadsvcv1.Mode_MODE_FILL_NULL_ONLY, Pk: []string{"月度", "计划代码", "组合代码"}}
+		resp := loadVia(t, b, stream, cfg, fill)
+		if resp.Updated != 4 || resp.Skipped != 1 || resp.Inserted != 0 || resp.Deleted != 0 {
+			t.Errorf("fill_null_only: %v", resp)
+		}
+		if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE "客户名称" LIKE '补%'`); n != 4 {
+			t.Errorf("%d customer names filled, want 4", n)
+		}
+		if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE "客户名称" = '补1' OR company_id = 'ignored'`); n != 0 {
+			t.Errorf("%d values that were not NULL were overwritten", n)
+		}
+		if n := b.count(t, `SELECT count(*) FROM business."规模明细" WHERE updated_at > created_at`); n != 4 {
+			t.Errorf("the update trigger stamped %d rows, want 4", n)
+		}
+		if n := b.count(t, `SELECT count(*) FROM business."规模明细"`); n != 12 {
+			t.Errorf("table has %d rows, want 12", n)
+		}
+		b.clean(t)
+	})
 }
 
 // Keys are compared with PostgreSQL's equality on both RPCs: "1" and "1.0"
@@ -314,36 +317,32 @@ func TestRefreshTableFillNullOnly(t *testing.T) {
 // DUPLICATES_REFUSE refuses, over Load and over LoadStream alike.
 func TestDuplicatesComparedAsTyped(t *testing.T) {
 	t.Parallel()
-	for _, stream := range []bool{false, true} {
-		t.Run(map[bool]string{false: "Load", true: "LoadStream"}[stream], func(t *testing.T) {
-			t.Parallel()
-			b := setup(t)
-			b.exec1(t, `CREATE TABLE n (k numeric PRIMARY KEY, v text); INSERT INTO n VALUES (1, 'old')`)
-			maps := []map[string]any{{"k": "1", "v": "first"}, {"k": "2", "v": "two"}, {"k": "1.0", "v": "last"}}
-			cfg := &loadsvcv1.LoadConfig{Table: "n", Mode: loadsvcv1.Mode_MODE_UPSERT, Pk: []string{"k"}, Duplicates: loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST}
-			resp := loadVia(t, b, stream, cfg, maps)
-			if resp.DuplicatesDropped != 1 || resp.Updated != 1 || resp.Inserted != 1 || resp.Rows != 3 {
-				t.Errorf("keep_last: %v", resp)
-			}
-			if n := b.count(t, `SELECT count(*) FROM n WHERE k = 1 AND v = 'last'`); n != 1 {
-				t.Error("key 1 does not hold the last row")
-			}
+	onBothRPCs(t, func(t *testing.T, b *bundle, stream bool) {
+		b.exec1(t, `CREATE TABLE n (k numeric PRIMARY KEY, v text); INSERT INTO n VALUES (1, 'old')`)
+		maps := []map[string]any{{"k": "1", "v": "first"}, {"k": "2", "v": "two"}, {"k": "1.0", "v": "last"}}
+		cfg := &loadsvcv1.LoadConfig{Table: "n", Mode: loadsvcv1.Mode_MODE_UPSERT, Pk: []string{"k"}, Duplicates: loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST}
+		resp := loadVia(t, b, stream, cfg, maps)
+		if resp.DuplicatesDropped != 1 || resp.Updated != 1 || resp.Inserted != 1 || resp.Rows != 3 {
+			t.Errorf("keep_last: %v", resp)
+		}
+		if n := b.count(t, `SELECT count(*) FROM n WHERE k = 1 AND v = 'last'`); n != 1 {
+			t.Error("key 1 does not hold the last row")
+		}
 
-			cfg.Duplicates = loadsvcv1.Duplicates_DUPLICATES_REFUSE
-			maps[1]["v"] = "changed"
-			var err error
-			if stream {
-				_, err = send(context.Background(), t, b.client, cfg, &loadsvcv1.LoadStreamRequest{Rows: rows(t, maps...)})
-			} else {
-				_, err = b.client.Load(context.Background(), &loadsvcv1.LoadRequest{Config: cfg, Rows: rows(t, maps...)})
-			}
-			wantCode(t, err, codes.InvalidArgument, `rows 0 and 2 have the same key ("k"=1.0)`)
-			if n := b.count(t, `SELECT count(*) FROM n WHERE v = 'changed'`); n != 0 {
-				t.Error("a refused load wrote")
-			}
-			b.clean(t)
-		})
-	}
+		cfg.Duplicates = loadsvcv1.Duplicates_DUPLICATES_REFUSE
+		maps[1]["v"] = "changed"
+		var err error
+		if stream {
+			_, err = send(context.Background(), t, b.client, cfg, &loadsvcv1.LoadStreamRequest{Rows: rows(t, maps...)})
+		} else {
+			_, err = b.client.Load(context.Background(), &loadsvcv1.LoadRequest{Config: cfg, Rows: rows(t, maps...)})
+		}
+		wantCode(t, err, codes.InvalidArgument, `rows 0 and 2 have the same key ("k"=1.0)`)
+		if n := b.count(t, `SELECT count(*) FROM n WHERE v = 'changed'`); n != 0 {
+			t.Error("a refused load wrote")
+		}
+		b.clean(t)
+	})
 }
 
 // The policies each mode refuses, named in the error, before any connection.
