@@ -77,6 +77,9 @@ func (j *jsonRows) scan(maxColumns int) error {
 				return err
 			}
 			present, err := j.check(i, key, value)
+			// The loader's intake checks key values again, batch by batch, for
+			// every source; this check is what lets a bad row of a unary
+			// request, decoded lazily, be refused before any connection.
 			if k, ok := j.keys[string(key)]; ok { // the last entry of a key wins
 				keys &^= 1 << k
 				if present {
