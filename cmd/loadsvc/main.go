@@ -161,17 +161,30 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
-	hs.Shutdown()        // every service NOT_SERVING first
-	go gs.GracefulStop() // no new RPCs; running ones go on
+	hs.Shutdown() // every service NOT_SERVING first
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }() // no new RPCs; running ones go on
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Drain(dctx); err != nil {
 		log.Warn("shutdown timeout passed; cancelling the loads still running")
 	}
+	// A drained load has still to have its answer written: GracefulStop
+	// ends when it is. Health watches never end by themselves, so it gets
+	// a moment for that, not the whole timeout.
+	select {
+	case <-stopped:
+	case <-time.After(answerGrace):
+	case <-dctx.Done():
+	}
 	gs.Stop() // cancels what is left (loads roll back) and ends health watches
 	<-errc
 	return nil
 }
+
+// answerGrace is how long a shutdown waits, after the last load finished,
+// for gRPC to write the answers of the loads that finished last.
+const answerGrace = 2 * time.Second
 
 // newLogger logs to w at the configured level: JSON lines, or lines for
 // people (console). Only ERROR and worse carry a stack trace — a client's
