@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -64,14 +65,86 @@ type jsonRows struct {
 // connection: names that cannot be identifiers, more than maxColumns of
 // them, a row with no column, a key column missing or null, text that
 // PostgreSQL cannot store.
+//
+// PostgreSQL waits while a unary request is scanned, so a large one is
+// scanned in two halves at once when there is a second CPU. Only a clean
+// request is accepted that way: any refusal is found again by the
+// sequential scan, which says which comes first.
 func (j *jsonRows) scan(maxColumns int) error {
-	if j.index == nil {
-		j.index = make(map[string]int)
+	if j.rows >= splitScanRows && runtime.GOMAXPROCS(0) > 1 && j.scanHalves(maxColumns) {
+		return nil
 	}
+	if !j.fixed { // what a refused half found is found again
+		j.columns, j.index = nil, make(map[string]int)
+	}
+	return j.scanRows(j.msg, 0, maxColumns)
+}
+
+// splitScanRows is the size from which a message's rows are scanned in two
+// halves at once.
+const splitScanRows = 4096
+
+// scanHalves scans the two halves of the rows at once and takes the union
+// of their columns; it reports false, leaving j for the sequential scan,
+// when either half is refused or the union has too many columns.
+func (j *jsonRows) scanHalves(maxColumns int) bool {
+	cut, at := j.msg, 0
+	err := eachField(j.msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
+		if num == fieldRows && typ == protowire.BytesType {
+			if at++; at == j.rows/2 {
+				cut = j.msg[cap(j.msg)-cap(val)+len(val):] // after this row
+				return errSplit
+			}
+		}
+		return nil
+	})
+	if err != errSplit {
+		return false
+	}
+	halves := [2]*jsonRows{j.half(), j.half()}
+	errs := [2]error{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		errs[1] = halves[1].scanRows(cut, at, maxColumns)
+	}()
+	errs[0] = halves[0].scanRows(j.msg[:len(j.msg)-len(cut)], 0, maxColumns)
+	<-done
+	if errs[0] != nil || errs[1] != nil {
+		return false
+	}
+	if j.fixed {
+		return true
+	}
+	j.columns, j.index = halves[0].columns, halves[0].index
+	for _, c := range halves[1].columns {
+		if _, ok := j.index[c]; !ok {
+			j.index[c] = len(j.columns)
+			j.columns = append(j.columns, c)
+		}
+	}
+	return len(j.columns) <= maxColumns
+}
+
+var errSplit = errors.New("split")
+
+// half is a scanner for part of j's rows: its own columns, unless the
+// stream fixed them (then only read).
+func (j *jsonRows) half() *jsonRows {
+	h := &jsonRows{offset: j.offset, keyNames: j.keyNames, keys: j.keys, fixed: j.fixed, columns: j.columns, index: j.index}
+	if !j.fixed {
+		h.columns, h.index = nil, make(map[string]int)
+	}
+	return h
+}
+
+// scanRows scans the rows in msg, the first of which is row first of the
+// message.
+func (j *jsonRows) scanRows(msg []byte, first, maxColumns int) error {
 	var missing keyMissing
-	err := j.eachRow(func(i int, row []byte) error {
+	err := eachRow(msg, first, func(i int, row []byte) error {
 		entries, keys := 0, uint64(0)
-		err := eachEntry(row, true, func(key, value []byte) error {
+		err := eachEntry(row, false, func(key, value []byte) error {
 			entries++
 			if err := j.column(i, key); err != nil {
 				return err
@@ -109,6 +182,9 @@ func (j *jsonRows) scan(maxColumns int) error {
 func (j *jsonRows) column(i int, key []byte) error {
 	if _, ok := j.index[string(key)]; ok { // no allocation for a known key
 		return nil
+	}
+	if !utf8.Valid(key) { // a known name is valid
+		return errInvalidUTF8
 	}
 	name := string(key)
 	if j.fixed {
@@ -192,10 +268,11 @@ func (j *jsonRows) sortColumns() {
 	}
 }
 
-// eachRow calls fn with the index and Struct bytes of every row.
-func (j *jsonRows) eachRow(fn func(i int, row []byte) error) error {
-	i := 0
-	return eachField(j.msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
+// eachRow calls fn with the index and Struct bytes of every row of msg,
+// counting from first.
+func eachRow(msg []byte, first int, fn func(i int, row []byte) error) error {
+	i := first
+	return eachField(msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
 		if num != fieldRows || typ != protowire.BytesType {
 			return nil
 		}

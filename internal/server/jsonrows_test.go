@@ -2,9 +2,11 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -251,4 +253,75 @@ func numberValue(f float64) []byte {
 
 func boolValue(v bool) []byte {
 	return protowire.AppendVarint(protowire.AppendTag(nil, valueBool, protowire.VarintType), protowire.EncodeBool(v))
+}
+
+// A large request is scanned in two halves at once; whatever the rows, it
+// is refused with the same error, or given the same columns, as by one
+// scan in row order.
+func TestScanHalvesAgreeWithOneScan(t *testing.T) {
+	t.Parallel()
+	const n = 6000 // two halves of splitScanRows/2 rows at least
+	wide := func(from, to int) map[string]any {
+		m := map[string]any{"id": 1}
+		for c := from; c < to; c++ {
+			m["c"+strconv.Itoa(c)] = c
+		}
+		return m
+	}
+	tests := []struct {
+		name  string
+		keys  []string
+		fixed []string
+		edit  map[int]map[string]any // rows replaced
+	}{
+		{name: "clean"},
+		{name: "a column only the second half has", edit: map[int]map[string]any{5999: {"id": 1, "z": "late"}}},
+		{name: "a column only the first half has", edit: map[int]map[string]any{0: {"a": 1, "id": 1}}},
+		{name: "bad text in the second half", edit: map[int]map[string]any{5000: {"id": 1, "v": "a\x00b"}}},
+		{name: "bad rows in both halves", edit: map[int]map[string]any{100: {"id": 1, "v": "a\x00b"}, 5000: {"bad name;": 1}}},
+		{name: "key missing in the second half", keys: []string{"id"}, edit: map[int]map[string]any{4500: {"v": "x"}}},
+		{name: "key null in both halves", keys: []string{"id"}, edit: map[int]map[string]any{10: {"id": nil}, 4500: {"v": "x"}}},
+		{name: "key absent from every row", keys: []string{"k"}},
+		{name: "row without columns", edit: map[int]map[string]any{3500: {}}},
+		{name: "too many columns only together", edit: map[int]map[string]any{1: wide(0, 1000), 5000: wide(1000, 1700)}},
+		{name: "stream columns kept", fixed: []string{"id", "v"}},
+		{name: "stream column added late", fixed: []string{"id", "v"}, edit: map[int]map[string]any{5999: {"id": 1, "w": 2}}},
+	}
+	for _, tt := range tests {
+		rows := make([]map[string]any, n)
+		for i := range rows {
+			rows[i] = map[string]any{"id": i, "v": "x"}
+			if r, ok := tt.edit[i]; ok {
+				rows[i] = r
+			}
+		}
+		p, err := (&message{buf: marshalRows(t, rows...)}).split()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := &loader.Config{Keys: tt.keys}
+		got, gotErr := p.jsonRows(cfg, 0, tt.fixed)
+		// One scan in row order, as jsonRows sets it up.
+		want := &jsonRows{msg: p.msg, rows: p.rows, keyNames: tt.keys, keys: map[string]int{}, index: map[string]int{}}
+		for i, k := range tt.keys {
+			want.keys[k] = i
+		}
+		if tt.fixed != nil {
+			want.columns, want.fixed = tt.fixed, true
+			for i, c := range tt.fixed {
+				want.index[c] = i
+			}
+		}
+		wantErr := want.scanRows(p.msg, 0, maxColumns)
+		want.sortColumns()
+		switch {
+		case fmt.Sprint(gotErr) != fmt.Sprint(wantErr):
+			t.Errorf("%s: error %v, one scan gives %v", tt.name, gotErr, wantErr)
+		case gotErr == nil && !slices.Equal(got.columns, want.columns):
+			t.Errorf("%s: columns %q, one scan gives %q", tt.name, got.columns, want.columns)
+		}
+		if tt.name == "clean" && (gotErr != nil || !slices.Equal(got.columns, []string{"id", "v"})) {
+			t.Errorf("clean: %v, columns %q", gotErr, got.columns)
+		}
+	}
 }
