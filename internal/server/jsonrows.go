@@ -298,11 +298,16 @@ func (j *jsonRows) Next(context.Context) (*loader.Batch, error) {
 	if j.done == j.rows {
 		return nil, io.EOF
 	}
+	if j.done == 0 {
+		return j.take(firstTakeRows)
+	}
 	return j.take(takeRows)
 }
 
-// takeRows is how many rows a unary request hands the COPY at a time.
-const takeRows = 1024
+// takeRows is how many rows a unary request hands the COPY at a time. The
+// first slice is decoded before the load takes its connection, while
+// PostgreSQL waits, so it is a small one.
+const takeRows, firstTakeRows = 1024, 64
 
 // take decodes up to n rows from the cursor.
 func (j *jsonRows) take(n int) (*loader.Batch, error) {
