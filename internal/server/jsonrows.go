@@ -53,8 +53,9 @@ type jsonRows struct {
 	offset  int // the index of the first row in the load
 	columns []string
 	index   map[string]int
-	fixed   bool   // columns come from the stream's first message
-	arena   []byte // the current batch's number texts
+	fixed   bool           // columns come from the stream's first message
+	arena   []byte         // the current batch's number texts
+	spare   []loader.Field // the current batch's fields
 	// keyNames are the load's key columns, keys their positions in it.
 	keyNames []string
 	keys     map[string]int
@@ -313,14 +314,22 @@ const takeRows, firstTakeRows = 1024, 64
 func (j *jsonRows) take(n int) (*loader.Batch, error) {
 	n = min(n, j.rows-j.done)
 	w := len(j.columns)
-	b := &loader.Batch{Columns: j.columns, Values: make([]loader.Field, n*w), Offset: j.offset + j.done}
-	// Numbers are written into one arena a batch, which the batch's texts
-	// share, rather than one string each; a grown arena leaves the texts
-	// already made in the old one, which they keep alive.
-	j.arena = make([]byte, 0, n*8)
-	for i := range b.Values {
-		b.Values[i].Null = true
+	// A slice's fields and number texts reuse the memory of the slice
+	// before, which its reader is done with (see loader.Source). Numbers
+	// are written into one arena, which their texts share, rather than one
+	// string each; a grown arena leaves the texts already made in the old
+	// one, which they keep alive.
+	if cap(j.spare) < n*w {
+		j.spare = make([]loader.Field, n*w)
 	}
+	b := &loader.Batch{Columns: j.columns, Values: j.spare[:n*w], Offset: j.offset + j.done}
+	for i := range b.Values {
+		b.Values[i] = loader.Field{Null: true}
+	}
+	if j.arena == nil {
+		j.arena = make([]byte, 0, n*8)
+	}
+	j.arena = j.arena[:0]
 	for i := 0; i < n; {
 		num, typ, val, rest, err := nextField(j.cursor)
 		if err == nil && num == 0 {

@@ -27,3 +27,27 @@ func TestLoadDeleteInsertSmoke(t *testing.T) {
 		t.Errorf("table has %d matching rows, want 3", n)
 	}
 }
+
+// A unary request is decoded a slice at a time, each slice in the memory
+// of the one before, while it is copied: every row arrives whole and
+// unmixed.
+func TestUnaryLoadDecodedInSlices(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int, v text, x float8)`)
+	maps := make([]map[string]any, 5000)
+	for i := range maps {
+		maps[i] = map[string]any{"id": i, "v": "v" + itoa(i), "x": float64(i) + 0.25}
+		if i%3 == 0 {
+			delete(maps[i], "x") // NULL, whatever the slice before held there
+		}
+	}
+	resp, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: rows(t, maps...)})
+	if err != nil || resp.Inserted != 5000 {
+		t.Fatalf("load: %v %v", resp, err)
+	}
+	if n := b.count(t, `SELECT count(DISTINCT id) FROM t WHERE v = 'v' || id AND x IS NOT DISTINCT FROM CASE WHEN id % 3 <> 0 THEN id + 0.25 END`); n != 5000 {
+		t.Fatalf("%d of 5000 rows arrived whole", n)
+	}
+}
