@@ -103,15 +103,15 @@ FUZZTIME ?= 60s
 
 .PHONY: fuzz
 fuzz: postgres ## fuzz identifier quoting and COPY value encoding against real PostgreSQL, and the JSON row decoder against the Struct path, FUZZTIME (default 60s) per target
-	go test ./internal/loader -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime $(FUZZTIME)
-	go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime $(FUZZTIME)
+	go test ./internal/loader/pgexec -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime $(FUZZTIME)
+	go test ./internal/loader/pgexec -run '^$$' -fuzz '^FuzzValue$$' -fuzztime $(FUZZTIME)
 	go test ./internal/server -run '^$$' -fuzz '^FuzzJSONRows$$' -fuzztime $(FUZZTIME)
 
 .PHONY: fuzz-smoke
 fuzz-smoke: postgres ## 300 inputs of each fuzz target (a count, not a time: a time limit can end mid-input and report a bogus deadline), so that they cannot rot (part of make test)
 	@echo "==> fuzz-smoke"
-	@go test ./internal/loader -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime 300x
-	@go test ./internal/loader -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 300x
+	@go test ./internal/loader/pgexec -run '^$$' -fuzz '^FuzzIdentifier$$' -fuzztime 300x
+	@go test ./internal/loader/pgexec -run '^$$' -fuzz '^FuzzValue$$' -fuzztime 300x
 	@go test ./internal/server -run '^$$' -fuzz '^FuzzJSONRows$$' -fuzztime 2000x
 
 .PHONY: bench

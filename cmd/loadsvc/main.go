@@ -27,6 +27,7 @@ import (
 	"github.com/loadsvc/loadsvc/internal/auth"
 	"github.com/loadsvc/loadsvc/internal/dsn"
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/metrics"
 	"github.com/loadsvc/loadsvc/internal/server"
 	"github.com/loadsvc/loadsvc/internal/tracing"
@@ -80,9 +81,10 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, pool)
-	exec := &loader.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
-		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}}
-	srv := server.New(exec, server.Options{Logger: log, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
+	ledger := loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}
+	exec := &pgexec.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
+		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: ledger}
+	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamIdleTimeout: cfg.StreamIdle, Principal: auth.PrincipalName})
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
@@ -118,7 +120,7 @@ func openPool(cfg *config, getenv func(string) string, log *zap.Logger, tracer p
 	if err != nil {
 		return nil, nil, err
 	}
-	loader.ConfigurePool(pcfg, cfg.ConnectTimeout)
+	pgexec.ConfigurePool(pcfg, cfg.ConnectTimeout)
 	if tracer != nil {
 		pcfg.ConnConfig.Tracer = tracer
 	}

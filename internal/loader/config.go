@@ -153,9 +153,11 @@ func (c *Config) checkDuplicates() error {
 	return nil
 }
 
-// compares reports whether the load compares the keys of its rows: a keyed
-// mode that refuses duplicates or keeps the last.
-func (c *Config) compares() bool {
+// Compares reports whether the load compares the keys of its rows: a keyed
+// mode that refuses duplicates or keeps the last. Such a load numbers its
+// rows (Shape.Ordinal, AppendOrdinal) so that duplicates are found in the
+// stage.
+func (c *Config) Compares() bool {
 	return c.Mode.keyed() && c.Duplicates != DuplicatesKeepAll
 }
 
@@ -197,9 +199,9 @@ func (c *Config) CheckRows(n int) error {
 	return err
 }
 
-// ledgerKey is the request id as the ledger records it, scoped by the
+// LedgerKey is the request id as the ledger records it, scoped by the
 // principal; the principal's length keeps ("a/b", "c") from ("a", "b/c").
-func (c *Config) ledgerKey() string {
+func (c *Config) LedgerKey() string {
 	if c.Principal == "" {
 		return c.RequestID
 	}

@@ -1,5 +1,7 @@
 package loader
 
+import "strconv"
+
 // appendCopyText appends one COPY text-format field: \N for NULL, otherwise
 // the text with backslash, tab, newline and carriage return escaped, every
 // other byte verbatim (the session's client_encoding is UTF8).
@@ -30,9 +32,9 @@ func appendCopyText(dst []byte, f Field) []byte {
 	return append(dst, s[start:]...)
 }
 
-// appendCopyRow appends one row as a COPY text line holding the fields at
+// AppendCopyRow appends one row as a COPY text line holding the fields at
 // positions cols.
-func appendCopyRow(dst []byte, row []Field, cols []int) []byte {
+func AppendCopyRow(dst []byte, row []Field, cols []int) []byte {
 	for i, c := range cols {
 		if i > 0 {
 			dst = append(dst, '\t')
@@ -40,4 +42,12 @@ func appendCopyRow(dst []byte, row []Field, cols []int) []byte {
 		dst = appendCopyText(dst, row[c])
 	}
 	return append(dst, '\n')
+}
+
+// AppendOrdinal adds a row's index in the load as the last field of the COPY
+// line that ends buf (the stage's ordinal column, see Shape.Ordinal).
+func AppendOrdinal(buf []byte, i int) []byte {
+	buf[len(buf)-1] = '\t'
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	return append(buf, '\n')
 }

@@ -22,10 +22,10 @@ func TestAppendCopyText(t *testing.T) {
 		}
 	}
 	row := []Field{{Text: "a"}, {Null: true}, {Text: "c\td"}}
-	if got := string(appendCopyRow(nil, row, []int{2, 0, 1})); got != "c\\td\ta\t\\N\n" {
-		t.Errorf("appendCopyRow = %q", got)
+	if got := string(AppendCopyRow(nil, row, []int{2, 0, 1})); got != "c\\td\ta\t\\N\n" {
+		t.Errorf("AppendCopyRow = %q", got)
 	}
-	if got := string(appendCopyRow(nil, row, []int{1})); got != "\\N\n" {
-		t.Errorf("appendCopyRow of one column = %q", got)
+	if got := string(AppendCopyRow(nil, row, []int{1})); got != "\\N\n" {
+		t.Errorf("AppendCopyRow of one column = %q", got)
 	}
 }

@@ -1,12 +1,15 @@
-// Package loader plans and executes loads of rows into one PostgreSQL table.
+// Package loader is what a load of rows into one PostgreSQL table is,
+// without any database: the config and its checks, the rows (Batch, Source)
+// and the Intake every batch of a load passes through (columns, key values,
+// the row limit, counts, the payload digest), the plan (NewPlan) with its
+// statements and psql script, the SQL each mode renders (Render), the COPY
+// text encoding, the Result, the catalog's view of the target (Table) and
+// the name of the exactly-once Ledger.
 //
-// A load has two halves. The planner (NewPlan) is pure: it validates the
-// config and the rows, fixes the column list and renders the statements and a
-// psql script, without any database. The Executor runs a plan on exactly one
-// pooled connection inside one transaction — a TEMP staging table dropped on
-// commit, a text COPY into it, the mode's DELETE/INSERT — and gives the
-// connection back clean whether the load succeeded, failed or was cancelled.
-//
-// The package knows nothing of gRPC: its errors are typed (ValidationError,
-// ConnectError, LoadError) and the server maps them to status codes.
+// Running a load is pgexec's: it executes what this package renders on one
+// pooled PostgreSQL connection inside one transaction, through pgx. This
+// package imports no driver, no gRPC and no protobuf; its errors are typed
+// (ValidationError, ConnectError, UnknownColumnError, LoadError with its
+// Kind, ConflictError) — pgexec classifies the driver's errors into them and
+// the server maps them to status codes.
 package loader

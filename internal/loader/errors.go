@@ -1,12 +1,8 @@
 package loader
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ValidationError is a request that is wrong in itself, found before any
@@ -55,7 +51,8 @@ func (e *UnknownColumnError) Error() string {
 }
 
 // Kind is what a failure after the session was acquired means, decided once
-// where the driver is called, from the SQLSTATE or the connection's state.
+// where the driver is called (pgexec's classify), from the SQLSTATE or the
+// connection's state.
 type Kind int
 
 // The kinds of load failure.
@@ -92,46 +89,21 @@ type LoadError struct {
 func (e *LoadError) Error() string { return e.Message }
 func (e *LoadError) Unwrap() error { return e.Err }
 
-// classify turns a driver error into a LoadError. lost says the session
-// is gone (closed, or a broken socket).
-func classify(ctx context.Context, err error, lost bool) *LoadError {
-	le := &LoadError{Kind: KindInternal, Message: err.Error(), Ctx: ctx.Err(), Err: err}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		le.Message, le.SQLState, le.Detail = pgErr.Message, pgErr.Code, pgErr.Detail
-		le.Constraint, le.Schema, le.Table, le.Column = pgErr.ConstraintName, pgErr.SchemaName, pgErr.TableName, pgErr.ColumnName
-		le.Kind = kindOf(pgErr)
-	}
-	if lost {
-		le.Kind = KindConnectionLost
-	}
-	return le
+// ConflictError is a request id already recorded for another table or
+// another payload.
+type ConflictError struct {
+	RequestID string
+	Reason    string
 }
 
-// kindOf is the contract's table from SQLSTATE to kind.
-func kindOf(e *pgconn.PgError) Kind {
-	c := e.Code
-	switch {
-	case c == "23505":
-		return KindDuplicateKey
-	case strings.HasPrefix(c, "23"):
-		return KindConstraint
-	case strings.HasPrefix(c, "22"), c == "42703":
-		return KindInvalidData
-	case c == "42P01":
-		return KindNotFound
-	case c == "40001", c == "40P01":
-		return KindRetry
-	case c == "57014" && strings.Contains(e.Message, "statement timeout"), c == "55P03":
-		return KindTimeout // statement_timeout, lock_timeout
-	case c == "57014":
-		return KindCancelled
-	case c == "42501":
-		return KindPermission
-	case strings.HasPrefix(c, "53"):
-		return KindResources
-	case strings.HasPrefix(c, "57P"), strings.HasPrefix(c, "08"):
-		return KindConnectionLost
-	}
-	return KindInternal
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("request_id %q was already used %s; use a new request_id for a different load", e.RequestID, e.Reason)
 }
+
+// SourceError is a failure of a load's rows' source (a bad row, a broken or
+// idle stream) rather than of the database: Intake.Next wraps it so that the
+// executor passes Err through as it is instead of classifying it.
+type SourceError struct{ Err error }
+
+func (e *SourceError) Error() string { return e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }

@@ -6,55 +6,33 @@ import (
 	"io"
 )
 
-// Source yields a load's rows batch by batch; every batch has the columns of
-// the first. Next returns io.EOF after the last.
-type Source interface {
-	Next(ctx context.Context) (*Batch, error)
-}
-
-// OneBatch is the Source of a unary request: its one batch, then io.EOF.
-func OneBatch(b *Batch) Source {
-	return &oneBatch{batch: b}
-}
-
-type oneBatch struct {
-	batch *Batch
-	done  bool
-}
-
-func (s *oneBatch) Next(context.Context) (*Batch, error) {
-	if s.done || s.batch == nil {
-		return nil, io.EOF
-	}
-	s.done = true
-	return s.batch, nil
-}
-
-// intake is where every batch of a load enters, whichever RPC carried it:
+// Intake is where every batch of a load enters, whichever RPC carried it:
 // it skips empty batches, holds them to the first batch's columns, checks
 // key values, enforces the row limit, counts the rows and feeds the payload
-// digest of a load with a request id. The first batch is taken by start,
+// digest of a load with a request id. The first batch is taken by Start,
 // before any connection, so that a bad first batch costs no session.
-type intake struct {
+type Intake struct {
 	cfg     *Config
 	src     Source
-	first   *Batch // taken by start, handed out by the first Next
+	first   *Batch // taken by Start, handed out by the first Next
 	columns []string
 	keys    []int // positions of the key columns (keyed modes)
 	rows    int
 	digest  *digest
 }
 
-func newIntake(cfg *Config, src Source) *intake {
-	in := &intake{cfg: cfg, src: src}
+// NewIntake returns the intake of a load of cfg (already checked) whose
+// rows come from src.
+func NewIntake(cfg *Config, src Source) *Intake {
+	in := &Intake{cfg: cfg, src: src}
 	if cfg.RequestID != "" {
 		in.digest = newDigest(cfg)
 	}
 	return in
 }
 
-// start takes the first batch with rows; false means the load has none.
-func (in *intake) start(ctx context.Context) (bool, error) {
+// Start takes the first batch with rows; false means the load has none.
+func (in *Intake) Start(ctx context.Context) (bool, error) {
 	b, err := in.next(ctx)
 	if errors.Is(err, io.EOF) {
 		return false, nil
@@ -64,21 +42,21 @@ func (in *intake) start(ctx context.Context) (bool, error) {
 }
 
 // Next returns the next batch with rows, checked and counted. The source's
-// own failures come wrapped, so that the session passes them through
-// instead of classifying them as the database's.
-func (in *intake) Next(ctx context.Context) (*Batch, error) {
+// own failures come wrapped in a SourceError, so that the executor passes
+// them through instead of classifying them as the database's.
+func (in *Intake) Next(ctx context.Context) (*Batch, error) {
 	if b := in.first; b != nil {
 		in.first = nil
 		return b, nil
 	}
 	b, err := in.next(ctx)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = &sourceError{err}
+		err = &SourceError{err}
 	}
 	return b, err
 }
 
-func (in *intake) next(ctx context.Context) (*Batch, error) {
+func (in *Intake) next(ctx context.Context) (*Batch, error) {
 	for {
 		b, err := in.src.Next(ctx)
 		if err != nil {
@@ -93,7 +71,7 @@ func (in *intake) next(ctx context.Context) (*Batch, error) {
 
 // accept checks a batch against the first: the same columns, key values
 // present, the row limit kept.
-func (in *intake) accept(b *Batch) error {
+func (in *Intake) accept(b *Batch) error {
 	if in.columns == nil {
 		in.columns = b.Columns
 		if len(in.cfg.Keys) > 0 {
@@ -121,8 +99,8 @@ func (in *intake) accept(b *Batch) error {
 	return nil
 }
 
-// drain reads the rest of the source, for the digest of a replayed load.
-func (in *intake) drain(ctx context.Context) error {
+// Drain reads the rest of the source, for the digest of a replayed load.
+func (in *Intake) Drain(ctx context.Context) error {
 	for {
 		_, err := in.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -134,9 +112,17 @@ func (in *intake) drain(ctx context.Context) error {
 	}
 }
 
-// sourceError is a failure of the rows' source (a bad row, a broken or idle
-// stream) rather than of the database: it passes through as it is.
-type sourceError struct{ err error }
+// Rows is the number of rows taken in so far.
+func (in *Intake) Rows() int { return in.rows }
 
-func (e *sourceError) Error() string { return e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
+// Columns are the load's columns, fixed by its first batch; nil before it.
+func (in *Intake) Columns() []string { return in.columns }
+
+// Digest is the hash of the load's config and of the rows taken in so far,
+// which the ledger records and compares; "" for a load without a request id.
+func (in *Intake) Digest() string {
+	if in.digest == nil {
+		return ""
+	}
+	return in.digest.sum()
+}

@@ -107,7 +107,7 @@ func (p *Plan) dedupe(idx []int) error {
 		k := keyText(b.Row(i), idx)
 		prev, seen := first[k]
 		first[k] = i
-		if !seen || !p.Config.compares() {
+		if !seen || !p.Config.Compares() {
 			continue
 		}
 		if p.Config.Duplicates == DuplicatesRefuse {
@@ -122,16 +122,21 @@ func (p *Plan) dedupe(idx []int) error {
 func (p *Plan) duplicateError(idx []int, prev, i int) error {
 	b := p.Batch
 	row := b.Row(i)
-	parts := make([]string, len(idx))
+	values := make([]string, len(idx))
 	for j, k := range idx {
-		parts[j] = QuoteIdent(p.Config.Keys[j]) + "=" + Cap(row[k].Text)
+		values[j] = row[k].Text
 	}
-	n, m := b.Offset+prev, b.Offset+i
-	return duplicateKey(n, m, parts)
+	return DuplicateKey(p.Config.Keys, b.Offset+prev, b.Offset+i, values)
 }
 
-// duplicateKey is the refusal of two rows with one key, whoever found it.
-func duplicateKey(prev, row int, parts []string) *ValidationError {
+// DuplicateKey is the refusal of rows prev and row of a load, which have the
+// same key, whoever found it: values are the key's, as text, in the order of
+// keys.
+func DuplicateKey(keys []string, prev, row int, values []string) *ValidationError {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = QuoteIdent(keys[i]) + "=" + Cap(v)
+	}
 	return invalid("rows["+itoa(row)+"]", row, "rows %d and %d have the same key (%s); set duplicates to DUPLICATES_KEEP_LAST to keep the last", prev, row, strings.Join(parts, ", "))
 }
 

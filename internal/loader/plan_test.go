@@ -1,7 +1,6 @@
 package loader_test
 
 import (
-	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -12,24 +11,6 @@ import (
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
-
-// validation asserts that err is a *loader.ValidationError for field and
-// row whose message holds every string of msg.
-func validation(t *testing.T, err error, field string, row int, msg ...string) {
-	t.Helper()
-	var ve *loader.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T), want *loader.ValidationError for %s", err, err, field)
-	}
-	if ve.Field != field || ve.Row != row {
-		t.Errorf("ValidationError Field=%q Row=%d (%s), want Field=%q Row=%d", ve.Field, ve.Row, ve.Reason, field, row)
-	}
-	for _, m := range msg {
-		if !strings.Contains(ve.Error(), m) {
-			t.Errorf("ValidationError %q does not mention %q", ve.Error(), m)
-		}
-	}
-}
 
 func TestConfigCheck(t *testing.T) {
 	t.Parallel()
@@ -82,7 +63,7 @@ func TestConfigCheck(t *testing.T) {
 			cfg := tt.cfg
 			err := cfg.Check()
 			if tt.field != "" {
-				validation(t, err, tt.field, -1, tt.msg)
+				testrows.Refused(t, err, tt.field, -1, tt.msg)
 				return
 			}
 			if err != nil {
@@ -180,8 +161,8 @@ func TestNewPlanKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := loader.NewPlan(tt.cfg, batchOf(t, tt.rows))
-			validation(t, err, tt.field, tt.row, tt.msg...)
+			_, err := loader.NewPlan(tt.cfg, testrows.Batch(t, tt.rows))
+			testrows.Refused(t, err, tt.field, tt.row, tt.msg...)
 		})
 	}
 }
@@ -253,7 +234,7 @@ func TestNewPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := planOf(t, tt.cfg, tt.rows)
+			p := testrows.Plan(t, tt.cfg, tt.rows)
 			if p.Rows != tt.wantRows || p.KeyTuples != tt.wantKeys || p.DuplicatesDropped != tt.wantDropped {
 				t.Errorf("Rows=%d KeyTuples=%d DuplicatesDropped=%d, want %d %d %d",
 					p.Rows, p.KeyTuples, p.DuplicatesDropped, tt.wantRows, tt.wantKeys, tt.wantDropped)
@@ -281,12 +262,12 @@ func TestNewPlanNoRows(t *testing.T) {
 	}
 	// The config is still checked.
 	_, err := loader.NewPlan(loader.Config{Table: "t"}, nil)
-	validation(t, err, "config.pk", -1)
+	testrows.Refused(t, err, "config.pk", -1)
 }
 
 func TestStructColumns(t *testing.T) {
 	t.Parallel()
-	cols, err := testrows.Columns(structs(t, []row{
+	cols, err := testrows.Columns(testrows.Structs(t, []row{
 		{"b": 1, "a": 2}, {}, {"c": 3, "a": 4, "年金": 1, "Z": 0, "a.b": 1, `q"`: 1},
 	}))
 	if err != nil {
@@ -310,13 +291,13 @@ func TestStructColumns(t *testing.T) {
 			{Fields: map[string]*structpb.Value{"ok": structpb.NewNullValue()}},
 			{Fields: map[string]*structpb.Value{tt.name: structpb.NewStringValue("v")}},
 		})
-		validation(t, err, tt.field, 1)
+		testrows.Refused(t, err, tt.field, 1)
 	}
 }
 
 func TestFromStructs(t *testing.T) {
 	t.Parallel()
-	rows := structs(t, []row{{"a": "x", "b": 1}, {"b": 2}, {"a": nil, "c": true}})
+	rows := testrows.Structs(t, []row{{"a": "x", "b": 1}, {"b": 2}, {"a": nil, "c": true}})
 	b, err := testrows.FromStructs([]string{"a", "b", "c"}, rows, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -334,16 +315,16 @@ func TestFromStructs(t *testing.T) {
 	}
 
 	// A key outside the columns, named with the row's index in the load.
-	_, err = testrows.FromStructs([]string{"a"}, structs(t, []row{{"a": 1}, {"a": 2, "z": 1}}), 10)
-	validation(t, err, "rows[11].z", 11, "row 11", `"z"`)
+	_, err = testrows.FromStructs([]string{"a"}, testrows.Structs(t, []row{{"a": 1}, {"a": 2, "z": 1}}), 10)
+	testrows.Refused(t, err, "rows[11].z", 11, "row 11", `"z"`)
 
 	// Text holding a NUL byte is refused, not truncated.
-	_, err = testrows.FromStructs([]string{"a"}, structs(t, []row{{"a": "ok"}, {"a": "x\x00y"}}), 0)
-	validation(t, err, "rows[1].a", 1, "NUL")
+	_, err = testrows.FromStructs([]string{"a"}, testrows.Structs(t, []row{{"a": "ok"}, {"a": "x\x00y"}}), 0)
+	testrows.Refused(t, err, "rows[1].a", 1, "NUL")
 
 	// A key missing from the offset batch is named with its load index.
-	_, err = loader.NewPlan(keyed("a"), mustFromStructs(t, []string{"a", "b"}, structs(t, []row{{"a": 1}, {"b": 1}}), 5))
-	validation(t, err, "rows[6].a", 6, "row 6")
+	_, err = loader.NewPlan(keyed("a"), mustFromStructs(t, []string{"a", "b"}, testrows.Structs(t, []row{{"a": 1}, {"b": 1}}), 5))
+	testrows.Refused(t, err, "rows[6].a", 6, "row 6")
 }
 
 func mustFromStructs(t *testing.T, cols []string, rows []*structpb.Struct, offset int) *loader.Batch {
@@ -374,7 +355,7 @@ func TestBatches(t *testing.T) {
 		if tt.rows > 0 {
 			rows = nRows(tt.rows)
 		}
-		p := planOf(t, cfg, rows)
+		p := testrows.Plan(t, cfg, rows)
 		if got := p.Batches(); got != tt.want {
 			t.Errorf("Batches() for %d rows, chunk %d = %d, want %d", tt.rows, tt.chunk, got, tt.want)
 		}
@@ -460,7 +441,7 @@ func TestStatements(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := planOf(t, tt.cfg, nRows(tt.rows))
+			p := testrows.Plan(t, tt.cfg, nRows(tt.rows))
 			checkStatements(t, p.Statements(), tt.want)
 		})
 	}
@@ -469,7 +450,7 @@ func TestStatements(t *testing.T) {
 // Odd names stay one identifier, and the lock's literal one literal.
 func TestStatementsQuoteOddNames(t *testing.T) {
 	t.Parallel()
-	p := planOf(t, loader.Config{Table: `it's "odd"`, Keys: []string{`k"`}}, []row{{`k"`: 1}})
+	p := testrows.Plan(t, loader.Config{Table: `it's "odd"`, Keys: []string{`k"`}}, []row{{`k"`: 1}})
 	checkStatements(t, p.Statements(), []stmt{
 		{prefix: `SELECT pg_advisory_xact_lock(1818522486, E'"it''s ""odd"""'::regclass::oid::int4)`},
 		{prefix: `CREATE TEMP TABLE "loadsvc_stage" ON COMMIT DROP AS SELECT "k"""`, has: []string{` FROM "it's ""odd""" WITH NO DATA`}},
@@ -491,7 +472,7 @@ func TestScript(t *testing.T) {
 		{"id": 6, "v": `\N`},
 		{"id": 7, "v": "年金 😀"},
 	}
-	p := planOf(t, loader.Config{Table: "t", Keys: []string{"id"}, ChunkSize: 3}, rows)
+	p := testrows.Plan(t, loader.Config{Table: "t", Keys: []string{"id"}, ChunkSize: 3}, rows)
 	s := p.Script()
 	lines := strings.Split(s, "\n")
 	if lines[0] != `\encoding UTF8` || !strings.HasPrefix(lines[1], "-- loadsvc plan: delete_insert into \"t\", 7 rows") {

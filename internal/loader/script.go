@@ -11,7 +11,7 @@ func (p *Plan) Script() string {
 		return ""
 	}
 	cols := allColumns(len(p.Batch.Columns))
-	ordinal := p.Config.compares()
+	ordinal := p.Config.Compares()
 	var b strings.Builder
 	// The script is UTF-8 whatever psql's client encoding would be
 	// (PGCLIENTENCODING, a terminal's locale); set before any non-ASCII byte.
@@ -27,13 +27,13 @@ func (p *Plan) Script() string {
 	for _, s := range stmts {
 		b.WriteString(s.SQL)
 		b.WriteString(";\n")
-		if s.role != roleCopy && s.role != roleCopyTarget {
+		if s.role != RoleCopy && s.role != RoleCopyTarget {
 			continue
 		}
 		for i := s.first; i < s.first+int(s.Rows); i++ {
-			line = appendCopyRow(line[:0], p.Batch.Row(i), cols)
+			line = AppendCopyRow(line[:0], p.Batch.Row(i), cols)
 			if ordinal {
-				line = appendOrdinal(line, i)
+				line = AppendOrdinal(line, i)
 			}
 			b.Write(line)
 		}
@@ -53,13 +53,14 @@ func (p *Plan) Statements() []Statement {
 		Columns: p.Batch.Columns,
 		Rows:    p.Batch.Len(),
 		Dropped: p.DuplicatesDropped,
-		Lock:    p.Config.locks(),
-		Ordinal: p.Config.compares(),
+		Lock:    p.Config.Locks(),
+		Ordinal: p.Config.Compares(),
 	})
 }
 
-// locks reports whether loads of this mode serialize on the table's lock.
-func (c *Config) locks() bool {
+// Locks reports whether loads of this mode serialize on the table's lock
+// (Shape.Lock).
+func (c *Config) Locks() bool {
 	return c.Mode != ModeAppend
 }
 

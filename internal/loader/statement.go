@@ -11,24 +11,29 @@ type Statement struct {
 	// rows an INSERT … SELECT reads from the stage); 0 if none.
 	Rows int64
 
-	role  role
+	role  Role
 	first int // COPY: index of the first row of its batch
 }
 
-// role says what a statement's command tag counts towards.
-type role int
+// Role says what a statement's command tag counts towards, and how the
+// executor runs it.
+type Role int
 
+// The roles of a load's statements.
 const (
-	roleNone role = iota
-	roleCopy      // COPY into the stage
-	roleCopyTarget
-	roleDelete
-	roleInsert
-	roleUpdate
-	roleCountSkipped // a query returning one count: rows skipped
-	roleFindDuplicate
-	roleDropDuplicates
+	RoleNone           Role = iota // counts nothing: the lock, the stage, ANALYZE
+	RoleCopy                       // COPY into the stage
+	RoleCopyTarget                 // COPY into the target: rows inserted
+	RoleDelete                     // rows deleted
+	RoleInsert                     // rows inserted
+	RoleUpdate                     // rows updated
+	RoleCountSkipped               // a query returning one count: rows skipped
+	RoleFindDuplicate              // a query returning the first duplicate key, if any
+	RoleDropDuplicates             // rows dropped from the stage as duplicates
 )
+
+// Role is what the statement's command tag counts towards.
+func (st Statement) Role() Role { return st.role }
 
 const stageName = "loadsvc_stage"
 
@@ -71,39 +76,41 @@ func Statements(cfg *Config, sh Shape) []Statement {
 	if sh.Rows == 0 {
 		return nil
 	}
-	sc := render(cfg, sh)
-	out := append([]Statement(nil), sc.pre...)
+	sc := Render(cfg, sh)
+	out := append([]Statement(nil), sc.Pre...)
 	for first := 0; first < sh.Rows; first += cfg.ChunkSize {
-		out = append(out, sc.copyOf(first, min(cfg.ChunkSize, sh.Rows-first)))
+		out = append(out, sc.CopyOf(first, min(cfg.ChunkSize, sh.Rows-first)))
 	}
-	for _, st := range sc.post {
-		out = append(out, st.withRows(int64(sh.Rows-sh.Dropped)))
+	for _, st := range sc.Post {
+		out = append(out, st.WithRows(int64(sh.Rows-sh.Dropped)))
 	}
 	return out
 }
 
-// script is a load's statements in three parts: those before the rows, the
-// COPY that carries each batch, and those after.
-type script struct {
-	pre  []Statement
+// Script is a load's statements in three parts: those before the rows, the
+// COPY that carries each batch (CopyOf), and those after.
+type Script struct {
+	Pre  []Statement
+	Post []Statement
 	copy Statement
-	post []Statement
 }
 
-func render(cfg *Config, sh Shape) script {
+// Render renders the statements of a load of cfg (already checked) shaped
+// by sh.
+func Render(cfg *Config, sh Shape) Script {
 	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns)}
 	s.stageName, s.stage = stageFor(cfg)
-	var sc script
+	var sc Script
 	if sh.Lock {
-		sc.pre = append(sc.pre, Statement{SQL: lockSQL(cfg)})
+		sc.Pre = append(sc.Pre, Statement{SQL: lockSQL(cfg)})
 	}
 	switch cfg.Mode {
 	case ModeAppend:
-		sc.copy = s.copyInto(s.target, roleCopyTarget)
+		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
 	case ModeReplace:
-		sc.pre = append(sc.pre, Statement{SQL: "DELETE FROM " + s.target, role: roleDelete})
-		sc.copy = s.copyInto(s.target, roleCopyTarget)
+		sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
+		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
 	}
 	stageCols := s.cols
@@ -111,27 +118,28 @@ func render(cfg *Config, sh Shape) script {
 		stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
 		s.cols += ", " + QuoteIdent(ordinalName)
 	}
-	sc.pre = append(sc.pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
-	sc.copy = s.copyInto(s.stage, roleCopy)
+	sc.Pre = append(sc.Pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
+	sc.copy = s.copyInto(s.stage, RoleCopy)
 	s.cols = quoteList("", sh.Columns)
 	if sh.Ordinal {
-		sc.post = append(sc.post, s.duplicates())
+		sc.Post = append(sc.Post, s.duplicates())
 	}
-	sc.post = append(sc.post, Statement{SQL: "ANALYZE " + s.stage})
-	sc.post = append(sc.post, s.apply()...)
+	sc.Post = append(sc.Post, Statement{SQL: "ANALYZE " + s.stage})
+	sc.Post = append(sc.Post, s.apply()...)
 	return sc
 }
 
-// copyOf is the COPY of the batch of n rows starting at row first.
-func (sc script) copyOf(first, n int) Statement {
+// CopyOf is the COPY of the batch of n rows starting at row first.
+func (sc Script) CopyOf(first, n int) Statement {
 	c := sc.copy
 	c.first, c.Rows = first, int64(n)
 	return c
 }
 
-// withRows gives a statement that reads the whole stage its row count.
-func (st Statement) withRows(rows int64) Statement {
-	if st.role == roleInsert {
+// WithRows gives a statement that reads the whole stage (an INSERT … SELECT
+// from it) its row count, rows; any other statement is returned as it is.
+func (st Statement) WithRows(rows int64) Statement {
+	if st.role == RoleInsert {
 		st.Rows = rows
 	}
 	return st
@@ -139,7 +147,7 @@ func (st Statement) withRows(rows int64) Statement {
 
 // lockSQL serializes keyed loads of one table for the rest of the transaction.
 func lockSQL(cfg *Config) string {
-	return "SELECT pg_advisory_xact_lock(" + lockClass + ", " + quoteLiteral(cfg.Target()) + "::regclass::oid::int4)"
+	return "SELECT pg_advisory_xact_lock(" + lockClass + ", " + QuoteLiteral(cfg.Target()) + "::regclass::oid::int4)"
 }
 
 // lockClass is the first key of loadsvc's advisory locks ('ldsv' as int4).
@@ -153,21 +161,21 @@ type sqlBuilder struct {
 	cols             string
 }
 
-func (s sqlBuilder) copyInto(into string, r role) Statement {
+func (s sqlBuilder) copyInto(into string, r Role) Statement {
 	return Statement{SQL: "COPY " + into + " (" + s.cols + ") FROM STDIN", role: r}
 }
 
 func (s sqlBuilder) apply() []Statement {
-	var rows int64 // set by withRows
+	var rows int64 // set by WithRows
 	switch s.cfg.Mode {
 	case ModeUpsert:
 		var out []Statement
 		if set := s.assignments("stage.%s"); set != "" {
-			out = append(out, Statement{SQL: "UPDATE " + s.target + " AS target SET " + set + " FROM " + s.stage + " AS stage WHERE " + s.match(), role: roleUpdate})
+			out = append(out, Statement{SQL: "UPDATE " + s.target + " AS target SET " + set + " FROM " + s.stage + " AS stage WHERE " + s.match(), role: RoleUpdate})
 		}
-		return append(out, Statement{SQL: s.insertMissing(true), Rows: rows, role: roleInsert})
+		return append(out, Statement{SQL: s.insertMissing(true), Rows: rows, role: RoleInsert})
 	case ModeInsertMissing:
-		return []Statement{{SQL: s.insertMissing(false), Rows: rows, role: roleInsert}}
+		return []Statement{{SQL: s.insertMissing(false), Rows: rows, role: RoleInsert}}
 	case ModeFillNullOnly:
 		return s.fillNull()
 	}
@@ -180,8 +188,8 @@ func (s sqlBuilder) apply() []Statement {
 		using = "(SELECT DISTINCT " + quoteList("", s.cfg.Keys) + " FROM " + s.stage + ")"
 	}
 	return []Statement{
-		{SQL: "DELETE FROM " + s.target + " AS target USING " + using + " AS stage WHERE " + s.match(), role: roleDelete},
-		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: roleInsert},
+		{SQL: "DELETE FROM " + s.target + " AS target USING " + using + " AS stage WHERE " + s.match(), role: RoleDelete},
+		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: RoleInsert},
 	}
 }
 
@@ -194,7 +202,7 @@ func (s sqlBuilder) duplicates() Statement {
 	ord := QuoteIdent(ordinalName)
 	dups := "SELECT " + keys + ", max(" + ord + ") AS last FROM " + s.stage + " GROUP BY " + keys + " HAVING count(*) > 1"
 	if s.cfg.Duplicates == DuplicatesKeepLast {
-		return Statement{SQL: "DELETE FROM " + s.stage + " AS target USING (" + dups + ") AS stage WHERE " + s.match() + " AND target." + ord + " < stage.last", role: roleDropDuplicates}
+		return Statement{SQL: "DELETE FROM " + s.stage + " AS target USING (" + dups + ") AS stage WHERE " + s.match() + " AND target." + ord + " < stage.last", role: RoleDropDuplicates}
 	}
 	texts := make([]string, len(s.cfg.Keys))
 	for i, k := range s.cfg.Keys {
@@ -203,7 +211,7 @@ func (s sqlBuilder) duplicates() Statement {
 	return Statement{SQL: "SELECT x.prev, x." + ord + ", " + strings.Join(texts, ", ") +
 		" FROM (SELECT target.*, lag(target." + ord + ") OVER (PARTITION BY " + quoteList("target.", s.cfg.Keys) + " ORDER BY target." + ord + ") AS prev" +
 		" FROM " + s.stage + " AS target JOIN (" + dups + ") AS stage ON " + s.match() + ") AS x" +
-		" WHERE x.prev IS NOT NULL ORDER BY x." + ord + " LIMIT 1", role: roleFindDuplicate}
+		" WHERE x.prev IS NOT NULL ORDER BY x." + ord + " LIMIT 1", role: RoleFindDuplicate}
 }
 
 // match is the join condition of target and stage rows on the key columns.
@@ -260,7 +268,7 @@ func (s sqlBuilder) insertMissing(update bool) string {
 // fillNull sets, for rows whose key exists, only the columns that are NULL
 // in the table; it first counts the stage rows whose key is absent.
 func (s sqlBuilder) fillNull() []Statement {
-	skipped := Statement{SQL: "SELECT count(*) FROM " + s.stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")", role: roleCountSkipped}
+	skipped := Statement{SQL: "SELECT count(*) FROM " + s.stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")", role: RoleCountSkipped}
 	cols := s.nonKeys()
 	if len(cols) == 0 {
 		return []Statement{skipped}
@@ -271,13 +279,13 @@ func (s sqlBuilder) fillNull() []Statement {
 		set = append(set, q+" = COALESCE(target."+q+", stage."+q+")")
 		cond = append(cond, "(target."+q+" IS NULL AND stage."+q+" IS NOT NULL)")
 	}
-	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + strings.Join(set, ", ") + " FROM " + s.stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: roleUpdate}
+	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + strings.Join(set, ", ") + " FROM " + s.stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: RoleUpdate}
 	return []Statement{skipped, update}
 }
 
-// quoteLiteral quotes s as an escape string literal, E'…' with quotes and
+// QuoteLiteral quotes s as an escape string literal, E'…' with quotes and
 // backslashes doubled: read the same whatever standard_conforming_strings
 // says, by the server and by psql's own lexer, so no text can end it early.
-func quoteLiteral(s string) string {
+func QuoteLiteral(s string) string {
 	return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
 }

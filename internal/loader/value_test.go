@@ -12,15 +12,6 @@ import (
 	"github.com/loadsvc/loadsvc/pgtext"
 )
 
-func mustValue(t *testing.T, v any) *structpb.Value {
-	t.Helper()
-	pv, err := structpb.NewValue(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pv
-}
-
 func TestEncodeValue(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -46,13 +37,13 @@ func TestEncodeValue(t *testing.T) {
 		{name: "empty string is not null", in: structpb.NewStringValue(""), want: ""},
 		{name: "true", in: structpb.NewBoolValue(true), want: "true"},
 		{name: "false", in: structpb.NewBoolValue(false), want: "false"},
-		{name: "object, keys sorted, no HTML escaping", in: mustValue(t, map[string]any{"z": 1, "a": "<&>", "m": []any{1.5, nil}}),
+		{name: "object, keys sorted, no HTML escaping", in: testrows.StructValue(t, map[string]any{"z": 1, "a": "<&>", "m": []any{1.5, nil}}),
 			want: `{"a":"<&>","m":[1.5,null],"z":1}`},
-		{name: "list", in: mustValue(t, []any{1, "x", nil, true, map[string]any{"b": 2, "a": 1}}),
+		{name: "list", in: testrows.StructValue(t, []any{1, "x", nil, true, map[string]any{"b": 2, "a": 1}}),
 			want: `[1,"x",null,true,{"a":1,"b":2}]`},
-		{name: "empty object", in: mustValue(t, map[string]any{}), want: `{}`},
-		{name: "empty list", in: mustValue(t, []any{}), want: `[]`},
-		{name: "unicode in JSON kept", in: mustValue(t, map[string]any{"名": "年金 😀"}), want: `{"名":"年金 😀"}`},
+		{name: "empty object", in: testrows.StructValue(t, map[string]any{}), want: `{}`},
+		{name: "empty list", in: testrows.StructValue(t, []any{}), want: `[]`},
+		{name: "unicode in JSON kept", in: testrows.StructValue(t, map[string]any{"名": "年金 😀"}), want: `{"名":"年金 😀"}`},
 		{name: "NUL in text refused", in: structpb.NewStringValue("a\x00b"), err: "NUL"},
 	}
 	for _, tt := range tests {

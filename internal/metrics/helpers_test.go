@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/metrics"
 	"github.com/loadsvc/loadsvc/internal/server"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
@@ -33,7 +33,7 @@ func newPool(t *testing.T, url string) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.MaxConns = 4
-	loader.ConfigurePool(cfg, 3*time.Second)
+	pgexec.ConfigurePool(cfg, 3*time.Second)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func newPool(t *testing.T, url string) *pgxpool.Pool {
 // intercepted by m as cmd/loadsvc wires it, and returns a client of it.
 func serveGRPC(t *testing.T, m *metrics.Metrics, pool *pgxpool.Pool) loadsvcv1.LoadServiceClient {
 	t.Helper()
-	exec := &loader.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}
+	exec := &pgexec.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}
 	srv := server.New(exec, server.Options{Observer: m})
 	gs := grpc.NewServer(append(m.ServerOptions(), server.ServerOptions(zap.NewNop())...)...)
 	server.Register(gs, srv)

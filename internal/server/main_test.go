@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
 	"github.com/loadsvc/loadsvc/internal/testenv"
@@ -24,7 +24,7 @@ type bundle struct {
 	pool   *pgxpool.Pool // the service's pool
 	admin  *pgxpool.Pool // the test's own pool, for setup and checks
 	client loadsvcv1.LoadServiceClient
-	exec   *loader.Executor
+	exec   *pgexec.Executor
 }
 
 type setupOpts struct {

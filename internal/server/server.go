@@ -15,9 +15,25 @@ import (
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
+// Executor runs the loads of the requests that execute (pgexec.Executor runs
+// them on PostgreSQL) and tells whether the database answers.
+type Executor interface {
+	// Run executes a load whose rows come from src, on one session in one
+	// transaction; a load without rows never touches the database.
+	Run(ctx context.Context, cfg loader.Config, src loader.Source) (*loader.Result, error)
+	// Ping checks that the database answers; busy says every connection is
+	// in use, so it was not asked. With no database configured the error
+	// is loader.ErrNoDatabase.
+	Ping(ctx context.Context) (busy bool, err error)
+}
+
 // Options are the server's knobs beyond the executor.
 type Options struct {
 	Logger *zap.Logger
+	// Ledger names the executor's exactly-once ledger (pgexec.Executor's
+	// Ledger), which is never a load target; the zero value is the default,
+	// loadsvc.load_ledger.
+	Ledger loader.Ledger
 	// MaxRows bounds the rows of one Load request (and of a plan-only
 	// stream, which is held in memory); 0 means no bound.
 	MaxRows int
@@ -76,7 +92,7 @@ type Outcome struct {
 
 // Server implements loadsvc.v1.LoadService; Register serves it.
 type Server struct {
-	exec     *loader.Executor
+	exec     Executor
 	opt      Options
 	budget   *budget
 	inflight atomic.Int64 // loads running now
@@ -98,7 +114,7 @@ func (s *Server) Drain(ctx context.Context) error {
 }
 
 // New returns a Server that runs loads with exec.
-func New(exec *loader.Executor, opt Options) *Server {
+func New(exec Executor, opt Options) *Server {
 	if opt.Logger == nil {
 		opt.Logger = zap.NewNop()
 	}
@@ -173,7 +189,7 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	if s.exec.Ledger.Holds(cfg.Schema, cfg.Table) {
+	if s.opt.Ledger.Holds(cfg.Schema, cfg.Table) {
 		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())
 	}
 	if s.opt.Allow != nil {

@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 )
 
 // panickyStream is a stream whose receive panics, as a decoding bug would.
@@ -23,7 +23,7 @@ func (panickyStream) RecvMsg(any) error        { panic("decoding bug") }
 // its stack, and the process lives.
 func TestStreamPanicBecomesAnError(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
-	s := New(&loader.Executor{}, Options{Logger: zap.New(core)})
+	s := New(&pgexec.Executor{}, Options{Logger: zap.New(core)})
 	src := &streamSource{s: s, stream: panickyStream{}}
 	defer src.close()
 	_, err := src.Next(context.Background())

@@ -24,7 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/loadsvc/loadsvc/internal/dsn"
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
@@ -35,7 +35,7 @@ type Env struct {
 	URL    string        // the test's database, reached directly; "" with NoDatabase
 	Admin  *pgxpool.Pool // the test's own pool on URL, for setup and checks; nil with NoDatabase
 	Pool   *pgxpool.Pool // the service's pool; nil when the service has no database
-	Exec   *loader.Executor
+	Exec   *pgexec.Executor
 	Server *server.Server
 	Health *health.Server // every service SERVING until a test says otherwise
 	Addr   string         // the gRPC server's loopback address
@@ -51,7 +51,7 @@ type options struct {
 	connectTimeout time.Duration
 	adminPool      func(*pgxpool.Config)
 	servicePool    func(*pgxpool.Config)
-	executor       func(*loader.Executor)
+	executor       func(*pgexec.Executor)
 	server         func(*server.Options)
 	logger         *zap.Logger
 	grpcServer     []grpc.ServerOption
@@ -76,20 +76,20 @@ func ServiceURL(url string) Option { return func(o *options) { o.serviceURL = ur
 // MaxConns is the size of the service's pool (default 4).
 func MaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
-// ConnectTimeout is given to loader.ConfigurePool for the service's pool
-// (default 3s; 0 is the loader's default).
+// ConnectTimeout is given to pgexec.ConfigurePool for the service's pool
+// (default 3s; 0 is pgexec's default).
 func ConnectTimeout(d time.Duration) Option { return func(o *options) { o.connectTimeout = d } }
 
 // AdminPool adjusts the test's own pool (size 4 by default) before it is
 // made.
 func AdminPool(f func(*pgxpool.Config)) Option { return func(o *options) { o.adminPool = f } }
 
-// ServicePool adjusts the service's pool before loader.ConfigurePool and
+// ServicePool adjusts the service's pool before pgexec.ConfigurePool and
 // before it is made (an application_name, a proxy's address).
 func ServicePool(f func(*pgxpool.Config)) Option { return func(o *options) { o.servicePool = f } }
 
 // Executor adjusts the service's Executor (AcquireTimeout 5s by default).
-func Executor(f func(*loader.Executor)) Option { return func(o *options) { o.executor = f } }
+func Executor(f func(*pgexec.Executor)) Option { return func(o *options) { o.executor = f } }
 
 // Server adjusts the server's options.
 func Server(f func(*server.Options)) Option { return func(o *options) { o.server = f } }
@@ -140,7 +140,7 @@ func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
 			}
 		}, o.connectTimeout)
 	}
-	e.Exec = &loader.Executor{Pool: e.Pool, AcquireTimeout: 5 * time.Second}
+	e.Exec = &pgexec.Executor{Pool: e.Pool, AcquireTimeout: 5 * time.Second}
 	if o.executor != nil {
 		o.executor(e.Exec)
 	}
@@ -148,7 +148,7 @@ func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	sopt := server.Options{Logger: o.logger}
+	sopt := server.Options{Logger: o.logger, Ledger: e.Exec.Ledger}
 	if o.server != nil {
 		o.server(&sopt)
 	}
@@ -165,7 +165,7 @@ func NewPool(t testing.TB, url string, maxConns int) *pgxpool.Pool {
 }
 
 // newPool parses url as cmd/loadsvc does, lets adjust change the config,
-// applies loader.ConfigurePool and makes the pool, closed at t's cleanup.
+// applies pgexec.ConfigurePool and makes the pool, closed at t's cleanup.
 func newPool(t testing.TB, url string, adjust func(*pgxpool.Config), connectTimeout time.Duration) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := dsn.Check(url)
@@ -173,7 +173,7 @@ func newPool(t testing.TB, url string, adjust func(*pgxpool.Config), connectTime
 		t.Fatal(err)
 	}
 	adjust(cfg)
-	loader.ConfigurePool(cfg, connectTimeout)
+	pgexec.ConfigurePool(cfg, connectTimeout)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

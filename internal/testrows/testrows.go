@@ -1,7 +1,7 @@
 // Package testrows builds loader batches from google.protobuf.Struct rows
 // the way loadsvc's JSON rows have always been read: the reference that the
-// server's wire decoder is fuzzed against, and the loader's tests' way of
-// writing rows. Only tests import it.
+// server's wire decoder is fuzzed against, and the way the tests of loader
+// and pgexec write rows (testing.go). Only tests import it.
 package testrows
 
 import (

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/server"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
@@ -165,7 +165,7 @@ func tracedPool(t *testing.T, url string, tr *Tracing) *pgxpool.Pool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loader.ConfigurePool(cfg, 3*time.Second)
+	pgexec.ConfigurePool(cfg, 3*time.Second)
 	cfg.ConnConfig.Tracer = tr.QueryTracer()
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
@@ -180,7 +180,7 @@ func tracedPool(t *testing.T, url string, tr *Tracing) *pgxpool.Pool {
 func serve(t *testing.T, tr *Tracing, pool *pgxpool.Pool) *grpc.ClientConn {
 	t.Helper()
 	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), tr.ServerOption())...)
-	server.Register(gs, server.New(&loader.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}, server.Options{}))
+	server.Register(gs, server.New(&pgexec.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}, server.Options{}))
 	healthpb.RegisterHealthServer(gs, health.NewServer())
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,7 +5,7 @@
 // pg_terminate_backend, PostgreSQL stopped or restarted, a client that
 // cancels or whose deadline passes, a pool held busy, a connection reset or
 // blackholed by a proxy — against the in-process service (server.New on a
-// loader.Executor and a pgxpool configured with loader.ConfigurePool,
+// pgexec.Executor and a pgxpool configured with pgexec.ConfigurePool,
 // served over real gRPC on a loopback port). After each one the tests check
 // that the target table holds exactly what it should, that no session is
 // left idle in transaction, that no TEMP table and no advisory lock remain,

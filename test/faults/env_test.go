@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
 	"github.com/loadsvc/loadsvc/internal/testenv"
@@ -46,7 +46,7 @@ type env struct {
 	url    string        // the test database, reached directly
 	admin  *pgxpool.Pool // the test's own sessions (setup, checks, kills)
 	pool   *pgxpool.Pool // the service's pool
-	exec   *loader.Executor
+	exec   *pgexec.Executor
 	proxy  *netfault.Proxy // nil unless withProxy
 	client loadsvcv1.LoadServiceClient
 	health healthpb.HealthClient
@@ -61,7 +61,7 @@ type envOpts struct {
 	acquire   time.Duration // Executor.AcquireTimeout
 	statement time.Duration // Executor.StatementTimeout
 	lock      time.Duration // Executor.LockTimeout
-	connect   time.Duration // connect timeout given to ConfigurePool; 0: the loader's default
+	connect   time.Duration // connect timeout given to ConfigurePool; 0: pgexec's default
 	proxy     bool          // the service reaches PostgreSQL through a netfault proxy
 }
 
@@ -116,7 +116,7 @@ func newEnv(t *testing.T, opts ...opt) *env {
 				cfg.ConnConfig.Port = uint16(e.proxy.Port())
 			}
 		}),
-		testenv.Executor(func(x *loader.Executor) {
+		testenv.Executor(func(x *pgexec.Executor) {
 			x.AcquireTimeout, x.StatementTimeout, x.LockTimeout = o.acquire, o.statement, o.lock
 		}),
 		testenv.Server(func(so *server.Options) { so.Observer = e.obs }),

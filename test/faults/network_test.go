@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -159,7 +159,7 @@ func TestNetworkFaults(t *testing.T) {
 
 	t.Run("blackhole at connect with the default connect timeout", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, withProxy()) // connect timeout: the loader's default
+		e := newEnv(t, withProxy()) // connect timeout: pgexec's default
 		e.execSQL(t, `CREATE TABLE t (id int, v text)`)
 		e.proxy.Blackhole()
 		start := time.Now()
@@ -167,10 +167,10 @@ func TestNetworkFaults(t *testing.T) {
 			Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, []int{1}, "x")})
 		elapsed := time.Since(start)
 		wantCode(t, err, codes.Unavailable, "database connection failed: ")
-		if elapsed < loader.DefaultConnectTimeout-500*time.Millisecond {
-			t.Errorf("UNAVAILABLE after %v, before the connect timeout %v", elapsed, loader.DefaultConnectTimeout)
+		if elapsed < pgexec.DefaultConnectTimeout-500*time.Millisecond {
+			t.Errorf("UNAVAILABLE after %v, before the connect timeout %v", elapsed, pgexec.DefaultConnectTimeout)
 		}
-		within(t, "a connect into a blackhole", elapsed, loader.DefaultConnectTimeout+3*time.Second)
+		within(t, "a connect into a blackhole", elapsed, pgexec.DefaultConnectTimeout+3*time.Second)
 		e.proxy.Heal()
 		e.wantContent(t, "t", "")
 		e.checkClean(t)

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/server"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
@@ -24,7 +24,7 @@ import (
 func TestPostgresRestartedAndStopped(t *testing.T) {
 	t.Parallel()
 	const poolMax = 4
-	// connect timeout 0: the loader's default, which the stopped case bounds.
+	// connect timeout 0: pgexec's default, which the stopped case bounds.
 	e := newEnv(t, ownCluster(), maxConns(poolMax))
 	e.execSQL(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	want := map[int]string{}
@@ -71,7 +71,7 @@ func TestPostgresRestartedAndStopped(t *testing.T) {
 		start := time.Now()
 		err := load(context.Background())
 		st := wantCode(t, err, codes.Unavailable, "database connection failed: ")
-		within(t, "UNAVAILABLE with PostgreSQL stopped", time.Since(start), loader.DefaultConnectTimeout+2*time.Second)
+		within(t, "UNAVAILABLE with PostgreSQL stopped", time.Since(start), pgexec.DefaultConnectTimeout+2*time.Second)
 		if !hasReason(st.Details(), "DATABASE_CONNECTION_FAILED") {
 			t.Errorf("details %v, want ErrorInfo DATABASE_CONNECTION_FAILED", st.Details())
 		}

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -33,7 +33,7 @@ CREATE TRIGGER slow BEFORE INSERT ON s FOR EACH ROW EXECUTE FUNCTION slow();`
 // It is the regression test for PgBouncer 1.18.0 (Debian 12) crashing on
 // the first cancel request that reached a running load (pgbouncer#801):
 // pgx's own context watcher closed the cancel-request connection before
-// PgBouncer had forwarded the cancel; loader.ConfigurePool's handler waits
+// PgBouncer had forwarded the cancel; pgexec.ConfigurePool's handler waits
 // for it.
 func TestCancelledLoads(t *testing.T) {
 	t.Parallel()
@@ -137,7 +137,7 @@ func (e *env) cancelStream(t *testing.T) {
 func TestStatementTimeout(t *testing.T) {
 	t.Parallel()
 	forVariants(t, func(t *testing.T, v variant) {
-		e := setup(t, v, func(x *loader.Executor) { x.StatementTimeout = 300 * time.Millisecond })
+		e := setup(t, v, func(x *pgexec.Executor) { x.StatementTimeout = 300 * time.Millisecond })
 		e.exec(t, slowTable)
 		_, err := e.client.Load(context.Background(), &loadsvcv1.LoadRequest{
 			Config: &loadsvcv1.LoadConfig{Table: "s", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 4000, "x")})

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
@@ -64,13 +64,13 @@ type env struct {
 
 // setup makes a fresh database and serves loadsvc on it through PgBouncer;
 // opts adjust the service's Executor.
-func setup(t *testing.T, v variant, opts ...func(*loader.Executor)) *env {
+func setup(t *testing.T, v variant, opts ...func(*pgexec.Executor)) *env {
 	t.Helper()
 	return setupOn(t, v, cluster.NewDatabase(t), opts...)
 }
 
 // setupOn serves loadsvc through PgBouncer on the database of directURL.
-func setupOn(t *testing.T, v variant, directURL string, opts ...func(*loader.Executor)) *env {
+func setupOn(t *testing.T, v variant, directURL string, opts ...func(*pgexec.Executor)) *env {
 	t.Helper()
 	e := &env{dbURL: directURL, url: bouncerURL(t, directURL, "pool_max_conns="+strconv.Itoa(poolMaxConns), v.query)}
 	s := testenv.New(t, cluster,
@@ -82,7 +82,7 @@ func setupOn(t *testing.T, v variant, directURL string, opts ...func(*loader.Exe
 		testenv.ServiceURL(e.url),
 		testenv.MaxConns(poolMaxConns),
 		testenv.ConnectTimeout(5*time.Second),
-		testenv.Executor(func(x *loader.Executor) {
+		testenv.Executor(func(x *pgexec.Executor) {
 			x.AcquireTimeout, x.StatementTimeout, x.LockTimeout = 20*time.Second, 15*time.Minute, time.Minute
 			for _, o := range opts {
 				o(x)

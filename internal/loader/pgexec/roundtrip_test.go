@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"math"
@@ -67,11 +67,11 @@ func roundTripCases(t *testing.T) []valueCase {
 		{"b", bv(true), str("true")},
 		{"b", bv(false), str("false")},
 		{"b", sv("t"), str("true")},
-		{"jb", mustValue(t, map[string]any{"b": 1, "a": []any{1, 2}, "h": "<&>", "n": 1e20}), str(`{"a": [1, 2], "b": 1, "h": "<&>", "n": 100000000000000000000}`)},
-		{"jb", mustValue(t, []any{1, "x", nil, true}), str(`[1, "x", null, true]`)},
-		{"jb", mustValue(t, map[string]any{"s": "tab\there \"q\" 年"}), str(`{"s": "tab\there \"q\" 年"}`)},
-		{"j", mustValue(t, map[string]any{"z": 1, "a": "x"}), str(`{"a":"x","z":1}`)},
-		{"j", mustValue(t, []any{"tab\t", `\`}), str(`["tab\t","\\"]`)},
+		{"jb", testrows.StructValue(t, map[string]any{"b": 1, "a": []any{1, 2}, "h": "<&>", "n": 1e20}), str(`{"a": [1, 2], "b": 1, "h": "<&>", "n": 100000000000000000000}`)},
+		{"jb", testrows.StructValue(t, []any{1, "x", nil, true}), str(`[1, "x", null, true]`)},
+		{"jb", testrows.StructValue(t, map[string]any{"s": "tab\there \"q\" 年"}), str(`{"s": "tab\there \"q\" 年"}`)},
+		{"j", testrows.StructValue(t, map[string]any{"z": 1, "a": "x"}), str(`{"a":"x","z":1}`)},
+		{"j", testrows.StructValue(t, []any{"tab\t", `\`}), str(`["tab\t","\\"]`)},
 		{"tx", sv("tab\there"), str("tab\there")},
 		{"tx", sv("nl\nx"), str("nl\nx")},
 		{"tx", sv("cr\rx"), str("cr\rx")},

@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"reflect"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 // TestCounts checks the Result of executed loads against the rows really
@@ -75,8 +76,8 @@ INSERT INTO c VALUES ('x', 1, 'old'), ('x', 1, 'old2'), ('x', 2, 'keep'), ('y', 
 			b := setup(t)
 			b.sql(t, tt.ddl)
 			before := b.count(t, "SELECT count(*) FROM c")
-			plan := planOf(t, tt.cfg, tt.rows)
-			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(batchOf(t, tt.rows)))
+			plan := testrows.Plan(t, tt.cfg, tt.rows)
+			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(testrows.Batch(t, tt.rows)))
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -119,7 +120,7 @@ INSERT INTO c VALUES ('x', 1, 'old'), ('x', 1, 'old2'), ('x', 2, 'keep'), ('y', 
 func TestEmptyLoad(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	res, err := b.exec.Run(ctxT(t), loader.Config{Table: "no_such_table", Keys: []string{"id"}}, loader.OneBatch(batchOf(t, nil)))
+	res, err := b.exec.Run(ctxT(t), loader.Config{Table: "no_such_table", Keys: []string{"id"}}, loader.OneBatch(testrows.Batch(t, nil)))
 	if err != nil || res.Inserted != 0 || res.Deleted != 0 || res.Batches != 0 || len(res.Statements) != 0 {
 		t.Errorf("empty load = %+v, %v", res, err)
 	}

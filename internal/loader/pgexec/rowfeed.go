@@ -1,11 +1,12 @@
-package loader
+package pgexec
 
 import (
 	"context"
 	"errors"
 	"io"
-	"strconv"
 	"sync"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
 )
 
 // positions returns the index in from of each name of names.
@@ -24,8 +25,8 @@ func positions(from, names []string) []int {
 
 // rowFeed walks a load's batches row by row for the COPY.
 type rowFeed struct {
-	src   Source
-	batch *Batch
+	src   loader.Source
+	batch *loader.Batch
 	next  int   // next row of batch
 	cols  []int // positions of the written columns
 	// ordinal appends each row's index in the load as a last COPY field.
@@ -45,14 +46,6 @@ func (f *rowFeed) more(ctx context.Context) (bool, error) {
 		f.batch, f.next = b, 0
 	}
 	return true, nil
-}
-
-// appendOrdinal adds a row's index in the load as the last field of the COPY
-// line that ends buf.
-func appendOrdinal(buf []byte, i int) []byte {
-	buf[len(buf)-1] = '\t'
-	buf = strconv.AppendInt(buf, int64(i), 10)
-	return append(buf, '\n')
 }
 
 // chunkReader is the COPY data of up to left rows from a rowFeed. An error
@@ -84,9 +77,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 			break
 		}
 		f := r.feed
-		r.buf = appendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
+		r.buf = loader.AppendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
 		if f.ordinal {
-			r.buf = appendOrdinal(r.buf, f.batch.Offset+f.next)
+			r.buf = loader.AppendOrdinal(r.buf, f.batch.Offset+f.next)
 		}
 		f.next++
 		r.left--

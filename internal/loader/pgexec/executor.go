@@ -1,20 +1,21 @@
-package loader
+package pgexec
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
 )
 
 // Executor runs loads on a connection pool, one pooled session and one
 // transaction per load.
 type Executor struct {
 	// Pool is nil when no database is configured: every load then fails
-	// with a ConnectError.
+	// with a loader.ConnectError.
 	Pool *pgxpool.Pool
 	// AcquireTimeout bounds the wait for a pooled connection; 0 waits as
 	// long as the request's context allows.
@@ -29,22 +30,11 @@ type Executor struct {
 	IdleInTransactionTimeout time.Duration
 	// Ledger records loads that carry a request id; its zero value uses
 	// the table loadsvc.load_ledger.
-	Ledger Ledger
-}
+	Ledger loader.Ledger
 
-// Result is what an executed load did.
-type Result struct {
-	Deleted, Inserted, Updated, Skipped int64
-	DuplicatesDropped                   int64
-	Rows                                int64 // rows the load carried
-	Batches                             int
-	Statements                          []Statement
-	SkippedColumns                      []string
-	// Replayed says the result is the recorded one of an earlier load with
-	// the same request id; nothing was written this time.
-	Replayed bool
-	// DryRun says the load ran and was rolled back.
-	DryRun bool
+	// ledgerReady says the ledger table exists, as far as this process
+	// knows: a load that used it committed.
+	ledgerReady atomic.Bool
 }
 
 // maxStaleRetries, beyond one try per pooled connection (after a restart
@@ -57,19 +47,19 @@ const maxStaleRetries = 3
 // executing load: a unary request is a source of one batch. The first batch
 // fixes the columns and is checked before any connection; a load without
 // rows never touches the database.
-func (e *Executor) Run(ctx context.Context, cfg Config, src Source) (*Result, error) {
+func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source) (*loader.Result, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	in := newIntake(&cfg, src)
-	if more, err := in.start(ctx); err != nil || !more {
-		return &Result{Rows: int64(in.rows)}, err
+	in := loader.NewIntake(&cfg, src)
+	if more, err := in.Start(ctx); err != nil || !more {
+		return &loader.Result{Rows: int64(in.Rows())}, err
 	}
-	res := &Result{DryRun: cfg.DryRun}
+	res := &loader.Result{DryRun: cfg.DryRun}
 	err := e.inTx(ctx, !cfg.DryRun, func(s *session) error {
 		return s.once(ctx, &cfg, in, res, func() error {
 			err := s.load(ctx, &cfg, in, res)
-			res.Rows = int64(in.rows) // before the ledger records res
+			res.Rows = int64(in.Rows()) // before the ledger records res
 			return err
 		})
 	})
@@ -109,7 +99,7 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 		return s.loadError(ctx, err)
 	}
 	if s.ledgerUsed {
-		e.Ledger.ready.Store(true)
+		e.ledgerReady.Store(true)
 	}
 	return nil
 }
@@ -119,7 +109,7 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 // replaced rather than reported.
 func (e *Executor) begin(ctx context.Context) (*pgxpool.Conn, error) {
 	if e.Pool == nil {
-		return nil, &ConnectError{Err: ErrNoDatabase}
+		return nil, &loader.ConnectError{Err: loader.ErrNoDatabase}
 	}
 	for attempt := 1; ; attempt++ {
 		conn, err := e.acquire(ctx)
@@ -139,10 +129,10 @@ func (e *Executor) begin(ctx context.Context) (*pgxpool.Conn, error) {
 		conn.Conn().Close(context.Background()) //nolint:errcheck // already dead
 		conn.Release()
 		if ctx.Err() != nil {
-			return nil, &ConnectError{Err: err, Ctx: ctx.Err()}
+			return nil, &loader.ConnectError{Err: err, Ctx: ctx.Err()}
 		}
 		if attempt >= maxStaleRetries+int(e.Pool.Config().MaxConns) {
-			return nil, &ConnectError{Err: fmt.Errorf("%d pooled connections in a row were dead: %w", attempt, err)}
+			return nil, &loader.ConnectError{Err: fmt.Errorf("%d pooled connections in a row were dead: %w", attempt, err)}
 		}
 	}
 }
@@ -159,35 +149,20 @@ func (e *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	case err == nil:
 		return conn, nil
 	case ctx.Err() != nil:
-		return nil, &ConnectError{Err: err, Ctx: ctx.Err()}
+		return nil, &loader.ConnectError{Err: err, Ctx: ctx.Err()}
 	case actx.Err() != nil:
 		st := e.Pool.Stat()
-		return nil, &ConnectError{Err: fmt.Errorf("no pooled connection free after waiting %s: all %d of pool_max_conns=%d are in use", e.AcquireTimeout, st.AcquiredConns(), st.MaxConns())}
+		return nil, &loader.ConnectError{Err: fmt.Errorf("no pooled connection free after waiting %s: all %d of pool_max_conns=%d are in use", e.AcquireTimeout, st.AcquiredConns(), st.MaxConns())}
 	}
-	return nil, &ConnectError{Err: err}
-}
-
-// connFailure reports an error that means the session is gone: a backend
-// terminated by the server (57P01 admin shutdown, 57P02 crash shutdown,
-// 57P03 cannot connect now) or a broken socket.
-func connFailure(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "57P01", "57P02", "57P03", "08000", "08003", "08006":
-			return true
-		}
-		return false
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return nil, &loader.ConnectError{Err: err}
 }
 
 // Ping checks that the database answers through the pool. A pool whose
 // every connection is in use is busy, not down, and is not pinged. With no
-// database configured the error is ErrNoDatabase.
+// database configured the error is loader.ErrNoDatabase.
 func (e *Executor) Ping(ctx context.Context) (busy bool, err error) {
 	if e.Pool == nil {
-		return false, ErrNoDatabase
+		return false, loader.ErrNoDatabase
 	}
 	if st := e.Pool.Stat(); st.AcquiredConns() >= st.MaxConns() {
 		return true, nil

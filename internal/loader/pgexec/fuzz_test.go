@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
@@ -73,7 +74,7 @@ var fuzzSeeds = []string{
 type fuzzDB struct {
 	pool  *pgxpool.Pool
 	admin *pgxpool.Pool
-	exec  *loader.Executor
+	exec  *pgexec.Executor
 	next  atomic.Int64
 }
 
@@ -81,7 +82,7 @@ func newFuzzDB(f *testing.F) *fuzzDB {
 	f.Helper()
 	url := cluster.NewDatabase(f)
 	d := &fuzzDB{pool: fuzzPool(f, url, 2), admin: fuzzPool(f, url, 2)}
-	d.exec = &loader.Executor{Pool: d.pool, AcquireTimeout: 5 * time.Second, StatementTimeout: 20 * time.Second}
+	d.exec = &pgexec.Executor{Pool: d.pool, AcquireTimeout: 5 * time.Second, StatementTimeout: 20 * time.Second}
 	return d
 }
 
@@ -92,7 +93,7 @@ func fuzzPool(tb testing.TB, url string, maxConns int32) *pgxpool.Pool {
 		tb.Fatal(err)
 	}
 	cfg.MaxConns = maxConns
-	loader.ConfigurePool(cfg, 3*time.Second)
+	pgexec.ConfigurePool(cfg, 3*time.Second)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatal(err)

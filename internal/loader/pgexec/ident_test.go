@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"errors"
@@ -94,9 +94,9 @@ INSERT INTO `+loader.QuoteIdent(strings.Repeat("L", 63))+` VALUES (1, 'keep');`)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan, err := loader.NewPlan(tt.cfg, batchOf(t, tt.rows))
+			plan, err := loader.NewPlan(tt.cfg, testrows.Batch(t, tt.rows))
 			if tt.field != "" {
-				validation(t, err, tt.field, -1)
+				testrows.Refused(t, err, tt.field, -1)
 			} else {
 				if err != nil {
 					t.Fatalf("NewPlan: %v", err)
@@ -125,8 +125,8 @@ INSERT INTO `+loader.QuoteIdent(strings.Repeat("L", 63))+` VALUES (1, 'keep');`)
 
 	// Column names are checked where the rows become columns.
 	for _, name := range []string{strings.Repeat("c", 64), "c\x00", ""} {
-		_, err := testrows.Columns(structs(t, []row{{"id": 1, name: "v"}}))
-		validation(t, err, "rows[0]."+name, 0)
+		_, err := testrows.Columns(testrows.Structs(t, []row{{"id": 1, name: "v"}}))
+		testrows.Refused(t, err, "rows[0]."+name, 0)
 	}
 }
 
@@ -168,7 +168,7 @@ CREATE TABLE ` + q + ` (id int PRIMARY KEY, "v""" text)`
 			if tt.mode != loader.ModeAppend {
 				cfg.Keys = []string{"id"}
 			}
-			plan := planOf(t, cfg, []row{{"id": 1, `v"`: "a"}, {"id": 2, `v"`: "b\nc"}})
+			plan := testrows.Plan(t, cfg, []row{{"id": 1, `v"`: "a"}, {"id": 2, `v"`: "b\nc"}})
 			script := plan.Script()
 			if out, err := runPsql(t, url, script, "PSQLRC=/dev/null"); err != nil {
 				t.Fatalf("psql: %v\nscript:\n%s", err, script)
@@ -207,7 +207,7 @@ func TestScriptClientEncoding(t *testing.T) {
 			if _, err := pool.Exec(ctxT(t), tt.ddl); err != nil {
 				t.Fatal(err)
 			}
-			plan := planOf(t, loader.Config{Table: tt.table, Keys: []string{tt.key}}, []row{{"code": "P1", "name": "企业年金 é"}})
+			plan := testrows.Plan(t, loader.Config{Table: tt.table, Keys: []string{tt.key}}, []row{{"code": "P1", "name": "企业年金 é"}})
 			script := plan.Script()
 			for _, enc := range []string{"LATIN1", "WIN1252", "SQL_ASCII"} {
 				if out, err := runPsql(t, url, script, "PGCLIENTENCODING="+enc); err != nil {
@@ -244,7 +244,7 @@ func TestOnlyGeneratedColumns(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.sql(t, `CREATE TABLE g (id int GENERATED ALWAYS AS IDENTITY, v text DEFAULT 'd')`)
-	res, err := b.exec.Run(ctxT(t), loader.Config{Table: "g", Mode: loader.ModeAppend}, loader.OneBatch(batchOf(t, []row{{"id": 5}, {"id": 6}})))
+	res, err := b.exec.Run(ctxT(t), loader.Config{Table: "g", Mode: loader.ModeAppend}, loader.OneBatch(testrows.Batch(t, []row{{"id": 5}, {"id": 6}})))
 	var ve *loader.ValidationError
 	switch {
 	case errors.As(err, &ve):

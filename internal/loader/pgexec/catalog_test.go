@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 )
 
 // TestDescribe reads generated columns and whether a unique index covers
@@ -50,7 +51,7 @@ ALTER TABLE d ADD COLUMN z text`); err != nil {
 				{[]string{"c"}, false}, // partial index
 				{nil, false},
 			} {
-				tab, err := loader.Describe(ctx, conn, &loader.Config{Table: "d", Keys: tt.keys})
+				tab, err := pgexec.Describe(ctx, conn, &loader.Config{Table: "d", Keys: tt.keys})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 // trickyRows are rows with text that COPY and psql must carry exactly.
@@ -90,13 +91,13 @@ INSERT INTO "年金.计划" SELECT 'P' || (g % 2), g, 'old', g FROM generate_ser
 				t.Fatal("the seeded tables differ")
 			}
 
-			plan := planOf(t, tt.cfg, tt.rows)
+			plan := testrows.Plan(t, tt.cfg, tt.rows)
 			script := plan.Script()
 			out, err := runPsql(t, scriptURL, script)
 			if err != nil {
 				t.Fatalf("psql: %v\nscript:\n%s", err, script)
 			}
-			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(batchOf(t, tt.rows)))
+			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(testrows.Batch(t, tt.rows)))
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -158,7 +159,7 @@ func TestScriptInertUnderNonStandardStrings(t *testing.T) {
 			key := name + "k"
 			b.sql(t, `CREATE TABLE `+loader.QuoteIdent(name)+` (`+loader.QuoteIdent(key)+` int, v text)`)
 			cfg := loader.Config{Table: name, Mode: mode, Keys: []string{key}}
-			plan := planOf(t, cfg, []row{{key: i, "v": name}, {key: i + 100, "v": `\! touch ` + pwned}})
+			plan := testrows.Plan(t, cfg, []row{{key: i, "v": name}, {key: i + 100, "v": `\! touch ` + pwned}})
 			out, err := runPsql(t, b.url, plan.Script(), "PGOPTIONS=-c standard_conforming_strings=off")
 			if err != nil {
 				t.Fatalf("%s %q: psql: %v", mode, name, err)

@@ -1,4 +1,4 @@
-package loader
+package pgexec
 
 import (
 	"context"
@@ -8,13 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
 )
 
 // session is one load's connection inside its transaction.
 type session struct {
 	conn       *pgx.Conn
 	exec       *Executor
-	cfg        *Config
+	cfg        *loader.Config
 	ledgerUsed bool
 }
 
@@ -22,20 +24,21 @@ type session struct {
 // replays the recorded result (after the rest of the rows were read, so that
 // the payload's digest is complete) and writes nothing; a new one runs load
 // and records its result in the same transaction.
-func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result, load func() error) error {
+func (s *session) once(ctx context.Context, cfg *loader.Config, in *loader.Intake, res *loader.Result, load func() error) error {
 	if cfg.RequestID == "" || cfg.DryRun {
 		return load()
 	}
 	s.ledgerUsed = true
-	prev, err := s.exec.Ledger.claim(ctx, s.conn, cfg.ledgerKey())
+	l := s.ledger()
+	prev, err := l.claim(ctx, cfg.LedgerKey())
 	if err != nil {
 		return err
 	}
 	if prev != nil {
-		if err := in.drain(ctx); err != nil {
+		if err := in.Drain(ctx); err != nil {
 			return err
 		}
-		r, err := prev.replay(cfg.RequestID, cfg, in.digest.sum())
+		r, err := prev.replay(cfg.RequestID, cfg, in.Digest())
 		if err != nil {
 			return err
 		}
@@ -45,7 +48,12 @@ func (s *session) once(ctx context.Context, cfg *Config, in *intake, res *Result
 	if err := load(); err != nil {
 		return err
 	}
-	return s.exec.Ledger.record(ctx, s.conn, cfg.ledgerKey(), cfg, in.digest.sum(), res)
+	return l.record(ctx, cfg.LedgerKey(), cfg, in.Digest(), res)
+}
+
+// ledger is the executor's ledger on this session.
+func (s *session) ledger() *ledger {
+	return &ledger{conn: s.conn, names: s.exec.Ledger.WithDefaults(), ready: &s.exec.ledgerReady}
 }
 
 func (s *session) settings(ctx context.Context) error {
@@ -100,15 +108,15 @@ func (s *session) rollback() {
 
 // loadError wraps a failure after the session was acquired.
 func (s *session) loadError(ctx context.Context, err error) error {
-	var ve *ValidationError
-	var uc *UnknownColumnError
-	var ce *ConflictError
+	var ve *loader.ValidationError
+	var uc *loader.UnknownColumnError
+	var ce *loader.ConflictError
 	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
 		return err
 	}
-	var se *sourceError
+	var se *loader.SourceError
 	if errors.As(err, &se) { // the rows' own failure, not the database's
-		return se.err
+		return se.Err
 	}
 	return classify(ctx, err, s.conn.IsClosed() || connFailure(err))
 }
@@ -117,7 +125,7 @@ func (s *session) loadError(ctx context.Context, err error) error {
 // catalog check, the statements before the rows, one COPY per chunk, and the
 // statements after. A keyed load that compares keys numbers its rows in the
 // stage, where duplicates are found or dropped with PostgreSQL's equality.
-func (s *session) load(ctx context.Context, cfg *Config, in *intake, res *Result) error {
+func (s *session) load(ctx context.Context, cfg *loader.Config, in *loader.Intake, res *loader.Result) error {
 	s.cfg = cfg
 	rows := &rowFeed{src: in}
 	if more, err := rows.more(ctx); err != nil || !more {
@@ -129,18 +137,15 @@ func (s *session) load(ctx context.Context, cfg *Config, in *intake, res *Result
 	if err != nil {
 		return err
 	}
-	write, skipped, err := table.Writable(cfg, in.columns)
+	write, skipped, err := table.Writable(cfg, in.Columns())
 	if err != nil {
 		return err
 	}
-	if len(write) == 0 {
-		return invalid("rows", -1, "the rows carry only columns that %s generates itself (%s); there is nothing to write", cfg.Target(), quoteList("", skipped))
-	}
 	res.SkippedColumns = skipped
-	rows.cols = positions(in.columns, write)
-	rows.ordinal = cfg.compares()
-	sc := render(cfg, Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.locks(), Ordinal: rows.ordinal})
-	for _, st := range sc.pre {
+	rows.cols = positions(in.Columns(), write)
+	rows.ordinal = cfg.Compares()
+	sc := loader.Render(cfg, loader.Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: rows.ordinal})
+	for _, st := range sc.Pre {
 		if err := s.run(ctx, st, res); err != nil {
 			return err
 		}
@@ -149,14 +154,14 @@ func (s *session) load(ctx context.Context, cfg *Config, in *intake, res *Result
 	if err != nil {
 		return err
 	}
-	for _, st := range sc.post {
+	for _, st := range sc.Post {
 		// res.DuplicatesDropped holds the rows dropped from the stage by
 		// the statements before this one.
-		if err := s.run(ctx, st.withRows(int64(n)-res.DuplicatesDropped), res); err != nil {
+		if err := s.run(ctx, st.WithRows(int64(n)-res.DuplicatesDropped), res); err != nil {
 			return err
 		}
 	}
-	if cfg.Mode == ModeInsertMissing {
+	if cfg.Mode == loader.ModeInsertMissing {
 		res.Skipped = int64(n) - res.DuplicatesDropped - res.Inserted
 	}
 	return nil
@@ -164,7 +169,7 @@ func (s *session) load(ctx context.Context, cfg *Config, in *intake, res *Result
 
 // copyAll copies the rows in chunks of cfg.ChunkSize, one COPY each, and
 // returns the number of rows copied.
-func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *rowFeed, res *Result) (int, error) {
+func (s *session) copyAll(ctx context.Context, cfg *loader.Config, sc loader.Script, rows *rowFeed, res *loader.Result) (int, error) {
 	total := 0
 	for {
 		more, err := rows.more(ctx)
@@ -174,7 +179,7 @@ func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *row
 		if !more {
 			return total, nil
 		}
-		st := sc.copyOf(total, 0)
+		st := sc.CopyOf(total, 0)
 		tag, err, rerr := s.copyChunk(ctx, st.SQL, rows, cfg.ChunkSize)
 		if rerr != nil {
 			return total, rerr // the source failed: a bad row, a broken stream
@@ -186,7 +191,7 @@ func (s *session) copyAll(ctx context.Context, cfg *Config, sc script, rows *row
 		total += int(st.Rows)
 		res.Batches++
 		res.Statements = append(res.Statements, st)
-		if st.role == roleCopyTarget {
+		if st.Role() == loader.RoleCopyTarget {
 			res.Inserted += st.Rows
 		}
 	}
@@ -215,14 +220,14 @@ func (s *session) copyChunk(ctx context.Context, sql string, rows *rowFeed, n in
 }
 
 // run executes one statement and adds its command tag to the counts.
-func (s *session) run(ctx context.Context, st Statement, res *Result) error {
+func (s *session) run(ctx context.Context, st loader.Statement, res *loader.Result) error {
 	res.Statements = append(res.Statements, st)
-	switch st.role {
-	case roleCountSkipped:
+	switch st.Role() {
+	case loader.RoleCountSkipped:
 		qctx, cancel := s.bound(ctx)
 		defer cancel()
 		return s.conn.QueryRow(qctx, st.SQL, pgx.QueryExecModeSimpleProtocol).Scan(&res.Skipped)
-	case roleFindDuplicate:
+	case loader.RoleFindDuplicate:
 		return s.findDuplicate(ctx, st)
 	}
 	ectx, cancel := s.bound(ctx)
@@ -231,14 +236,14 @@ func (s *session) run(ctx context.Context, st Statement, res *Result) error {
 	if err != nil {
 		return err
 	}
-	switch st.role {
-	case roleDelete:
+	switch st.Role() {
+	case loader.RoleDelete:
 		res.Deleted += tag.RowsAffected()
-	case roleInsert:
+	case loader.RoleInsert:
 		res.Inserted += tag.RowsAffected()
-	case roleUpdate:
+	case loader.RoleUpdate:
 		res.Updated += tag.RowsAffected()
-	case roleDropDuplicates:
+	case loader.RoleDropDuplicates:
 		res.DuplicatesDropped += tag.RowsAffected()
 	}
 	return nil
@@ -246,7 +251,7 @@ func (s *session) run(ctx context.Context, st Statement, res *Result) error {
 
 // findDuplicate runs the stage's duplicate query and refuses the load when
 // it finds a key given twice, naming both rows.
-func (s *session) findDuplicate(ctx context.Context, st Statement) error {
+func (s *session) findDuplicate(ctx context.Context, st loader.Statement) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	rows, err := s.conn.Query(ctx, st.SQL, pgx.QueryExecModeSimpleProtocol)
@@ -262,9 +267,9 @@ func (s *session) findDuplicate(ctx context.Context, st Statement) error {
 		return err
 	}
 	prev, row := vals[0].(int64), vals[1].(int64)
-	parts := make([]string, len(vals)-2)
+	keys := make([]string, len(vals)-2)
 	for i, v := range vals[2:] {
-		parts[i] = QuoteIdent(s.cfg.Keys[i]) + "=" + Cap(v.(string))
+		keys[i] = v.(string)
 	}
-	return duplicateKey(int(prev), int(row), parts)
+	return loader.DuplicateKey(s.cfg.Keys, int(prev), int(row), keys)
 }

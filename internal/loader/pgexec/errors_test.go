@@ -1,4 +1,4 @@
-package loader_test
+package pgexec_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
+	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
 // loadError asserts err is a *loader.LoadError and returns it.
@@ -59,8 +61,8 @@ func asUnknownColumn(t *testing.T, err error) *loader.UnknownColumnError {
 
 func TestNoDatabase(t *testing.T) {
 	t.Parallel()
-	e := &loader.Executor{}
-	plan := planOf(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1}})
+	e := &pgexec.Executor{}
+	plan := testrows.Plan(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1}})
 	res, err := e.Run(context.Background(), plan.Config, loader.OneBatch(plan.Batch))
 	var ce *loader.ConnectError
 	if !errors.As(err, &ce) || !errors.Is(err, loader.ErrNoDatabase) {
@@ -70,7 +72,7 @@ func TestNoDatabase(t *testing.T) {
 		t.Errorf("result of a failed connect counts rows: %+v", res)
 	}
 	// No rows: no connection needed, no error.
-	res, err = e.Run(context.Background(), loader.Config{Table: "t", Keys: []string{"id"}}, loader.OneBatch(batchOf(t, nil)))
+	res, err = e.Run(context.Background(), loader.Config{Table: "t", Keys: []string{"id"}}, loader.OneBatch(testrows.Batch(t, nil)))
 	if err != nil || res.Inserted != 0 || res.Batches != 0 {
 		t.Errorf("Run of no rows with no pool = %+v, %v", res, err)
 	}
@@ -85,8 +87,8 @@ func TestUnreachableDatabase(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	pool := newPool(t, "postgres://postgres:secret@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=2", 1)
-	e := &loader.Executor{Pool: pool, AcquireTimeout: 3 * time.Second}
-	_, err = e.Run(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend}, loader.OneBatch(batchOf(t, []row{{"id": 1}})))
+	e := &pgexec.Executor{Pool: pool, AcquireTimeout: 3 * time.Second}
+	_, err = e.Run(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend}, loader.OneBatch(testrows.Batch(t, []row{{"id": 1}})))
 	var ce *loader.ConnectError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Run on a closed port: %v (%T), want *loader.ConnectError", err, err)
@@ -191,7 +193,7 @@ INSERT INTO t (id, u, v) VALUES (1, 'u1', 'old'), (2, 'u2', 'old')`
 		{name: "generated key column cannot be matched", ddl: `ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (id * 2) STORED`,
 			cfg:   loader.Config{Table: "t", Keys: []string{"g"}},
 			rows:  []row{{"g": 2, "id": 1}},
-			check: func(t *testing.T, err error) { validation(t, err, "config.pk", -1, `"g"`) }},
+			check: func(t *testing.T, err error) { testrows.Refused(t, err, "config.pk", -1, `"g"`) }},
 		{name: "trigger raises", ddl: `CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN IF NEW.v = 'boom' THEN RAISE EXCEPTION 'boom' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END$$;
 CREATE TRIGGER boom BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION boom()`,
 			cfg:   di(1),
@@ -210,7 +212,7 @@ CREATE TRIGGER boom BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION boom()`,
 			if tt.ddl == "" && want != before {
 				t.Fatalf("seeded t = %q", want)
 			}
-			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(batchOf(t, tt.rows)))
+			res, err := b.exec.Run(ctxT(t), tt.cfg, loader.OneBatch(testrows.Batch(t, tt.rows)))
 			if err == nil {
 				t.Fatalf("Run succeeded: %+v", res)
 			}
@@ -248,7 +250,7 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(300*time.Millisecond, cancel)
 			began := time.Now()
-			_, err := b.exec.Run(ctx, cfg, loader.OneBatch(batchOf(t, rows)))
+			_, err := b.exec.Run(ctx, cfg, loader.OneBatch(testrows.Batch(t, rows)))
 			if d := time.Since(began); d > 10*time.Second {
 				t.Errorf("cancelled load took %v", d)
 			}
@@ -266,8 +268,8 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 			t.Parallel()
 			b := setup(t)
 			b.sql(t, ddl)
-			e := &loader.Executor{Pool: b.pool, StatementTimeout: 300 * time.Millisecond}
-			_, err := e.Run(ctxT(t), cfg, loader.OneBatch(batchOf(t, rows)))
+			e := &pgexec.Executor{Pool: b.pool, StatementTimeout: 300 * time.Millisecond}
+			_, err := e.Run(ctxT(t), cfg, loader.OneBatch(testrows.Batch(t, rows)))
 			pgError(t, err, "57014")
 			if le := loadError(t, err); le.Ctx != nil {
 				t.Errorf("LoadError.Ctx = %v for a server-side timeout", le.Ctx)
@@ -295,8 +297,8 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 		b.sql(t, ddl)
 		// Another delete_insert of t holds the table's load lock.
 		holder := holdLoadLock(t, b.admin, "t")
-		e := &loader.Executor{Pool: b.pool, LockTimeout: 200 * time.Millisecond}
-		_, err := e.Run(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}}, loader.OneBatch(batchOf(t, []row{{"id": 1, "v": "new"}})))
+		e := &pgexec.Executor{Pool: b.pool, LockTimeout: 200 * time.Millisecond}
+		_, err := e.Run(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}}, loader.OneBatch(testrows.Batch(t, []row{{"id": 1, "v": "new"}})))
 		pgError(t, err, "55P03")
 		holder()
 		if got := dump(t, b.admin, "t"); got != "(1,old)" {
@@ -376,7 +378,7 @@ func TestAcquireFailures(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY)`)
-	plan := planOf(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1}})
+	plan := testrows.Plan(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1}})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -395,7 +397,7 @@ func TestAcquireFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &loader.Executor{Pool: b.pool, AcquireTimeout: 200 * time.Millisecond}
+	e := &pgexec.Executor{Pool: b.pool, AcquireTimeout: 200 * time.Millisecond}
 	_, err = e.Run(ctxT(t), plan.Config, loader.OneBatch(plan.Batch))
 	ce = nil
 	if !errors.As(err, &ce) || ce.Ctx != nil {

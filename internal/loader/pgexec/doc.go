@@ -1,0 +1,13 @@
+// Package pgexec runs loader plans on PostgreSQL through pgx. It owns the
+// pool configuration and cancel handling (ConfigurePool), one pooled session
+// and one transaction per load (Executor), the COPY feed, the catalog lookup
+// (Describe), the exactly-once ledger's SQL, and the one place where pgx and
+// pgconn errors are classified into loader error kinds.
+//
+// What a load is — its config, its rows, its statements, its refusals and
+// its error types — is the loader package's, which knows no driver; pgexec
+// only runs it. A load takes one pooled connection, runs every statement on
+// that one session inside one transaction — a TEMP staging table dropped on
+// commit, a text COPY into it, the mode's DELETE/INSERT — and gives the
+// connection back clean whether the load succeeded, failed or was cancelled.
+package pgexec

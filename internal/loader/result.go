@@ -1,0 +1,16 @@
+package loader
+
+// Result is what an executed load did.
+type Result struct {
+	Deleted, Inserted, Updated, Skipped int64
+	DuplicatesDropped                   int64
+	Rows                                int64 // rows the load carried
+	Batches                             int
+	Statements                          []Statement
+	SkippedColumns                      []string
+	// Replayed says the result is the recorded one of an earlier load with
+	// the same request id; nothing was written this time.
+	Replayed bool
+	// DryRun says the load ran and was rolled back.
+	DryRun bool
+}
