@@ -71,7 +71,7 @@ bench-python: postgres python-deps ## the Python client vs psycopg2 execute_valu
 	LOADSVC_BENCH_PYTHON=1 go test -count=1 -timeout 30m -run '^TestBench$$' -v ./test/python
 
 .PHONY: lint
-lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ binary links the testing package
+lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ binary links the testing package; the server links no pgx, the loader no gRPC or protobuf
 	@echo "==> gofmt"
 	@if ! out=$$(gofmt -l $(GO_FILES) 2>&1 </dev/null) || [[ -n "$$out" ]]; then \
 		echo "gofmt: these files are not gofmt-clean (run gofmt -w) or do not parse:"; \
@@ -84,6 +84,13 @@ lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ bina
 	@echo "==> no cmd/ binary links the testing package"
 	@for p in $$(go list ./cmd/...); do \
 		if go list -deps "$$p" | grep -qx testing; then echo "$$p links the testing package"; exit 1; fi; done
+	@echo "==> internal/server links no pgx; internal/loader links no gRPC or protobuf"
+	@deps=$$(go list -deps ./internal/server); if bad=$$(grep -E 'jackc' <<<"$$deps"); then \
+		echo "internal/server links pgx (running loads on PostgreSQL is internal/loader/pgexec's):"; \
+		echo "$$bad" | sed 's/^/  /'; exit 1; fi
+	@deps=$$(go list -deps ./internal/loader); if bad=$$(grep -E 'grpc|protobuf' <<<"$$deps"); then \
+		echo "internal/loader links gRPC or protobuf (the wire is internal/server's):"; \
+		echo "$$bad" | sed 's/^/  /'; exit 1; fi
 	@echo "==> buf lint"
 	@$(BIN)/buf lint
 
