@@ -377,9 +377,9 @@ func (j *jsonRows) decode(v []byte, check bool) (loader.Field, error) {
 	case kind == valueNumber:
 		start := len(j.arena)
 		j.arena = pgtext.AppendFloat(j.arena, math.Float64frombits(fixed64(raw)))
-		return loader.Field{Text: j.text(j.arena[start:])}, nil
+		return loader.Field{Text: bytesText(j.arena[start:])}, nil
 	case kind == valueString:
-		return loader.Text(j.text(raw))
+		return loader.Text(bytesText(raw))
 	case kind == valueBool:
 		return loader.Field{Text: strconv.FormatBool(varint(raw) != 0)}, nil
 	case kind == valueStruct, kind == valueList:
@@ -396,9 +396,9 @@ func (j *jsonRows) decode(v []byte, check bool) (loader.Field, error) {
 	return loader.Field{Null: true}, nil // null_value, or no kind at all
 }
 
-// text is a string field's bytes as a string that shares the message's
-// memory, when they lie inside it.
-func (j *jsonRows) text(b []byte) string {
+// bytesText is a string field's bytes as a string that shares the
+// message's memory, which is never written after it came off the wire.
+func bytesText(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}

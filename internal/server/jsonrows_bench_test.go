@@ -79,3 +79,32 @@ func BenchmarkJSONScan(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTypedRows decodes LoadStream messages of 5,000 typed rows shaped
+// like loadbench's: seven text columns.
+func BenchmarkTypedRows(b *testing.B) {
+	names := []string{"report_date", "plan_code", "company_code", "return_rate", "nav", "scale", "data_source"}
+	tr := &loadsvcv1.TypedRows{}
+	for j, name := range names {
+		c := &loadsvcv1.TypedColumn{Name: name}
+		for i := range 5000 {
+			c.Texts = append(c.Texts, fmt.Sprintf("%c%08d", 'a'+j, i))
+		}
+		tr.Columns = append(tr.Columns, c)
+	}
+	msg, err := proto.Marshal(&loadsvcv1.LoadStreamRequest{TypedRows: tr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := (&message{buf: msg}).split()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.decodeRows(&loader.Config{}, 0, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -42,7 +42,7 @@ func decodeReference(b []byte) (*loader.Batch, error) {
 	case len(req.GetRows()) > 0 && len(req.GetTypedRows().GetColumns()) > 0:
 		return nil, errors.New("both")
 	case len(req.GetTypedRows().GetColumns()) > 0:
-		return typedBatch(req.GetTypedRows(), 0)
+		return refTypedBatch(req.GetTypedRows(), 0)
 	}
 	cols, err := testrows.Columns(req.GetRows())
 	if err != nil {
@@ -324,4 +324,51 @@ func TestScanHalvesAgreeWithOneScan(t *testing.T) {
 			t.Errorf("clean: %v, columns %q", gotErr, got.columns)
 		}
 	}
+}
+
+// The wire decoder of typed rows and proto.Unmarshal give the same batch,
+// or both refuse, for any bytes.
+func FuzzTypedRows(f *testing.F) {
+	typed := func(cols ...*loadsvcv1.TypedColumn) []byte {
+		b, err := proto.Marshal(&loadsvcv1.LoadStreamRequest{TypedRows: &loadsvcv1.TypedRows{Columns: cols}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "id", Int64S: []int64{1, -2, math.MaxInt64}},
+		&loadsvcv1.TypedColumn{Name: "f", Float64S: []float64{0.5, math.Inf(-1), 1e300}, Nulls: []bool{false, true, false}},
+		&loadsvcv1.TypedColumn{Name: "b", Bools: []bool{true, false, true}},
+		&loadsvcv1.TypedColumn{Name: "t", Texts: []string{"年金", "", "a\tb"}},
+		&loadsvcv1.TypedColumn{Name: "by", BytesValues: [][]byte{{0, 1}, nil, {0xff}}},
+		&loadsvcv1.TypedColumn{Name: "ts", TimestampMicros: []int64{0, -1, 1 << 50}},
+		&loadsvcv1.TypedColumn{Name: "j", JsonValues: []string{`{"a":1}`, "null", "[]"}},
+		&loadsvcv1.TypedColumn{Name: "n", Nulls: []bool{true, true, true}}))
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x"}, Int64S: []int64{1}}))
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x", "y"}}, &loadsvcv1.TypedColumn{Name: "a", Texts: []string{"z", "w"}}))
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x\x00"}}))
+	// Unpacked scalars, a name given twice, and a second TypedRows.
+	col := protowire.AppendTag(nil, columnName, protowire.BytesType)
+	col = protowire.AppendString(col, "x")
+	for _, v := range []int64{5, -5} {
+		col = protowire.AppendTag(col, columnInt64s, protowire.VarintType)
+		col = protowire.AppendVarint(col, protowire.EncodeZigZag(v))
+	}
+	col = protowire.AppendTag(col, columnName, protowire.BytesType)
+	col = protowire.AppendString(col, "y")
+	tr := protowire.AppendTag(nil, typedColumns, protowire.BytesType)
+	tr = protowire.AppendBytes(tr, col)
+	msg := protowire.AppendTag(nil, fieldTypedRows, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, tr)
+	f.Add(append(msg, typed(&loadsvcv1.TypedColumn{Name: "z", Float64S: []float64{1, 2}})...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeWire(b)
+		ref, rerr := decodeReference(b)
+		if (err == nil) != (rerr == nil) {
+			t.Fatalf("wire error %v, reference error %v", err, rerr)
+		}
+		if err == nil && !sameBatch(got, ref) {
+			t.Fatalf("wire %q %+v\nreference %q %+v", got.Columns, got.Values, ref.Columns, ref.Values)
+		}
+	})
 }

@@ -139,7 +139,7 @@ func (p parts) decodeOther(offset int) (*loader.Batch, error) {
 	if len(p.typed) == 0 {
 		return nil, nil
 	}
-	return p.decodeTyped(offset)
+	return decodeTyped(p.typed, offset)
 }
 
 // jsonRows checks the JSON rows against the row limit and scans them,
@@ -168,16 +168,6 @@ func (p parts) jsonRows(cfg *loader.Config, offset int, fixed []string) (*jsonRo
 			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", p.rows, len(j.columns), cells, maxCells)}
 	}
 	return j, nil
-}
-
-func (p parts) decodeTyped(offset int) (*loader.Batch, error) {
-	tr := &loadsvcv1.TypedRows{}
-	for _, b := range p.typed {
-		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, tr); err != nil {
-			return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
-		}
-	}
-	return typedBatch(tr, offset)
 }
 
 // budget bounds the request bytes that the server holds decoded at once,

@@ -1,66 +1,229 @@
 package server
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
-	"sort"
+	"math"
+	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/pgtext"
-	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
-// typedColumn is one TypedColumn's values as an indexable view.
+// The field numbers of TypedRows and TypedColumn.
+const (
+	typedColumns   = 1 // TypedRows.columns
+	columnName     = 1
+	columnNulls    = 2
+	columnInt64s   = 3 // sint64
+	columnFloat64s = 4
+	columnBools    = 5
+	columnTexts    = 6
+	columnBytes    = 7
+	columnMicros   = 8 // int64
+	columnJSON     = 9
+)
+
+// typedColumn is one TypedColumn of a message, read off the wire but not
+// decoded: its name, its nulls, and which value array it uses with how
+// many values.
 type typedColumn struct {
+	msg   []byte // the TypedColumn's bytes
 	name  string
 	nulls []bool
-	n     int
-	at    func(i int) (loader.Field, error)
+	array protowire.Number // the value array it sets; 0 for none
+	n     int              // values in it
+	sets  int              // value arrays it sets: one, or it is refused
 }
 
-// typedBatch decodes the compact typed form into a batch with its columns
-// sorted by name, as JSON rows get them. offset is the index of its first
+// decodeTyped decodes the typed rows of a message — TypedRows, given as the
+// bytes of each of its occurrences, which proto merges — straight from the
+// wire into a batch with its columns sorted by name, as JSON rows get them.
+// Text values point into the message and numbers into one arena a batch, so
+// that no value is a string of its own. offset is the index of its first
 // row in the load.
-func typedBatch(tr *loadsvcv1.TypedRows, offset int) (*loader.Batch, error) {
-	cols := make([]typedColumn, 0, len(tr.GetColumns()))
-	seen := make(map[string]bool, len(tr.GetColumns()))
-	rows := -1
-	for i, c := range tr.GetColumns() {
-		field := fmt.Sprintf("typed_rows.columns[%d]", i)
-		if err := loader.CheckIdent(c.GetName()); err != nil {
-			return nil, &loader.ValidationError{Field: field + ".name", Row: -1, Reason: "typed column name " + err.Error()}
-		}
-		if seen[c.GetName()] {
-			return nil, &loader.ValidationError{Field: field + ".name", Row: -1, Reason: "typed column " + loader.QuoteIdent(c.GetName()) + " appears twice"}
-		}
-		seen[c.GetName()] = true
-		tc, err := viewColumn(c)
+func decodeTyped(occurrences [][]byte, offset int) (*loader.Batch, error) {
+	var cols []typedColumn
+	for _, tr := range occurrences {
+		err := eachField(tr, func(num protowire.Number, typ protowire.Type, val []byte) error {
+			if num != typedColumns || typ != protowire.BytesType {
+				return nil
+			}
+			c, err := readColumn(val)
+			cols = append(cols, c)
+			return err
+		})
 		if err != nil {
-			return nil, &loader.ValidationError{Field: field, Row: -1, Reason: fmt.Sprintf("typed column %s: %v", loader.QuoteIdent(c.GetName()), err)}
+			return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
 		}
-		if rows >= 0 && tc.n != rows {
-			return nil, &loader.ValidationError{Field: field, Row: -1, Reason: fmt.Sprintf("typed column %s has %d rows, the columns before it %d", loader.QuoteIdent(c.GetName()), tc.n, rows)}
-		}
-		rows = tc.n
-		cols = append(cols, tc)
 	}
-	sort.Slice(cols, func(i, j int) bool { return cols[i].name < cols[j].name })
-	return fillTyped(cols, max(rows, 0), offset)
+	rows, err := checkColumns(cols)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(cols, func(a, b typedColumn) int { return strings.Compare(a.name, b.name) })
+	return fillTyped(cols, rows, offset)
 }
 
-func fillTyped(cols []typedColumn, rows, offset int) (*loader.Batch, error) {
-	b := &loader.Batch{Columns: make([]string, len(cols)), Values: make([]loader.Field, rows*len(cols)), Offset: offset}
-	for j, c := range cols {
-		b.Columns[j] = c.name
+// readColumn reads one TypedColumn, refusing malformed input as
+// proto.Unmarshal does: a packed array or a string that does not parse.
+// A field of a wire type its number does not have is unknown, and skipped.
+func readColumn(msg []byte) (typedColumn, error) {
+	c := typedColumn{msg: msg}
+	var counts [columnJSON + 1]int
+	err := eachField(msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
+		packed, ok := arrayWire(num, typ)
+		switch {
+		case num == columnName && typ == protowire.BytesType:
+			if !utf8.Valid(val) {
+				return errInvalidUTF8
+			}
+			c.name = string(val)
+		case !ok:
+		case num == columnNulls:
+			return eachScalar(num, packed, val, func(v uint64) { c.nulls = append(c.nulls, v != 0) })
+		case (num == columnTexts || num == columnJSON) && !utf8.Valid(val):
+			return errInvalidUTF8
+		case num == columnTexts || num == columnBytes || num == columnJSON:
+			counts[num]++
+		default:
+			return eachScalar(num, packed, val, func(uint64) { counts[num]++ })
+		}
+		return nil
+	})
+	for num := columnInt64s; num <= columnJSON; num++ {
+		if counts[num] > 0 {
+			c.array, c.n = protowire.Number(num), counts[num]
+			c.sets++
+		}
 	}
+	return c, err
+}
+
+// arrayWire says whether a TypedColumn field of this number may come with
+// this wire type, and whether it is then a packed array of scalars.
+func arrayWire(num protowire.Number, typ protowire.Type) (packed, ok bool) {
+	switch num {
+	case columnNulls, columnInt64s, columnBools, columnMicros:
+		return typ == protowire.BytesType, typ == protowire.VarintType || typ == protowire.BytesType
+	case columnFloat64s:
+		return typ == protowire.BytesType, typ == protowire.Fixed64Type || typ == protowire.BytesType
+	case columnTexts, columnBytes, columnJSON:
+		return false, typ == protowire.BytesType
+	}
+	return false, false
+}
+
+// eachScalar calls fn with each scalar of a field: one, or a packed array.
+func eachScalar(num protowire.Number, packed bool, val []byte, fn func(uint64)) error {
+	if !packed {
+		if num == columnFloat64s {
+			fn(fixed64(val))
+		} else {
+			fn(varint(val))
+		}
+		return nil
+	}
+	if num == columnFloat64s {
+		if len(val)%8 != 0 {
+			return errors.New("malformed packed double array")
+		}
+		for ; len(val) > 0; val = val[8:] {
+			fn(binary.LittleEndian.Uint64(val))
+		}
+		return nil
+	}
+	for len(val) > 0 {
+		v, n := protowire.ConsumeVarint(val)
+		if n < 0 {
+			return fmt.Errorf("malformed packed array: %w", protowire.ParseError(n))
+		}
+		fn(v)
+		val = val[n:]
+	}
+	return nil
+}
+
+// checkColumns refuses columns that are not a table of rows: bad or twice
+// given names, not exactly one value array, counts that disagree. It
+// returns the number of rows.
+func checkColumns(cols []typedColumn) (int, error) {
+	seen := make(map[string]bool, len(cols))
+	rows := -1
+	for i := range cols {
+		c := &cols[i]
+		field := fmt.Sprintf("typed_rows.columns[%d]", i)
+		if err := loader.CheckIdent(c.name); err != nil {
+			return 0, &loader.ValidationError{Field: field + ".name", Row: -1, Reason: "typed column name " + err.Error()}
+		}
+		if seen[c.name] {
+			return 0, &loader.ValidationError{Field: field + ".name", Row: -1, Reason: "typed column " + loader.QuoteIdent(c.name) + " appears twice"}
+		}
+		seen[c.name] = true
+		if err := c.check(); err != nil {
+			return 0, &loader.ValidationError{Field: field, Row: -1, Reason: fmt.Sprintf("typed column %s: %v", loader.QuoteIdent(c.name), err)}
+		}
+		if rows >= 0 && c.n != rows {
+			return 0, &loader.ValidationError{Field: field, Row: -1, Reason: fmt.Sprintf("typed column %s has %d rows, the columns before it %d", loader.QuoteIdent(c.name), c.n, rows)}
+		}
+		rows = c.n
+	}
+	return max(rows, 0), nil
+}
+
+// check refuses a column that does not use exactly one value array, or
+// whose nulls do not match its values.
+func (c *typedColumn) check() error {
+	switch {
+	case c.sets > 1:
+		return fmt.Errorf("sets %d value arrays; a column uses exactly one", c.sets)
+	case c.array == 0 && !allTrue(c.nulls):
+		return errors.New("has no values")
+	case c.array == 0:
+		c.n = len(c.nulls)
+	case c.nulls != nil && len(c.nulls) != c.n:
+		return fmt.Errorf("has %d values but %d nulls entries", c.n, len(c.nulls))
+	}
+	return nil
+}
+
+func allTrue(b []bool) bool {
+	for _, v := range b {
+		if !v {
+			return false
+		}
+	}
+	return true
+}
+
+// fillTyped decodes the columns' values into a batch, column by column.
+func fillTyped(cols []typedColumn, rows, offset int) (*loader.Batch, error) {
 	w := len(cols)
-	for j, c := range cols {
-		for i := 0; i < rows; i++ {
+	b := &loader.Batch{Columns: make([]string, w), Values: make([]loader.Field, rows*w), Offset: offset}
+	var arena []byte
+	for j := range cols {
+		c := &cols[j]
+		b.Columns[j] = c.name
+		if c.array == 0 { // all null
+			for i := range c.n {
+				b.Values[i*w+j] = loader.Field{Null: true}
+			}
+			continue
+		}
+		it := valueIter{msg: c.msg, num: c.array}
+		for i := range c.n {
+			v, raw := it.next()
 			if c.nulls != nil && c.nulls[i] {
 				b.Values[i*w+j] = loader.Field{Null: true}
 				continue
 			}
-			f, err := c.at(i)
+			f, err := typedValue(&arena, c.array, v, raw)
 			if err != nil {
 				n := offset + i
 				return nil, &loader.ValidationError{Field: fmt.Sprintf("rows[%d].%s", n, c.name), Row: n, Reason: fmt.Sprintf("row %d, column %s: %v", n, loader.QuoteIdent(c.name), err)}
@@ -71,49 +234,63 @@ func fillTyped(cols []typedColumn, rows, offset int) (*loader.Batch, error) {
 	return b, nil
 }
 
-// viewColumn finds the one value array a column uses.
-func viewColumn(c *loadsvcv1.TypedColumn) (typedColumn, error) {
-	tc := typedColumn{name: c.GetName(), nulls: c.GetNulls()}
-	set := 0
-	use := func(n int, at func(int) (loader.Field, error)) {
-		if n > 0 {
-			set++
-			tc.n, tc.at = n, at
-		}
+// typedValue is one value of an array as PostgreSQL input text: numbers
+// are written into *arena, which their texts share; text points into the
+// message.
+func typedValue(arena *[]byte, array protowire.Number, v uint64, raw []byte) (loader.Field, error) {
+	start := len(*arena)
+	switch array {
+	case columnInt64s:
+		*arena = strconv.AppendInt(*arena, protowire.DecodeZigZag(v), 10)
+	case columnFloat64s:
+		*arena = pgtext.AppendFloat(*arena, math.Float64frombits(v))
+	case columnBools:
+		return loader.Field{Text: strconv.FormatBool(v != 0)}, nil
+	case columnTexts, columnJSON:
+		return loader.Text(bytesText(raw))
+	case columnBytes:
+		return loader.Field{Text: pgtext.Bytea(raw)}, nil
+	case columnMicros:
+		return loader.Field{Text: pgtext.TimestampMicros(int64(v))}, nil
 	}
-	use(len(c.GetInt64S()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: strconv.FormatInt(c.GetInt64S()[i], 10)}, nil
-	})
-	use(len(c.GetFloat64S()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: pgtext.Float(c.GetFloat64S()[i])}, nil
-	})
-	use(len(c.GetBools()), func(i int) (loader.Field, error) { return loader.Field{Text: strconv.FormatBool(c.GetBools()[i])}, nil })
-	use(len(c.GetTexts()), func(i int) (loader.Field, error) { return loader.Text(c.GetTexts()[i]) })
-	use(len(c.GetBytesValues()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: pgtext.Bytea(c.GetBytesValues()[i])}, nil
-	})
-	use(len(c.GetTimestampMicros()), func(i int) (loader.Field, error) {
-		return loader.Field{Text: pgtext.TimestampMicros(c.GetTimestampMicros()[i])}, nil
-	})
-	use(len(c.GetJsonValues()), func(i int) (loader.Field, error) { return loader.Text(c.GetJsonValues()[i]) })
-	switch {
-	case set > 1:
-		return tc, fmt.Errorf("sets %d value arrays; a column uses exactly one", set)
-	case set == 0 && !allTrue(tc.nulls):
-		return tc, fmt.Errorf("has no values")
-	case set == 0:
-		tc.n = len(tc.nulls)
-	case tc.nulls != nil && len(tc.nulls) != tc.n:
-		return tc, fmt.Errorf("has %d values but %d nulls entries", tc.n, len(tc.nulls))
-	}
-	return tc, nil
+	return loader.Field{Text: bytesText((*arena)[start:])}, nil
 }
 
-func allTrue(b []bool) bool {
-	for _, v := range b {
-		if !v {
-			return false
+// valueIter walks the values of one array of a TypedColumn in wire order,
+// through its packed and unpacked occurrences alike. readColumn has
+// checked the wire.
+type valueIter struct {
+	msg    []byte
+	num    protowire.Number
+	packed []byte // what is left of a packed occurrence
+}
+
+// next is the next value: a scalar in v, a string's or bytes' in raw.
+func (it *valueIter) next() (v uint64, raw []byte) {
+	for len(it.packed) == 0 {
+		num, typ, val, rest, _ := nextField(it.msg)
+		it.msg = rest
+		if num != it.num {
+			continue
+		}
+		packed, ok := arrayWire(num, typ)
+		switch {
+		case !ok:
+		case packed:
+			it.packed = val
+		case typ == protowire.BytesType:
+			return 0, val
+		case num == columnFloat64s:
+			return fixed64(val), nil
+		default:
+			return varint(val), nil
 		}
 	}
-	return true
+	if it.num == columnFloat64s {
+		v, it.packed = binary.LittleEndian.Uint64(it.packed), it.packed[8:]
+		return v, nil
+	}
+	v, n := protowire.ConsumeVarint(it.packed)
+	it.packed = it.packed[n:]
+	return v, nil
 }
