@@ -6,7 +6,9 @@ import (
 )
 
 // Source yields a load's rows batch by batch; every batch has the columns of
-// the first. Next returns io.EOF after the last.
+// the first. Next returns io.EOF after the last. A batch is the caller's
+// until its next call to Next, when a source may reuse the batch's memory
+// (a unary request's JSON rows do).
 type Source interface {
 	Next(ctx context.Context) (*Batch, error)
 }
