@@ -22,14 +22,7 @@ func BenchmarkJSONRows(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := (&message{buf: msg}).split()
-		if err != nil {
-			b.Fatal(err)
-		}
-		src, err := p.rowSource(&loader.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		src := scanned(b, msg)
 		for {
 			_, err := src.Next(context.Background())
 			if errors.Is(err, io.EOF) {
@@ -70,14 +63,22 @@ func BenchmarkJSONScan(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := (&message{buf: msg}).split()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := p.rowSource(&loader.Config{}); err != nil {
-			b.Fatal(err)
-		}
+		scanned(b, msg)
 	}
+}
+
+// scanned is a unary request's row source, as Load makes it: the message
+// split, its rows counted and scanned.
+func scanned(b *testing.B, msg []byte) loader.Source {
+	p, err := (&message{buf: msg}).split()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := p.rowSource(&loader.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return src
 }
 
 // BenchmarkTypedRows decodes LoadStream messages of 5,000 typed rows shaped
