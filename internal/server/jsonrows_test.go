@@ -190,6 +190,18 @@ func TestJSONRowBounds(t *testing.T) {
 	for i := range 1000 {
 		manyRows[0]["k"+itoa(i)] = 1
 	}
+	// Typed nulls cost a byte a row on the wire, a field a row decoded.
+	nulls := make([]bool, maxCells/2+1)
+	for i := range nulls {
+		nulls[i] = true
+	}
+	typed := func(cols ...*loadsvcv1.TypedColumn) []byte {
+		b, err := proto.Marshal(&loadsvcv1.LoadStreamRequest{TypedRows: &loadsvcv1.TypedRows{Columns: cols}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	tests := []struct {
 		name  string
 		b     []byte
@@ -201,6 +213,8 @@ func TestJSONRowBounds(t *testing.T) {
 		{"columns", marshalRows(t, wide), loader.Config{}, false, "at most 1600 distinct columns"},
 		{"values", marshalRows(t, manyRows...), loader.Config{}, true, "values, more than"},
 		{"row without a column", marshalRows(t, map[string]any{"a": 1}, map[string]any{}), loader.Config{}, false, "row 1 carries no column"},
+		{"typed rows over the limit", typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x", "y", "z"}}), loader.Config{MaxRows: 2, MaxRowsHint: "per request"}, true, "past the limit of 2 rows per request"},
+		{"typed values", typed(&loadsvcv1.TypedColumn{Name: "a", Nulls: nulls}, &loadsvcv1.TypedColumn{Name: "b", Nulls: nulls}), loader.Config{}, true, "values, more than"},
 	}
 	for _, tt := range tests {
 		p, err := (&message{buf: tt.b}).split()

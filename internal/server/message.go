@@ -112,7 +112,7 @@ const maxCells = 8 << 20
 // row is decoded, its key columns are checked in every JSON row.
 func (p parts) decodeRows(cfg *loader.Config, offset int, fixed []string) (*loader.Batch, error) {
 	if len(p.typed) > 0 || p.rows == 0 {
-		return p.decodeOther(offset)
+		return p.decodeOther(cfg, offset)
 	}
 	j, err := p.jsonRows(cfg, offset, fixed)
 	if err != nil {
@@ -125,21 +125,21 @@ func (p parts) decodeRows(cfg *loader.Config, offset int, fixed []string) (*load
 // time, as the load copies them.
 func (p parts) rowSource(cfg *loader.Config) (loader.Source, error) {
 	if len(p.typed) > 0 || p.rows == 0 {
-		b, err := p.decodeOther(0)
+		b, err := p.decodeOther(cfg, 0)
 		return loader.OneBatch(b), err
 	}
 	return p.jsonRows(cfg, 0, nil)
 }
 
 // decodeOther decodes typed rows, or none.
-func (p parts) decodeOther(offset int) (*loader.Batch, error) {
+func (p parts) decodeOther(cfg *loader.Config, offset int) (*loader.Batch, error) {
 	if p.rows > 0 {
 		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
 	}
 	if len(p.typed) == 0 {
 		return nil, nil
 	}
-	return decodeTyped(p.typed, offset)
+	return decodeTyped(cfg, p.typed, offset)
 }
 
 // jsonRows checks the JSON rows against the row limit and scans them,
@@ -163,11 +163,20 @@ func (p parts) jsonRows(cfg *loader.Config, offset int, fixed []string) (*jsonRo
 		return nil, err
 	}
 	j.sortColumns()
-	if cells := p.rows * len(j.columns); cells > maxCells {
-		return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
-			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", p.rows, len(j.columns), cells, maxCells)}
+	if err := checkCells(p.rows, len(j.columns), "rows"); err != nil {
+		return nil, err
 	}
 	return j, nil
+}
+
+// checkCells refuses a message of more than maxCells values, before they
+// are decoded.
+func checkCells(rows, columns int, field string) error {
+	if cells := rows * columns; cells > maxCells {
+		return &loader.ValidationError{Field: field, Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)", rows, columns, cells, maxCells)}
+	}
+	return nil
 }
 
 // budget bounds the request bytes that the server holds decoded at once,

@@ -47,8 +47,9 @@ type typedColumn struct {
 // wire into a batch with its columns sorted by name, as JSON rows get them.
 // Text values point into the message and numbers into one arena a batch, so
 // that no value is a string of its own. offset is the index of its first
-// row in the load.
-func decodeTyped(occurrences [][]byte, offset int) (*loader.Batch, error) {
+// row in the load; cfg's row limit, and maxCells, refuse the message after
+// its rows are counted, before they are decoded.
+func decodeTyped(cfg *loader.Config, occurrences [][]byte, offset int) (*loader.Batch, error) {
 	var cols []typedColumn
 	for _, tr := range occurrences {
 		err := eachField(tr, func(num protowire.Number, typ protowire.Type, val []byte) error {
@@ -65,6 +66,12 @@ func decodeTyped(occurrences [][]byte, offset int) (*loader.Batch, error) {
 	}
 	rows, err := checkColumns(cols)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckRows(offset + rows); err != nil {
+		return nil, err
+	}
+	if err := checkCells(rows, len(cols), "typed_rows"); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(cols, func(a, b typedColumn) int { return strings.Compare(a.name, b.name) })
