@@ -181,7 +181,7 @@ func (j *jsonRows) scanRows(msg []byte, first, maxColumns int) error {
 
 // column interns a row's column name, refusing one that cannot be.
 func (j *jsonRows) column(i int, key []byte) error {
-	if _, ok := j.index[string(key)]; ok { // no allocation for a known key
+	if _, ok := j.columnOf(key); ok {
 		return nil
 	}
 	if !utf8.Valid(key) { // a known name is valid
@@ -256,6 +256,21 @@ func (m *keyMissing) err(j *jsonRows) error {
 		}
 	}
 	return loader.MissingKey(m.row, j.keyNames[m.key])
+}
+
+// columnOf is the index of a known column. A few columns are compared
+// one by one, which is cheaper than hashing the name.
+func (j *jsonRows) columnOf(key []byte) (int, bool) {
+	if len(j.columns) <= 8 {
+		for c, name := range j.columns {
+			if name == string(key) { // no allocation
+				return c, true
+			}
+		}
+		return 0, false
+	}
+	c, ok := j.index[string(key)]
+	return c, ok
 }
 
 // sortColumns puts a message's own columns in name order.
@@ -360,7 +375,8 @@ func (j *jsonRows) row(row []byte, n int, out []loader.Field) error {
 			name := string(key)
 			return invalidRow(n, name, "row %d, column %s: %v", n, loader.QuoteIdent(name), err)
 		}
-		out[j.index[string(key)]] = f
+		c, _ := j.columnOf(key)
+		out[c] = f
 		return nil
 	})
 }
@@ -468,6 +484,16 @@ var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 // that field's value (a string's or message's bytes); 0 for none. With
 // check, every string field is validated as UTF-8, as proto.Unmarshal does.
 func lastKind(v []byte, check bool) (protowire.Number, []byte, error) {
+	// The common Value: one number, or one short string.
+	switch {
+	case len(v) == 9 && v[0] == valueNumber<<3|byte(protowire.Fixed64Type):
+		return valueNumber, v[1:], nil
+	case len(v) >= 2 && v[0] == valueString<<3|byte(protowire.BytesType) && v[1] < 0x80 && int(v[1]) == len(v)-2:
+		if check && !utf8.Valid(v[2:]) {
+			return 0, nil, errInvalidUTF8
+		}
+		return valueString, v[2:], nil
+	}
 	var kind protowire.Number
 	var raw []byte
 	for len(v) > 0 {
