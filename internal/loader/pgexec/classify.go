@@ -55,16 +55,12 @@ func kindOf(e *pgconn.PgError) loader.Kind {
 }
 
 // connFailure reports an error that means the session is gone: a backend
-// terminated by the server (57P01 admin shutdown, 57P02 crash shutdown,
-// 57P03 cannot connect now) or a broken socket.
+// terminated or a connection failure by SQLSTATE (classes 57P and 08, as
+// kindOf says), or a broken socket.
 func connFailure(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "57P01", "57P02", "57P03", "08000", "08003", "08006":
-			return true
-		}
-		return false
+		return kindOf(pgErr) == loader.KindConnectionLost
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
@@ -13,12 +14,7 @@ import (
 func positions(from, names []string) []int {
 	idx := make([]int, len(names))
 	for i, n := range names {
-		for j, f := range from {
-			if f == n {
-				idx[i] = j
-				break
-			}
-		}
+		idx[i] = slices.Index(from, n)
 	}
 	return idx
 }
