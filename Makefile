@@ -50,12 +50,11 @@ generate: gen-tools ## regenerate proto/**/*.pb.go with buf and the pinned plugi
 	PATH="$(BIN):$$PATH" $(BIN)/buf generate
 
 .PHONY: check-generated
-check-generated: gen-tools ## fail when the committed generated code is stale
+check-generated: gen-tools check-python-generated ## fail when the committed generated code (Go and Python) is stale
 	@scripts/check-generated.sh
-	@$(MAKE) --no-print-directory check-python-generated
 
 .PHONY: python-deps
-python-deps: ## install Debian's python3-grpcio, -protobuf, -pytest, -pandas, -psycopg2 and protoc for the Python client (apt-get)
+python-deps: ## install the Debian packages the Python client, its tests and its stubs need (the list is in scripts/ensure-python.sh)
 	@scripts/ensure-python.sh
 
 .PHONY: generate-python

@@ -55,8 +55,6 @@ const (
 	kindJSON              // json_values
 )
 
-// timeText is how a time goes as text: RFC 3339 with microseconds.
-const timeText = "2006-01-02T15:04:05.000000Z07:00"
 
 // cell is one encoded value.
 type cell struct {
@@ -219,7 +217,7 @@ func (v cell) text() string {
 	case kindBytes:
 		return pgtext.Bytea(v.by)
 	case kindTime:
-		return time.UnixMicro(v.i).UTC().Format(timeText)
+		return pgtext.TimestampMicros(v.i)
 	}
 	return v.s
 }

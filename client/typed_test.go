@@ -59,7 +59,7 @@ func TestTypedMixedKindsBecomeTexts(t *testing.T) {
 	)
 	want := &loadsvcv1.TypedRows{Columns: []*loadsvcv1.TypedColumn{
 		{Name: "a", Nulls: []bool{true, false, false}, Texts: []string{"", "7", "false"}},
-		{Name: "b", Nulls: []bool{false, false, true}, Texts: []string{"2024-11-01T04:30:45.123456Z", "now", ""}},
+		{Name: "b", Nulls: []bool{false, false, true}, Texts: []string{"2024-11-01 04:30:45.123456+00", "now", ""}},
 		{Name: "c", Nulls: []bool{false, false, true}, Texts: []string{`\x00ab`, `\x01`, ""}},
 		{Name: "d", Texts: []string{"-Infinity", "2", "1000000000000000000000"}},
 		{Name: "e", Nulls: []bool{false, false, true}, Texts: []string{"1", "18446744073709551615", ""}},

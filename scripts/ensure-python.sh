@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # ensure-python.sh: make sure Debian's Python 3 and the packages the Python
-# client (python/), its tests and its stub generation need are installed:
-# python3-grpcio, python3-protobuf, python3-pytest, python3-pandas,
-# python3-numpy, python3-psycopg2 (benchmark only), protobuf-compiler and
-# protobuf-compiler-grpc. Installs what is missing with apt-get (with sudo
-# unless root). The client runs on Debian's /usr/bin/python3, not on another
+# client (python/), its tests and its stub generation need are installed
+# (packages below; python3-psycopg2 is for the benchmark only). Installs what
+# is missing with apt-get (with sudo unless root). The client runs on Debian's /usr/bin/python3, not on another
 # Python found first on PATH (LOADSVC_PYTHON overrides).
 set -euo pipefail
 
@@ -30,6 +28,6 @@ $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
 
 if ! have_all; then
-	echo "ensure-python: $python still lacks grpc, protobuf, pytest, pandas, numpy or psycopg2, or protoc/grpc_python_plugin is missing, after apt-get install" >&2
+	echo "ensure-python: $python or protoc/grpc_python_plugin still lacks something after apt-get install ${packages[*]}" >&2
 	exit 1
 fi
