@@ -168,7 +168,9 @@ class Client:
         )
         source = _source(rows, self._batch_rows)
         if source.single:
-            return self._retry(lambda: self._load_once(config, source), lambda: True)
+            # Encoded once: a retry sends the same request again.
+            request = pb.LoadRequest(config=config, typed_rows=next(source.messages(Columns()), None))
+            return self._retry(lambda: self._load_once(request), lambda: True)
         return self._retry(lambda: self._stream_once(config, source), lambda: source.replayable)
 
     def writer(
@@ -223,11 +225,10 @@ class Client:
             time.sleep(random.uniform(0, min(_MAX_BACKOFF, _INITIAL_BACKOFF * 2**n)))
             n += 1
 
-    def _load_once(self, config: pb.LoadConfig, source: _Source) -> LoadResult:
-        typed = next(source.messages(Columns()), None)
+    def _load_once(self, request: pb.LoadRequest) -> LoadResult:
         try:
             resp = self._stub.Load(
-                pb.LoadRequest(config=config, typed_rows=typed),
+                request,
                 timeout=self._timeout,
                 metadata=self._metadata,
             )
