@@ -3,8 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/loadsvc/loadsvc/internal/envvar"
 )
 
 // options are the benchmark's knobs: flags, the sizes defaulting to their
@@ -30,22 +31,22 @@ type options struct {
 }
 
 func parseOptions(args []string, getenv func(string) string) (*options, error) {
-	env := envReader{getenv: getenv}
+	env := envvar.Reader{Getenv: getenv}
 	o := &options{}
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
-	fs.IntVar(&o.Rows, "rows", env.int("BENCH_ROWS", 1_000_000), "rows per figure (BENCH_ROWS)")
-	fs.BoolVar(&o.Big, "big", env.bool("BENCH_BIG", false), "also measure delete_insert into a table of --big-factor × rows (BENCH_BIG)")
+	fs.IntVar(&o.Rows, "rows", env.Int("BENCH_ROWS", 1_000_000), "rows per figure (BENCH_ROWS)")
+	fs.BoolVar(&o.Big, "big", env.Bool("BENCH_BIG", false), "also measure delete_insert into a table of --big-factor × rows (BENCH_BIG)")
 	fs.IntVar(&o.BigFactor, "big-factor", 10, "size of the big table as a multiple of --rows")
 	fs.StringVar(&o.JSONFile, "json", getenv("BENCH_JSON"), "write the figures as one JSON object to this file (BENCH_JSON)")
-	rssRows := env.int("BENCH_RSS_ROWS", 5_000_000)
+	rssRows := env.Int("BENCH_RSS_ROWS", 5_000_000)
 	fs.IntVar(&o.RSSRows, "rss-rows", rssRows, "rows of the peak-RSS stream (BENCH_RSS_ROWS)")
-	fs.BoolVar(&o.RSS, "rss", env.bool("BENCH_RSS", false), "run the peak-RSS stream even when --rows < 1,000,000 (BENCH_RSS)")
+	fs.BoolVar(&o.RSS, "rss", env.Bool("BENCH_RSS", false), "run the peak-RSS stream even when --rows < 1,000,000 (BENCH_RSS)")
 	fs.StringVar(&o.ServerBin, "server-bin", "", "loadsvc binary to run; empty builds ./cmd/loadsvc")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of loadbench itself (the client) to this file")
 	fs.IntVar(&o.JSONBatch, "json-batch", 10_000, "rows per Load request of the JSON figure")
 	fs.IntVar(&o.MsgRows, "msg-rows", 5_000, "rows per LoadStream message")
 	fs.IntVar(&o.ChunkSize, "chunk-size", 1_000_000, "chunk_size (rows per COPY) of the streams")
-	fs.IntVar(&o.Repeat, "repeat", env.int("BENCH_REPEAT", 1), "run each figure this many times and keep the fastest, against noise from other processes (BENCH_REPEAT)")
+	fs.IntVar(&o.Repeat, "repeat", env.Int("BENCH_REPEAT", 1), "run each figure this many times and keep the fastest, against noise from other processes (BENCH_REPEAT)")
 	fs.IntVar(&o.PoolConns, "pool-conns", 4, "pool_max_conns of the server's database URL")
 	fs.Func("server-env", "`KEY=VALUE` for the server's environment, repeatable (the server has no pprof of its own; a build with one can be given its switch this way)", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -54,14 +55,14 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 		o.ServerEnv = append(o.ServerEnv, v)
 		return nil
 	})
-	fs.IntVar(&o.PGDurMS, "pg-durations", env.int("BENCH_PG_DURATIONS", 0), "show each figure's PostgreSQL statements that took at least this many ms, from the server log; 0: off (BENCH_PG_DURATIONS)")
+	fs.IntVar(&o.PGDurMS, "pg-durations", env.Int("BENCH_PG_DURATIONS", 0), "show each figure's PostgreSQL statements that took at least this many ms, from the server log; 0: off (BENCH_PG_DURATIONS)")
 	fs.BoolVar(&o.Quiet, "q", false, "print the results only, no progress lines")
 	figures := fs.String("figures", "", "comma-separated figures to run (copy, pgx_copy, load_json, stream_append, staged_delete_insert, stream_delete_insert, staged_refresh_delete_insert, refresh_delete_insert, big_delete_insert (with empty_delete_insert and staged_big_delete_insert), rss_stream); empty: all that the settings ask for")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if env.err != nil {
-		return nil, env.err
+	if env.Err != nil {
+		return nil, env.Err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -100,33 +101,3 @@ var figureKeys = map[string]bool{"copy": true, "pgx_copy": true, "load_json": tr
 
 // runs reports whether figure key is to run, as far as --figures says.
 func (o *options) runs(key string) bool { return o.Figures == nil || o.Figures[key] }
-
-// envReader reads typed environment variables, keeping the first bad one.
-type envReader struct {
-	getenv func(string) string
-	err    error
-}
-
-func (e *envReader) int(key string, def int) int {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q is not an integer", key, v)
-	}
-	return n
-}
-
-func (e *envReader) bool(key string, def bool) bool {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q is not a boolean such as 1 or 0", key, v)
-	}
-	return b
-}

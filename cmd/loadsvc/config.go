@@ -3,8 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/loadsvc/loadsvc/internal/envvar"
 )
 
 // config is everything the service reads at start: flags, each defaulting
@@ -51,41 +52,41 @@ type transport struct {
 
 // loadConfig parses args over the environment.
 func loadConfig(args []string, getenv func(string) string) (*config, error) {
-	env := envReader{getenv: getenv}
+	env := envvar.Reader{Getenv: getenv}
 	c := &config{}
 	fs := flag.NewFlagSet("loadsvc", flag.ContinueOnError)
-	fs.StringVar(&c.Listen, "listen", env.str("LOADSVC_LISTEN", "127.0.0.1:50051"), "gRPC listen address (LOADSVC_LISTEN)")
+	fs.StringVar(&c.Listen, "listen", env.Str("LOADSVC_LISTEN", "127.0.0.1:50051"), "gRPC listen address (LOADSVC_LISTEN)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; else LOADSVC_DATABASE_URL, DATABASE_URL, then PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE")
-	fs.StringVar(&c.LogFormat, "log-format", env.str("LOADSVC_LOG_FORMAT", "json"), "log format: json or console (LOADSVC_LOG_FORMAT)")
-	fs.StringVar(&c.LogLevel, "log-level", env.str("LOADSVC_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LOADSVC_LOG_LEVEL)")
-	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
-	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", int64(env.int("LOADSVC_MAX_INFLIGHT_BYTES", 256<<20)),
+	fs.StringVar(&c.LogFormat, "log-format", env.Str("LOADSVC_LOG_FORMAT", "json"), "log format: json or console (LOADSVC_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env.Str("LOADSVC_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LOADSVC_LOG_LEVEL)")
+	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.Int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
+	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", int64(env.Int("LOADSVC_MAX_INFLIGHT_BYTES", 256<<20)),
 		"request bytes held decoded at once, server-wide; a request waits for its share; 0 for no bound (LOADSVC_MAX_INFLIGHT_BYTES)")
-	fs.IntVar(&c.MaxRows, "max-rows", env.int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
-	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")
-	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
-	fs.DurationVar(&c.AcquireTimeout, "acquire-timeout", env.dur("LOADSVC_ACQUIRE_TIMEOUT", 30*time.Second), "longest wait for a pooled connection (LOADSVC_ACQUIRE_TIMEOUT)")
-	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")
-	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
-	fs.DurationVar(&c.StreamIdle, "stream-idle-timeout", env.dur("LOADSVC_STREAM_IDLE_TIMEOUT", time.Minute),
+	fs.IntVar(&c.MaxRows, "max-rows", env.Int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
+	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.Int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.Dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
+	fs.DurationVar(&c.AcquireTimeout, "acquire-timeout", env.Dur("LOADSVC_ACQUIRE_TIMEOUT", 30*time.Second), "longest wait for a pooled connection (LOADSVC_ACQUIRE_TIMEOUT)")
+	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.Dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")
+	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.Dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
+	fs.DurationVar(&c.StreamIdle, "stream-idle-timeout", env.Dur("LOADSVC_STREAM_IDLE_TIMEOUT", time.Minute),
 		"a LoadStream that sends no message for this long ends with DEADLINE_EXCEEDED and is rolled back; 0 for none (LOADSVC_STREAM_IDLE_TIMEOUT)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
-	fs.DurationVar(&c.HealthInterval, "health-interval", env.dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
-	fs.StringVar(&c.TLSCert, "tls-cert", env.str("LOADSVC_TLS_CERT", ""), "TLS certificate file; reloaded on change and on SIGHUP (LOADSVC_TLS_CERT)")
-	fs.StringVar(&c.TLSKey, "tls-key", env.str("LOADSVC_TLS_KEY", ""), "TLS private key file (LOADSVC_TLS_KEY)")
-	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env.str("LOADSVC_TLS_CLIENT_CA", ""), "CA bundle that client certificates must chain to: mTLS (LOADSVC_TLS_CLIENT_CA)")
-	fs.StringVar(&c.TokensFile, "auth-tokens-file", env.str("LOADSVC_AUTH_TOKENS_FILE", ""), "bearer tokens, one a line, with optional per-token tables=; unset: no authentication (LOADSVC_AUTH_TOKENS_FILE)")
-	fs.StringVar(&c.AllowTables, "allow-tables", env.str("LOADSVC_ALLOW_TABLES", ""), "comma-separated schema.table globs a load may write; unset: every table (LOADSVC_ALLOW_TABLES)")
-	fs.StringVar(&c.MetricsListen, "metrics-listen", env.str("LOADSVC_METRICS_LISTEN", ""), "address of the Prometheus /metrics listener; unset: off (LOADSVC_METRICS_LISTEN)")
-	fs.StringVar(&c.LedgerSchema, "ledger-schema", env.str("LOADSVC_LEDGER_SCHEMA", "loadsvc"), "schema of the request_id ledger table (LOADSVC_LEDGER_SCHEMA)")
-	fs.StringVar(&c.LedgerTable, "ledger-table", env.str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created when first needed (LOADSVC_LEDGER_TABLE)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.Dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.HealthInterval, "health-interval", env.Dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env.Str("LOADSVC_TLS_CERT", ""), "TLS certificate file; reloaded on change and on SIGHUP (LOADSVC_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env.Str("LOADSVC_TLS_KEY", ""), "TLS private key file (LOADSVC_TLS_KEY)")
+	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env.Str("LOADSVC_TLS_CLIENT_CA", ""), "CA bundle that client certificates must chain to: mTLS (LOADSVC_TLS_CLIENT_CA)")
+	fs.StringVar(&c.TokensFile, "auth-tokens-file", env.Str("LOADSVC_AUTH_TOKENS_FILE", ""), "bearer tokens, one a line, with optional per-token tables=; unset: no authentication (LOADSVC_AUTH_TOKENS_FILE)")
+	fs.StringVar(&c.AllowTables, "allow-tables", env.Str("LOADSVC_ALLOW_TABLES", ""), "comma-separated schema.table globs a load may write; unset: every table (LOADSVC_ALLOW_TABLES)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", env.Str("LOADSVC_METRICS_LISTEN", ""), "address of the Prometheus /metrics listener; unset: off (LOADSVC_METRICS_LISTEN)")
+	fs.StringVar(&c.LedgerSchema, "ledger-schema", env.Str("LOADSVC_LEDGER_SCHEMA", "loadsvc"), "schema of the request_id ledger table (LOADSVC_LEDGER_SCHEMA)")
+	fs.StringVar(&c.LedgerTable, "ledger-table", env.Str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created when first needed (LOADSVC_LEDGER_TABLE)")
 	c.bindSecurity(fs, &env)
 	c.bindTransport(fs, &env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if env.err != nil {
-		return nil, env.err
+	if env.Err != nil {
+		return nil, env.Err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -106,72 +107,23 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 
 // bindSecurity defines the flags of the listener's exposure and of the
 // files reloaded while the service runs.
-func (c *config) bindSecurity(fs *flag.FlagSet, env *envReader) {
-	fs.BoolVar(&c.AllowUnauthenticated, "allow-unauthenticated", env.bool("LOADSVC_ALLOW_UNAUTHENTICATED", false),
+func (c *config) bindSecurity(fs *flag.FlagSet, env *envvar.Reader) {
+	fs.BoolVar(&c.AllowUnauthenticated, "allow-unauthenticated", env.Bool("LOADSVC_ALLOW_UNAUTHENTICATED", false),
 		"serve a non-loopback address without tokens or client certificates, so that anyone who reaches it may write (LOADSVC_ALLOW_UNAUTHENTICATED)")
-	fs.DurationVar(&c.ReloadInterval, "reload-interval", env.dur("LOADSVC_RELOAD_INTERVAL", 10*time.Second),
+	fs.DurationVar(&c.ReloadInterval, "reload-interval", env.Dur("LOADSVC_RELOAD_INTERVAL", 10*time.Second),
 		"how often the token file and the TLS files are checked for changes; a removed token ends its calls within it (LOADSVC_RELOAD_INTERVAL)")
 }
 
 // bindTransport defines the flags that bound a client's connection.
-func (c *config) bindTransport(fs *flag.FlagSet, env *envReader) {
-	fs.IntVar(&c.MaxConcurrentStreams, "max-concurrent-streams", env.int("LOADSVC_MAX_CONCURRENT_STREAMS", 100),
+func (c *config) bindTransport(fs *flag.FlagSet, env *envvar.Reader) {
+	fs.IntVar(&c.MaxConcurrentStreams, "max-concurrent-streams", env.Int("LOADSVC_MAX_CONCURRENT_STREAMS", 100),
 		"most calls one client connection runs at once; more wait on the client; 0 for no limit (LOADSVC_MAX_CONCURRENT_STREAMS)")
-	fs.DurationVar(&c.KeepaliveMinTime, "keepalive-min-time", env.dur("LOADSVC_KEEPALIVE_MIN_TIME", 10*time.Second),
+	fs.DurationVar(&c.KeepaliveMinTime, "keepalive-min-time", env.Dur("LOADSVC_KEEPALIVE_MIN_TIME", 10*time.Second),
 		"a client that pings more often is disconnected (GOAWAY too_many_pings) (LOADSVC_KEEPALIVE_MIN_TIME)")
-	fs.DurationVar(&c.KeepaliveTime, "keepalive-time", env.dur("LOADSVC_KEEPALIVE_TIME", time.Minute),
+	fs.DurationVar(&c.KeepaliveTime, "keepalive-time", env.Dur("LOADSVC_KEEPALIVE_TIME", time.Minute),
 		"the server pings a connection quiet for this long (LOADSVC_KEEPALIVE_TIME)")
-	fs.DurationVar(&c.KeepaliveTimeout, "keepalive-timeout", env.dur("LOADSVC_KEEPALIVE_TIMEOUT", 20*time.Second),
+	fs.DurationVar(&c.KeepaliveTimeout, "keepalive-timeout", env.Dur("LOADSVC_KEEPALIVE_TIMEOUT", 20*time.Second),
 		"and closes it when the ping is not answered within this (LOADSVC_KEEPALIVE_TIMEOUT)")
-	fs.DurationVar(&c.MaxConnectionIdle, "max-connection-idle", env.dur("LOADSVC_MAX_CONNECTION_IDLE", 15*time.Minute),
+	fs.DurationVar(&c.MaxConnectionIdle, "max-connection-idle", env.Dur("LOADSVC_MAX_CONNECTION_IDLE", 15*time.Minute),
 		"a connection without a call for this long is closed (GOAWAY); 0 for never (LOADSVC_MAX_CONNECTION_IDLE)")
-}
-
-// envReader reads typed environment variables, keeping the first bad one.
-type envReader struct {
-	getenv func(string) string
-	err    error
-}
-
-func (e *envReader) str(key, def string) string {
-	if v := e.getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-func (e *envReader) int(key string, def int) int {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q is not an integer", key, v)
-	}
-	return n
-}
-
-func (e *envReader) bool(key string, def bool) bool {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q is not a boolean: use true or false", key, v)
-	}
-	return b
-}
-
-func (e *envReader) dur(key string, def time.Duration) time.Duration {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%s=%q is not a duration such as 30s or 5m", key, v)
-	}
-	return d
 }
