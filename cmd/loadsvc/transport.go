@@ -12,12 +12,7 @@ import (
 // keepalive (a client cannot flood pings, a dead peer's connection is
 // found and closed, an idle one is let go).
 func (t transport) serverOptions() []grpc.ServerOption {
-	streams := uint32(math.MaxUint32)
-	if t.MaxConcurrentStreams > 0 {
-		streams = uint32(min(t.MaxConcurrentStreams, math.MaxUint32))
-	}
-	return []grpc.ServerOption{
-		grpc.MaxConcurrentStreams(streams),
+	opts := []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: t.KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			MaxConnectionIdle: t.MaxConnectionIdle,
@@ -25,4 +20,8 @@ func (t transport) serverOptions() []grpc.ServerOption {
 			Timeout:           t.KeepaliveTimeout,
 		}),
 	}
+	if t.MaxConcurrentStreams > 0 { // 0: gRPC's default, no bound
+		opts = append(opts, grpc.MaxConcurrentStreams(uint32(min(t.MaxConcurrentStreams, math.MaxUint32))))
+	}
+	return opts
 }
