@@ -25,23 +25,6 @@ import (
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
-// newPool opens a pool on url, closed at cleanup.
-func newPool(t *testing.T, url string) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
-	pgexec.ConfigurePool(cfg, 3*time.Second)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
 // serveGRPC runs the load service on a loopback port, observed and
 // intercepted by m as cmd/loadsvc wires it, and returns a client of it.
 func serveGRPC(t *testing.T, m *metrics.Metrics, pool *pgxpool.Pool) loadsvcv1.LoadServiceClient {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loadsvc/loadsvc/internal/metrics"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -23,11 +24,11 @@ const rowSecret = "row-value-7f3a9c"
 func TestMetricsFollowLoads(t *testing.T) {
 	t.Parallel()
 	url := cluster.NewDatabase(t)
-	admin := newPool(t, url)
+	admin := testenv.NewPool(t, url, 4)
 	if _, err := admin.Exec(context.Background(), `CREATE TABLE nav (id int PRIMARY KEY, v text)`); err != nil {
 		t.Fatal(err)
 	}
-	pool := newPool(t, url)
+	pool := testenv.NewPool(t, url, 4)
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, pool)
 	client := serveGRPC(t, m, pool)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
@@ -86,7 +87,7 @@ func TestUnreachableDatabase(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	pool := newPool(t, "postgres://postgres:secret@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=2", 1)
+	pool := testenv.NewPool(t, "postgres://postgres:secret@127.0.0.1:"+strconv.Itoa(port)+"/db?sslmode=disable&connect_timeout=2", 1)
 	e := &pgexec.Executor{Pool: pool, AcquireTimeout: 3 * time.Second}
 	_, err = e.Run(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend}, loader.OneBatch(testrows.Batch(t, []row{{"id": 1}})))
 	var ce *loader.ConnectError

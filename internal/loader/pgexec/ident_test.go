@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
@@ -157,7 +158,7 @@ func TestScriptIdentifierAbuse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			url := cluster.NewDatabase(t)
-			pool := newPool(t, url, 1)
+			pool := testenv.NewPool(t, url, 1)
 			q := loader.QuoteIdent(tt.table)
 			ddl := `CREATE TABLE x (id int); INSERT INTO x VALUES (1);
 CREATE TABLE ` + q + ` (id int PRIMARY KEY, "v""" text)`
@@ -203,7 +204,7 @@ func TestScriptClientEncoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			url := cluster.NewDatabase(t)
-			pool := newPool(t, url, 1)
+			pool := testenv.NewPool(t, url, 1)
 			if _, err := pool.Exec(ctxT(t), tt.ddl); err != nil {
 				t.Fatal(err)
 			}

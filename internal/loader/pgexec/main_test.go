@@ -15,6 +15,7 @@ import (
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
@@ -36,26 +37,10 @@ type bundle struct {
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	b := &bundle{url: cluster.NewDatabase(t)}
-	b.pool = newPool(t, b.url, 2)
-	b.admin = newPool(t, b.url, 2)
+	b.pool = testenv.NewPool(t, b.url, 2)
+	b.admin = testenv.NewPool(t, b.url, 2)
 	b.exec = &pgexec.Executor{Pool: b.pool, AcquireTimeout: 5 * time.Second, StatementTimeout: 20 * time.Second}
 	return b
-}
-
-func newPool(t *testing.T, url string, maxConns int32) *pgxpool.Pool {
-	t.Helper()
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = maxConns
-	pgexec.ConfigurePool(cfg, 3*time.Second)
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 func ctxT(t *testing.T) context.Context {

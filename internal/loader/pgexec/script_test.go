@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
@@ -82,7 +83,7 @@ INSERT INTO "年金.计划" SELECT 'P' || (g % 2), g, 'old', g FROM generate_ser
 			t.Parallel()
 			b := setup(t)
 			scriptURL := cluster.NewDatabase(t)
-			scriptPool := newPool(t, scriptURL, 1)
+			scriptPool := testenv.NewPool(t, scriptURL, 1)
 			b.sql(t, tt.ddl)
 			if _, err := scriptPool.Exec(ctxT(t), tt.ddl); err != nil {
 				t.Fatal(err)
