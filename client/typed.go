@@ -55,7 +55,6 @@ const (
 	kindJSON              // json_values
 )
 
-
 // cell is one encoded value.
 type cell struct {
 	kind kind

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"github.com/loadsvc/loadsvc/internal/testenv"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 // nonroot is distroless's "nonroot" user and group, the image's USER.
@@ -68,7 +68,7 @@ func TestBinaryIsStatic(t *testing.T) {
 // and asks its gRPC health service, as the kubelet's probes do.
 func TestBinaryServesAsNonRoot(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(binary, "--listen", addr)
 	cmd.Env = []string{}
 	out := &testenv.SyncBuffer{}
@@ -145,15 +145,4 @@ func checkHealth(t *testing.T, addr string, out *testenv.SyncBuffer) {
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("health of loadsvc.v1.LoadService without a database: %v %v; want NOT_SERVING", resp.GetStatus(), err)
 	}
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }

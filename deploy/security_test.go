@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/loadsvc/loadsvc/internal/auth"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -170,7 +170,7 @@ func TestImageRefusesOpenListenerWithoutAuth(t *testing.T) {
 // and the loopback address that reaches it.
 func allInterfaces(t *testing.T) (listen, addr string) {
 	t.Helper()
-	_, p, err := net.SplitHostPort(freeAddr(t))
+	_, p, err := net.SplitHostPort(testenv.FreeAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func deploymentEnv(t *testing.T, b *base, tokens string) []string {
 		case e.Name == "LOADSVC_AUTH_TOKENS_FILE":
 			out = append(out, e.Name+"="+tokens)
 		case e.Name == "LOADSVC_METRICS_LISTEN":
-			out = append(out, e.Name+"="+freeAddr(t))
+			out = append(out, e.Name+"="+testenv.FreeAddr(t))
 		default:
 			out = append(out, e.Name+"="+e.Value)
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/loadsvc/loadsvc/internal/pgcluster"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -70,7 +71,7 @@ func startServer(ctx context.Context, bin, dir, databaseURL string, maxRows int,
 }
 
 func tryStartServer(ctx context.Context, bin, dir, databaseURL string, maxRows int, env []string) (*server, error) {
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -198,13 +199,4 @@ func (s *server) logTail() string {
 		}
 	}
 	return string(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

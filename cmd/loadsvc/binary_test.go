@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/loadsvc/loadsvc/internal/testenv"
 	"os"
 	"os/exec"
 	"strconv"
@@ -9,6 +8,8 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 // binProc is the loadsvc binary running as a process of its own, for the
@@ -25,7 +26,7 @@ type binProc struct {
 // own database environment) and waits until it serves health checks.
 func startBinary(t *testing.T, env []string, args ...string) *binProc {
 	t.Helper()
-	p := &binProc{addr: freeAddr(t), out: &testenv.SyncBuffer{}, done: make(chan error, 1)}
+	p := &binProc{addr: testenv.FreeAddr(t), out: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"--listen", p.addr}, args...)...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

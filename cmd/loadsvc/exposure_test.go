@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/loadsvc/loadsvc/internal/testenv"
 	"net"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -73,7 +73,7 @@ func TestCheckExposure(t *testing.T) {
 // and the loopback address that reaches it.
 func allInterfaces(t *testing.T) (listen, addr string) {
 	t.Helper()
-	_, port, err := net.SplitHostPort(freeAddr(t))
+	_, port, err := net.SplitHostPort(testenv.FreeAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}

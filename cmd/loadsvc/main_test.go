@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/loadsvc/loadsvc/internal/testenv"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -70,7 +69,7 @@ func environ(env []string) func(string) string {
 // waits until it serves health checks; the test's end stops it.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	return startOn(t, addr, addr, env, args...)
 }
 
@@ -143,16 +142,6 @@ func waitHealth(t *testing.T, p *proc, service string, want healthpb.HealthCheck
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func jsonRows(t *testing.T, first, n int) []*structpb.Struct {
@@ -242,7 +231,7 @@ func TestMalformedURLStops(t *testing.T) {
 		{"DATABASE_URL=postgres://loader:hunter2secret@localhost:99999999/db"},
 	} {
 		out := &testenv.SyncBuffer{}
-		err := realMain(context.Background(), []string{"--listen", freeAddr(t)}, environ(env), out)
+		err := realMain(context.Background(), []string{"--listen", testenv.FreeAddr(t)}, environ(env), out)
 		if err == nil {
 			t.Fatalf("%v: started:\n%s", env, out)
 		}

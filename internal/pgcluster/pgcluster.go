@@ -147,7 +147,7 @@ func Start() (*Cluster, error) {
 	// A free port found now can be taken by someone else before postgres
 	// binds it (parallel test binaries do exactly that); pick another then.
 	for attempt := 1; ; attempt++ {
-		if c.port, err = freePort(); err != nil {
+		if c.port, err = FreePort(); err != nil {
 			return nil, fmt.Errorf("pgcluster: find a free port: %w", err)
 		}
 		if err := c.writePortConf(); err != nil {
@@ -524,7 +524,8 @@ func (c *Cluster) writePortConf() error {
 	return c.chown(p)
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -13,6 +13,7 @@ package testenv
 import (
 	"context"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 
 	"github.com/loadsvc/loadsvc/internal/dsn"
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
+	"github.com/loadsvc/loadsvc/internal/pgcluster"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/server"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
@@ -252,4 +254,15 @@ func Texts(t testing.TB, pool *pgxpool.Pool, sql string) []string {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return out
+}
+
+// FreeAddr is a 127.0.0.1 address whose port was free a moment ago, for a
+// server a test starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := pgcluster.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }

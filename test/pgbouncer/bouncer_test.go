@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loadsvc/loadsvc/internal/pgcluster"
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 )
 
@@ -179,7 +180,7 @@ func (b *bouncer) chown(paths ...string) error {
 // launch starts pgbouncer on a free port and waits until it accepts
 // connections.
 func (b *bouncer) launch(clusterPort int) error {
-	port, err := freePort()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		return err
 	}
@@ -266,15 +267,6 @@ func (b *bouncer) close() error {
 }
 
 func (b *bouncer) remove() { _ = os.RemoveAll(b.dir) }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // createSingleDB creates the database PgBouncer serves through one server
 // connection (see bouncerConfig).

@@ -36,7 +36,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"github.com/loadsvc/loadsvc/internal/testenv"
 	"math/big"
 	"net"
 	"net/http"
@@ -48,6 +47,7 @@ import (
 	"time"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 var (
@@ -107,7 +107,7 @@ func serve(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	pki := newPKI(t)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	out := &testenv.SyncBuffer{}
 	cmd := exec.Command(binary, "--listen", addr, "--database-url", url, "--log-format", "console",
 		"--log-level", "error", "--auth-tokens-file", tokens, "--max-rows", "100000",
@@ -324,16 +324,6 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }
 
 func randomHex(t *testing.T, n int) string {

@@ -9,8 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/loadsvc/loadsvc/internal/testenv"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 // readmeAddr is the address the README's examples use; the tests rewrite it
@@ -198,7 +197,7 @@ func startServer(t *testing.T) *server {
 	sqlExec(t, s.url, demoDDL(t))
 	// Always a free port of our own (the examples are rewritten to it):
 	// 50051 may be taken by `make run`, or taken between a check and the bind.
-	s.addr = freeAddr(t)
+	s.addr = testenv.FreeAddr(t)
 	cmd := exec.Command(filepath.Join(binDir, "loadsvc"), "--listen", s.addr, "--database-url", s.url, "--log-format", "console")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
@@ -238,16 +237,6 @@ func startServer(t *testing.T) *server {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // result is what a shell command did.
