@@ -461,21 +461,35 @@ func mapEntry(e []byte) (key, value []byte, err error) {
 		}
 		switch num {
 		case entryKey:
+			// The last key counts, and callers check it; proto checks
+			// every one it parses, so one given before it is checked here.
+			if key != nil && !utf8.Valid(key) {
+				return nil, nil, errInvalidUTF8
+			}
 			key = val
 		case entryValue:
-			value = merged(value, val)
+			if value, err = merged(value, val); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return key, value, nil
 }
 
 // merged is a message field given again: proto merges the two, which is
-// what parsing their bytes one after the other does.
-func merged(prev, next []byte) []byte {
+// what parsing their bytes one after the other does, once each has parsed
+// on its own (a field cut short at the end of one must not be completed by
+// the next).
+func merged(prev, next []byte) ([]byte, error) {
 	if prev == nil {
-		return next
+		return next, nil
 	}
-	return append(append(make([]byte, 0, len(prev)+len(next)), prev...), next...)
+	for _, b := range [][]byte{prev, next} {
+		if err := eachField(b, func(protowire.Number, protowire.Type, []byte) error { return nil }); err != nil {
+			return nil, err
+		}
+	}
+	return append(append(make([]byte, 0, len(prev)+len(next)), prev...), next...), nil
 }
 
 var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
@@ -512,7 +526,9 @@ func lastKind(v []byte, check bool) (protowire.Number, []byte, error) {
 			return 0, nil, errInvalidUTF8
 		}
 		if num == kind && (num == valueStruct || num == valueList) {
-			val = merged(raw, val) // the same message case again: merged
+			if val, err = merged(raw, val); err != nil { // the same message case again
+				return 0, nil, err
+			}
 		}
 		kind, raw = num, val
 	}
