@@ -530,6 +530,12 @@ func lastKind(v []byte, check bool) (protowire.Number, []byte, error) {
 				return 0, nil, err
 			}
 		}
+		if check && num != kind && (kind == valueStruct || kind == valueList) {
+			// proto parses an object or list that a later field replaces
+			if _, err := nestedValue(kind, raw, 0); err != nil {
+				return 0, nil, err
+			}
+		}
 		kind, raw = num, val
 	}
 	return kind, raw, nil

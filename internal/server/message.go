@@ -111,8 +111,8 @@ const maxCells = 8 << 20
 // cfg is the admitted load's: its row limit refuses a message before any
 // row is decoded, its key columns are checked in every JSON row.
 func (p parts) decodeRows(cfg *loader.Config, offset int, fixed []string) (*loader.Batch, error) {
-	if len(p.typed) > 0 || p.rows == 0 {
-		return p.decodeOther(cfg, offset)
+	if typed, err := p.typedForm(); typed || err != nil {
+		return p.decodeOther(cfg, offset, err)
 	}
 	j, err := p.jsonRows(cfg, offset, fixed)
 	if err != nil {
@@ -124,19 +124,38 @@ func (p parts) decodeRows(cfg *loader.Config, offset int, fixed []string) (*load
 // rowSource is decodeRows as a source that decodes JSON rows a slice at a
 // time, as the load copies them.
 func (p parts) rowSource(cfg *loader.Config) (loader.Source, error) {
-	if len(p.typed) > 0 || p.rows == 0 {
-		b, err := p.decodeOther(cfg, 0)
+	if typed, err := p.typedForm(); typed || err != nil {
+		b, err := p.decodeOther(cfg, 0, err)
 		return loader.OneBatch(b), err
 	}
 	return p.jsonRows(cfg, 0, nil)
 }
 
-// decodeOther decodes typed rows, or none.
-func (p parts) decodeOther(cfg *loader.Config, offset int) (*loader.Batch, error) {
-	if p.rows > 0 {
-		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
+// typedForm reports whether the message's rows are typed (or absent): its
+// typed_rows hold a column, or it has no JSON rows. A typed_rows without a
+// column is no typed rows, as proto reads it, but it must parse.
+func (p parts) typedForm() (bool, error) {
+	columns := false
+	for _, tr := range p.typed {
+		err := eachField(tr, func(num protowire.Number, typ protowire.Type, _ []byte) error {
+			columns = columns || (num == typedColumns && typ == protowire.BytesType)
+			return nil
+		})
+		if err != nil {
+			return true, err
+		}
 	}
-	if len(p.typed) == 0 {
+	return columns || p.rows == 0, nil
+}
+
+// decodeOther decodes typed rows, or none; malformed is typedForm's error.
+func (p parts) decodeOther(cfg *loader.Config, offset int, malformed error) (*loader.Batch, error) {
+	switch {
+	case malformed != nil:
+		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + malformed.Error()}
+	case p.rows > 0:
+		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "a message carries rows or typed_rows, not both"}
+	case len(p.typed) == 0:
 		return nil, nil
 	}
 	return decodeTyped(cfg, p.typed, offset)
