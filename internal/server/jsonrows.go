@@ -592,7 +592,16 @@ func nestedOf(value []byte, depth int) (any, error) {
 	}
 	switch kind {
 	case valueNumber:
-		return math.Float64frombits(fixed64(raw)), nil
+		f := math.Float64frombits(fixed64(raw))
+		switch { // what structpb's AsInterface gives, as JSON has no such numbers
+		case math.IsNaN(f):
+			return "NaN", nil
+		case math.IsInf(f, 1):
+			return "Infinity", nil
+		case math.IsInf(f, -1):
+			return "-Infinity", nil
+		}
+		return f, nil
 	case valueString:
 		return string(raw), nil
 	case valueBool:
