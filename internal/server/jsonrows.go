@@ -56,9 +56,34 @@ type jsonRows struct {
 	fixed   bool           // columns come from the stream's first message
 	arena   []byte         // the current batch's number texts
 	spare   []loader.Field // the current batch's fields
-	// keyNames are the load's key columns, keys their positions in it.
+	// keyNames are the load's key columns, keys their positions in it,
+	// and keyAt the position of each of columns (-1: not a key), which
+	// the scan asks once a row's entry has found its column.
 	keyNames []string
 	keys     map[string]int
+	keyAt    []int
+	// slots remembers where each column name was last found, by a cheap
+	// hash of the name, so that finding one takes a single comparison in
+	// whatever order the rows give their keys.
+	slots [64]uint16
+}
+
+// newJSONRows is the rows of msg, the first of which is row offset of the
+// load, not yet scanned; fixed are a stream's columns, nil for a message
+// that finds its own.
+func newJSONRows(msg []byte, rows, offset int, keys, fixed []string) *jsonRows {
+	j := &jsonRows{msg: msg, rows: rows, offset: offset, keyNames: keys, keys: make(map[string]int, len(keys)), index: make(map[string]int, len(fixed))}
+	for i, k := range keys {
+		j.keys[k] = i
+	}
+	if fixed != nil {
+		j.columns, j.fixed = fixed, true
+		for i, c := range fixed {
+			j.index[c] = i
+			j.keyAt = append(j.keyAt, j.keyOf(c))
+		}
+	}
+	return j
 }
 
 // scan finds the columns of the rows and checks every value, before any
@@ -76,7 +101,7 @@ func (j *jsonRows) scan(maxColumns int) error {
 		return nil
 	}
 	if !j.fixed { // what a refused half found is found again
-		j.columns, j.index = nil, make(map[string]int)
+		j.columns, j.index, j.keyAt = nil, make(map[string]int), nil
 	}
 	return j.scanRows(j.msg, 0, maxColumns)
 }
@@ -117,11 +142,12 @@ func (j *jsonRows) scanHalves(maxColumns int) bool {
 	if j.fixed {
 		return true
 	}
-	j.columns, j.index = halves[0].columns, halves[0].index
+	j.columns, j.index, j.keyAt = halves[0].columns, halves[0].index, halves[0].keyAt
 	for _, c := range halves[1].columns {
 		if _, ok := j.index[c]; !ok {
 			j.index[c] = len(j.columns)
 			j.columns = append(j.columns, c)
+			j.keyAt = append(j.keyAt, j.keyOf(c))
 		}
 	}
 	return len(j.columns) <= maxColumns
@@ -132,9 +158,9 @@ var errSplit = errors.New("split")
 // half is a scanner for part of j's rows: its own columns, unless the
 // stream fixed them (then only read).
 func (j *jsonRows) half() *jsonRows {
-	h := &jsonRows{offset: j.offset, keyNames: j.keyNames, keys: j.keys, fixed: j.fixed, columns: j.columns, index: j.index}
+	h := &jsonRows{offset: j.offset, keyNames: j.keyNames, keys: j.keys, fixed: j.fixed, columns: j.columns, index: j.index, keyAt: j.keyAt}
 	if !j.fixed {
-		h.columns, h.index = nil, make(map[string]int)
+		h.columns, h.index, h.keyAt = nil, make(map[string]int), nil
 	}
 	return h
 }
@@ -147,14 +173,15 @@ func (j *jsonRows) scanRows(msg []byte, first, maxColumns int) error {
 		entries, keys := 0, uint64(0)
 		err := eachEntry(row, false, func(key, value []byte) error {
 			entries++
-			if err := j.column(i, key); err != nil {
+			c, err := j.column(i, key)
+			if err != nil {
 				return err
 			}
 			present, err := j.check(i, key, value)
 			// The loader's intake checks key values again, batch by batch, for
 			// every source; this check is what lets a bad row of a unary
 			// request, decoded lazily, be refused before any connection.
-			if k, ok := j.keys[string(key)]; ok { // the last entry of a key wins
+			if k := j.keyAt[c]; k >= 0 { // the last entry of a key wins
 				keys &^= 1 << k
 				if present {
 					keys |= 1 << k
@@ -179,29 +206,39 @@ func (j *jsonRows) scanRows(msg []byte, first, maxColumns int) error {
 	return missing.err(j)
 }
 
-// column interns a row's column name, refusing one that cannot be.
-func (j *jsonRows) column(i int, key []byte) error {
-	if _, ok := j.columnOf(key); ok {
-		return nil
+// column interns a row's column name, refusing one that cannot be, and
+// returns its index.
+func (j *jsonRows) column(i int, key []byte) (int, error) {
+	if c, ok := j.columnOf(key); ok {
+		return c, nil
 	}
 	if !utf8.Valid(key) { // a known name is valid
-		return errInvalidUTF8
+		return 0, errInvalidUTF8
 	}
 	name := string(key)
 	if j.fixed {
-		return invalidRow(j.offset+i, name, "row %d: column %s is not among the columns of the load (%s); the first message of a stream fixes them",
+		return 0, invalidRow(j.offset+i, name, "row %d: column %s is not among the columns of the load (%s); the first message of a stream fixes them",
 			j.offset+i, loader.QuoteIdent(name), quoteNames(j.columns))
 	}
 	if err := loader.CheckIdent(name); err != nil {
-		return invalidRow(j.offset+i, name, "row %d: column name %v", j.offset+i, err)
+		return 0, invalidRow(j.offset+i, name, "row %d: column name %v", j.offset+i, err)
 	}
 	if len(j.index) >= maxColumns {
-		return &loader.ValidationError{Field: "rows", Row: j.offset + i, Reason: fmt.Sprintf(
+		return 0, &loader.ValidationError{Field: "rows", Row: j.offset + i, Reason: fmt.Sprintf(
 			"row %d brings column number %d; a load may carry at most %d distinct columns (PostgreSQL's own limit)", j.offset+i, len(j.index)+1, maxColumns)}
 	}
 	j.index[name] = len(j.columns)
 	j.columns = append(j.columns, name)
-	return nil
+	j.keyAt = append(j.keyAt, j.keyOf(name))
+	return len(j.columns) - 1, nil
+}
+
+// keyOf is a column's position among the load's keys, -1 for none.
+func (j *jsonRows) keyOf(name string) int {
+	if k, ok := j.keys[name]; ok {
+		return k
+	}
+	return -1
 }
 
 // check refuses a value that cannot be decoded or stored, and says whether
@@ -258,9 +295,33 @@ func (m *keyMissing) err(j *jsonRows) error {
 	return loader.MissingKey(m.row, j.keyNames[m.key])
 }
 
-// columnOf is the index of a known column. A few columns are compared
-// one by one, which is cheaper than hashing the name.
+// columnOf is the index of a known column: where its slot says it was
+// last found, or else looked up and remembered there. A slot may be stale
+// (columns are sorted, or names share a slot), so a hit is checked.
 func (j *jsonRows) columnOf(key []byte) (int, bool) {
+	h := slotOf(key)
+	if c := int(j.slots[h]); c < len(j.columns) && j.columns[c] == string(key) { // no allocation
+		return c, true
+	}
+	c, ok := j.lookup(key)
+	if ok {
+		j.slots[h] = uint16(c)
+	}
+	return c, ok
+}
+
+// slotOf is a column name's slot: its length and three of its bytes.
+func slotOf(key []byte) int {
+	if len(key) == 0 {
+		return 0
+	}
+	n := uint(len(key))
+	return int((n*7 + uint(key[0])*31 + uint(key[n/2])*131 + uint(key[n-1])*17) % 64)
+}
+
+// lookup is the index of a known column. A few columns are compared one by
+// one, which is cheaper than hashing the name.
+func (j *jsonRows) lookup(key []byte) (int, bool) {
 	if len(j.columns) <= 8 {
 		for c, name := range j.columns {
 			if name == string(key) { // no allocation
@@ -281,6 +342,7 @@ func (j *jsonRows) sortColumns() {
 	slices.Sort(j.columns)
 	for k, c := range j.columns {
 		j.index[c] = k
+		j.keyAt[k] = j.keyOf(c)
 	}
 }
 
@@ -450,6 +512,12 @@ func eachEntry(st []byte, check bool, fn func(key, value []byte) error) error {
 // mapEntry is the key and value of one map entry; proto3 keeps the last of
 // each.
 func mapEntry(e []byte) (key, value []byte, err error) {
+	// The common entry: a key, then a value, each with a one-byte length.
+	if len(e) >= 4 && e[0] == entryKey<<3|byte(protowire.BytesType) && e[1] < 0x80 {
+		if k := 2 + int(e[1]); k+2 <= len(e) && e[k] == entryValue<<3|byte(protowire.BytesType) && e[k+1] < 0x80 && k+2+int(e[k+1]) == len(e) {
+			return e[2:k], e[k+2:], nil
+		}
+	}
 	for len(e) > 0 {
 		num, typ, val, rest, err := nextField(e)
 		if err != nil || num == 0 {

@@ -170,6 +170,42 @@ func TestJSONRowColumns(t *testing.T) {
 	}
 }
 
+// Column names that share a slot of jsonRows.columnOf, given in a
+// different order in every row, and rows of more columns than are compared
+// one by one, land in their own columns.
+func TestJSONRowColumnSlots(t *testing.T) {
+	t.Parallel()
+	a, b := []byte("a1b2c"), []byte("a3b4c")
+	if slotOf(a) != slotOf(b) {
+		t.Fatalf("%s and %s no longer share a slot: choose two that do", a, b)
+	}
+	var rows []map[string]any
+	for i := range 300 {
+		r := map[string]any{string(a): i, string(b): -i}
+		if i%3 == 0 {
+			for c := range 12 {
+				r[fmt.Sprintf("wide_%02d", c)] = fmt.Sprint(i, c)
+			}
+		}
+		rows = append(rows, r)
+	}
+	msg := marshalRows(t, rows...) // Go marshals a map in random order
+	agreesWithReference(t, msg)
+	got, err := decodeWire(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := len(got.Columns)
+	if got.Columns[0] != string(a) || got.Columns[1] != string(b) || w != 14 {
+		t.Fatalf("columns %q", got.Columns)
+	}
+	for i := range rows {
+		if x, y := got.Values[i*w].Text, got.Values[i*w+1].Text; x != fmt.Sprint(i) || y != fmt.Sprint(-i) {
+			t.Fatalf("row %d: %s=%s %s=%s", i, a, x, b, y)
+		}
+	}
+}
+
 // A request is refused before its rows are decoded: too many rows counted on
 // the wire, too many columns, too many values, a row without a column.
 func TestJSONRowBounds(t *testing.T) {
@@ -320,16 +356,7 @@ func TestScanHalvesAgreeWithOneScan(t *testing.T) {
 		cfg := &loader.Config{Keys: tt.keys}
 		got, gotErr := p.jsonRows(cfg, 0, tt.fixed)
 		// One scan in row order, as jsonRows sets it up.
-		want := &jsonRows{msg: p.msg, rows: p.rows, keyNames: tt.keys, keys: map[string]int{}, index: map[string]int{}}
-		for i, k := range tt.keys {
-			want.keys[k] = i
-		}
-		if tt.fixed != nil {
-			want.columns, want.fixed = tt.fixed, true
-			for i, c := range tt.fixed {
-				want.index[c] = i
-			}
-		}
+		want := newJSONRows(p.msg, p.rows, 0, tt.keys, tt.fixed)
 		wantErr := want.scanRows(p.msg, 0, maxColumns)
 		want.sortColumns()
 		switch {

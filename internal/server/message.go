@@ -167,17 +167,7 @@ func (p parts) jsonRows(cfg *loader.Config, offset int, fixed []string) (*jsonRo
 	if err := cfg.CheckRows(offset + p.rows); err != nil {
 		return nil, err // counted on the wire, nothing decoded
 	}
-	j := &jsonRows{msg: p.msg, rows: p.rows, offset: offset, keyNames: cfg.Keys, keys: make(map[string]int, len(cfg.Keys))}
-	for i, k := range cfg.Keys {
-		j.keys[k] = i
-	}
-	if fixed != nil {
-		j.columns, j.fixed = fixed, true
-		j.index = make(map[string]int, len(fixed))
-		for i, c := range fixed {
-			j.index[c] = i
-		}
-	}
+	j := newJSONRows(p.msg, p.rows, offset, cfg.Keys, fixed)
 	if err := j.scan(maxColumns); err != nil {
 		return nil, err
 	}
