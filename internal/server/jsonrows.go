@@ -47,6 +47,7 @@ const (
 // copied once off the wire and never again.
 type jsonRows struct {
 	msg     []byte // the message, whose rows field holds one Struct a row
+	half    midRow // where its second half of rows begins
 	cursor  []byte // what Next has not decoded yet
 	done    int    // rows decoded
 	rows    int
@@ -114,27 +115,18 @@ const splitScanRows = 4096
 // of their columns; it reports false, leaving j for the sequential scan,
 // when either half is refused or the union has too many columns.
 func (j *jsonRows) scanHalves(maxColumns int) bool {
-	cut, at := j.msg, 0
-	err := eachField(j.msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
-		if num == fieldRows && typ == protowire.BytesType {
-			if at++; at == j.rows/2 {
-				cut = j.msg[cap(j.msg)-cap(val)+len(val):] // after this row
-				return errSplit
-			}
-		}
-		return nil
-	})
-	if err != errSplit {
+	if j.half.row == 0 {
 		return false
 	}
-	halves := [2]*jsonRows{j.half(), j.half()}
+	cut, at := j.msg[j.half.at:], j.half.row
+	halves := [2]*jsonRows{j.halfOf(), j.halfOf()}
 	errs := [2]error{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		errs[1] = halves[1].scanRows(cut, at, maxColumns)
 	}()
-	errs[0] = halves[0].scanRows(j.msg[:len(j.msg)-len(cut)], 0, maxColumns)
+	errs[0] = halves[0].scanRows(j.msg[:j.half.at], 0, maxColumns)
 	<-done
 	if errs[0] != nil || errs[1] != nil {
 		return false
@@ -153,11 +145,9 @@ func (j *jsonRows) scanHalves(maxColumns int) bool {
 	return len(j.columns) <= maxColumns
 }
 
-var errSplit = errors.New("split")
-
-// half is a scanner for part of j's rows: its own columns, unless the
+// halfOf is a scanner for part of j's rows: its own columns, unless the
 // stream fixed them (then only read).
-func (j *jsonRows) half() *jsonRows {
+func (j *jsonRows) halfOf() *jsonRows {
 	h := &jsonRows{offset: j.offset, keyNames: j.keyNames, keys: j.keys, fixed: j.fixed, columns: j.columns, index: j.index, keyAt: j.keyAt}
 	if !j.fixed {
 		h.columns, h.index, h.keyAt = nil, make(map[string]int), nil
@@ -700,12 +690,16 @@ func eachField(msg []byte, fn func(num protowire.Number, typ protowire.Type, val
 // nextField splits the first field off msg: its number, wire type and
 // value — a length-delimited field's bytes without their length, a
 // varint's or a fixed field's own bytes. Groups, unknown fields here, are
-// skipped. The common case, a one-byte tag and a one-byte length, takes
-// no call into protowire.
+// skipped. The common cases, a one-byte tag and a length of one or two
+// bytes (a value or a row), take no call into protowire.
 func nextField(msg []byte) (num protowire.Number, typ protowire.Type, val, rest []byte, err error) {
-	if len(msg) >= 2 && msg[0] < 0x80 && msg[0]>>3 != 0 && msg[0]&7 == byte(protowire.BytesType) && msg[1] < 0x80 {
-		if end := 2 + int(msg[1]); end <= len(msg) {
-			return protowire.Number(msg[0] >> 3), protowire.BytesType, msg[2:end], msg[end:], nil
+	if len(msg) >= 2 && msg[0] < 0x80 && msg[0]>>3 != 0 && msg[0]&7 == byte(protowire.BytesType) {
+		start, n := 2, int(msg[1])
+		if n >= 0x80 && len(msg) >= 3 && msg[2] < 0x80 {
+			start, n = 3, n&0x7f|int(msg[2])<<7
+		}
+		if end := start + n; (start == 3 || n < 0x80) && end <= len(msg) {
+			return protowire.Number(msg[0] >> 3), protowire.BytesType, msg[start:end], msg[end:], nil
 		}
 	}
 	for len(msg) > 0 {

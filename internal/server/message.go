@@ -57,13 +57,21 @@ type parts struct {
 	config [][]byte // LoadConfig occurrences, merged as proto does
 	typed  [][]byte // TypedRows occurrences, merged
 	rows   int      // JSON rows: Struct occurrences
+	half   midRow   // the first row of the message's second half of bytes
 }
+
+// midRow is the row whose field begins at byte at of a message; row 0 for
+// none (a message of one row, or whose rows all lie in its first half).
+type midRow struct{ at, row int }
 
 // split walks the message's top-level fields only: the cheap pass that
 // counts its rows before any of them is decoded.
 func (m *message) split() (parts, error) {
 	p := parts{msg: m.buf}
+	end := 0 // where the field before ends, and so this one begins
 	err := eachField(m.buf, func(num protowire.Number, typ protowire.Type, raw []byte) error {
+		start := end
+		end = cap(m.buf) - cap(raw) + len(raw)
 		if typ != protowire.BytesType {
 			return nil
 		}
@@ -71,6 +79,9 @@ func (m *message) split() (parts, error) {
 		case fieldConfig:
 			p.config = append(p.config, raw)
 		case fieldRows:
+			if p.half.row == 0 && p.rows > 0 && start >= len(m.buf)/2 {
+				p.half = midRow{at: start, row: p.rows}
+			}
 			p.rows++
 		case fieldTypedRows:
 			p.typed = append(p.typed, raw)
@@ -168,6 +179,7 @@ func (p parts) jsonRows(cfg *loader.Config, offset int, fixed []string) (*jsonRo
 		return nil, err // counted on the wire, nothing decoded
 	}
 	j := newJSONRows(p.msg, p.rows, offset, cfg.Keys, fixed)
+	j.half = p.half
 	if err := j.scan(maxColumns); err != nil {
 		return nil, err
 	}
