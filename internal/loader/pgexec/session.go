@@ -3,7 +3,6 @@ package pgexec
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,27 +53,6 @@ func (s *session) once(ctx context.Context, cfg *loader.Config, in *loader.Intak
 // ledger is the executor's ledger on this session.
 func (s *session) ledger() *ledger {
 	return &ledger{conn: s.conn, names: s.exec.Ledger.WithDefaults(), ready: &s.exec.ledgerReady}
-}
-
-func (s *session) settings(ctx context.Context) error {
-	if s.exec.StatementTimeout > 0 {
-		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.exec.StatementTimeout.Milliseconds())); err != nil {
-			return err
-		}
-	}
-	if s.exec.IdleInTransactionTimeout > 0 {
-		// A backstop behind the stream idle timeout: a session left idle
-		// in its transaction is ended by the server itself.
-		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", s.exec.IdleInTransactionTimeout.Milliseconds())); err != nil {
-			return err
-		}
-	}
-	if s.exec.LockTimeout > 0 {
-		if _, err := s.conn.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", s.exec.LockTimeout.Milliseconds())); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // statementGrace is how much longer than statement_timeout the service
