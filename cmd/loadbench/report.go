@@ -22,6 +22,9 @@ type results struct {
 	peakRSS   int64 // over the whole run
 	streamRSS int64 // while the RSS stream ran; 0 when it did not
 	rssRows   int
+	// rounds are each figure's rows/s in every round, in order: a figure
+	// and its baseline ran one after the other in each.
+	rounds map[string][]float64
 }
 
 func (r *results) find(key string) *figure {
@@ -83,6 +86,7 @@ func (r *results) print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	r.printRounds(w)
 	r.printRatio(w, "stream_append", "copy", "LoadStream append against psql \\copy")
 	r.printRatio(w, "big_delete_insert", "empty_delete_insert", "the same delete_insert into the big table and into an empty one")
 	if big, d := r.find("big_delete_insert"), r.find("stream_delete_insert"); big != nil && d != nil {
@@ -100,6 +104,25 @@ func (r *results) print(w io.Writer) {
 			thousands(int64(r.rssRows)), mib(r.streamRSS), mib(rssLimit), verdict)
 	} else {
 		fmt.Fprintf(w, "server peak RSS target (< %s streaming 5,000,000 rows): not run (runs by default from BENCH_ROWS=1000000 on, or with BENCH_RSS=1)\n", mib(rssLimit))
+	}
+}
+
+// printRounds prints, with more than one round, each targeted figure's
+// ratio to its baseline round by round. The table holds the fastest run
+// of each, which may come from different rounds; the machine's speed moves
+// both figures of one round alike, so the spread shows how far to trust
+// a ratio near its target.
+func (r *results) printRounds(w io.Writer) {
+	for _, f := range r.figures {
+		fr, br := r.rounds[f.key], r.rounds[f.baseline]
+		if f.target == 0 || len(fr) < 2 || len(fr) != len(br) {
+			continue
+		}
+		q := make([]string, len(fr))
+		for i := range fr {
+			q[i] = fmt.Sprintf("%.2f", fr[i]/br[i])
+		}
+		fmt.Fprintf(w, "  %s/%s round by round: %s\n", letters[f.key], letters[f.baseline], strings.Join(q, ", "))
 	}
 }
 

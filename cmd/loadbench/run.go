@@ -13,7 +13,7 @@ import (
 // fastest run of each: rounds rather than runs in a row, so that a noisy
 // spell on the machine does not fall on one figure's every run.
 func (b *bench) runAll(ctx context.Context) (*results, error) {
-	res := &results{rows: b.opt.Rows}
+	res := &results{rows: b.opt.Rows, rounds: map[string][]float64{}}
 	type run struct {
 		key string
 		run func(context.Context) ([]*figure, error)
@@ -48,6 +48,7 @@ func (b *bench) runAll(ctx context.Context) (*results, error) {
 				best[i] = fs
 			}
 			for j, f := range fs {
+				res.rounds[f.key] = append(res.rounds[f.key], f.rate())
 				if f.elapsed < best[i][j].elapsed {
 					best[i][j] = f
 				}
