@@ -20,6 +20,9 @@ type dataset struct {
 	rows     int
 	csvPath  string
 	csvBytes int64
+	// csvParts are the same rows as CSV files of jsonBatch rows each, as
+	// (b) sends them, for psql to copy one transaction each.
+	csvParts []string
 	// typed are LoadStreamRequest messages of msgRows typed rows each.
 	typed      [][]byte
 	typedBytes int64
@@ -46,6 +49,15 @@ func buildDataset(dir string, o *options) (*dataset, error) {
 			return nil, err
 		}
 		d.csvBytes = n
+	}
+	for from := 0; o.runs("batched_copy") && from < o.Rows; from += o.JSONBatch {
+		rows := navCSV(min(from+o.JSONBatch, o.Rows), false)
+		rows.next = from
+		path := filepath.Join(dir, fmt.Sprintf("rows-%07d.csv", from))
+		if _, err := writeCSVFile(path, rows); err != nil {
+			return nil, err
+		}
+		d.csvParts = append(d.csvParts, path)
 	}
 	typed := o.runs("stream_append") || o.runs("stream_delete_insert") || o.Big
 	for from := 0; typed && from < o.Rows; from += o.MsgRows {

@@ -125,6 +125,23 @@ func (b *bench) copyBaseline(ctx context.Context) (*figure, error) {
 	return f, err
 }
 
+// (b') psql \copy of the same rows in the same transactions as (b): what
+// PostgreSQL itself costs for jsonBatch rows a transaction.
+func (b *bench) batchedCopy(ctx context.Context) (*figure, error) {
+	f := &figure{key: "batched_copy", label: fmt.Sprintf("psql \\copy, CSV, %d rows a transaction, as (b) sends them", b.opt.JSONBatch), rows: b.data.rows}
+	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
+		out, err := b.psql.run(ctx, "batched", batchedCopyScript(b.data.csvParts))
+		if err != nil {
+			return err
+		}
+		if n := tagCounts(out)["COPY"]; n != int64(f.rows) {
+			return fmt.Errorf("psql says COPY %d in all, want %d:\n%s", n, f.rows, out)
+		}
+		return nil
+	})
+	return f, err
+}
+
 // (b) Load with JSON rows, one request of jsonBatch rows after the other.
 func (b *bench) loadJSON(ctx context.Context) (*figure, error) {
 	f := &figure{key: "load_json", label: fmt.Sprintf("Load, JSON rows, %d a request", b.opt.JSONBatch), rows: b.data.rows, baseline: "copy", target: 0.8}

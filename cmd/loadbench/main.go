@@ -8,6 +8,8 @@
 //	(a)  copy                          psql \copy of the rows as CSV — the baseline
 //	(h)  pgx_copy                      pgx CopyFrom (binary) of the rows as Go values, no
 //	                                   service in between — the baseline of (c)
+//	(b') batched_copy                  psql \copy of the same rows in the same transactions as (b),
+//	                                   10,000 rows each: what PostgreSQL itself costs (b)
 //	(b)  load_json                     Load with JSON (Struct) rows, 10,000 a request, one after the other
 //	(c)  stream_append                 LoadStream append with typed rows
 //	(d)  stream_delete_insert          LoadStream delete_insert over a table holding the keys

@@ -42,6 +42,16 @@ func copyScript(csvPath string) string {
 	return fmt.Sprintf("\\copy %s (%s) FROM %s WITH (FORMAT csv)\n", tableName, strings.Join(columns, ", "), sqlLiteral(csvPath))
 }
 
+// batchedCopyScript is the append of (b) by hand: psql \copy of each CSV
+// file of paths in a transaction of its own, as each Load request is.
+func batchedCopyScript(paths []string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&b, "BEGIN;\n%sCOMMIT;\n", copyScript(p))
+	}
+	return b.String()
+}
+
 // stagedScript is delete_insert by hand: the CSV rows into a TEMP table
 // (columns cols of table), then one DELETE and one INSERT, in one
 // transaction. The DELETE joins the stage itself over a unique key, or the

@@ -48,7 +48,7 @@ func (r *results) isBaseline(key string) bool {
 
 // letters name the figures as the issue does.
 var letters = map[string]string{
-	"copy": "(a)", "load_json": "(b)", "stream_append": "(c)", "stream_delete_insert": "(d)",
+	"copy": "(a)", "batched_copy": "(b')", "load_json": "(b)", "stream_append": "(c)", "stream_delete_insert": "(d)",
 	"staged_delete_insert": "(e)", "big_delete_insert": "(f)", "empty_delete_insert": "(f0)", "staged_big_delete_insert": "(f')",
 	"refresh_delete_insert": "(g)", "staged_refresh_delete_insert": "(g')", "pgx_copy": "(h)", "rss_stream": "(rss)",
 }
@@ -87,6 +87,7 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	r.printRounds(w)
+	r.printRatio(w, "load_json", "batched_copy", "Load against psql copying the same rows in the same transactions")
 	r.printRatio(w, "stream_append", "copy", "LoadStream append against psql \\copy")
 	r.printRatio(w, "big_delete_insert", "empty_delete_insert", "the same delete_insert into the big table and into an empty one")
 	if big, d := r.find("big_delete_insert"), r.find("stream_delete_insert"); big != nil && d != nil {
@@ -182,6 +183,7 @@ func thousands(n int64) string {
 type jsonReport struct {
 	Rows                      int      `json:"rows"`
 	Copy                      float64  `json:"copy"`
+	BatchedCopy               float64  `json:"batched_copy"`
 	LoadJSON                  float64  `json:"load_json"`
 	StreamAppend              float64  `json:"stream_append"`
 	StreamDeleteInsert        float64  `json:"stream_delete_insert"`
@@ -204,7 +206,7 @@ func (r *results) writeJSON(path string) error {
 		return 0
 	}
 	j := jsonReport{
-		Rows: r.rows, Copy: rate("copy"), LoadJSON: rate("load_json"), StreamAppend: rate("stream_append"),
+		Rows: r.rows, Copy: rate("copy"), BatchedCopy: rate("batched_copy"), LoadJSON: rate("load_json"), StreamAppend: rate("stream_append"),
 		StreamDeleteInsert: rate("stream_delete_insert"), StagedDeleteInsert: rate("staged_delete_insert"),
 		PgxCopy: rate("pgx_copy"), RefreshDeleteInsert: rate("refresh_delete_insert"), StagedRefreshDeleteInsert: rate("staged_refresh_delete_insert"),
 		ServerPeakRSSBytes: r.peakRSS,

@@ -22,6 +22,7 @@ func (b *bench) runAll(ctx context.Context) (*results, error) {
 	for _, r := range []run{
 		{"copy", one(b.copyBaseline)},
 		{"pgx_copy", one(b.pgxCopy)},
+		{"batched_copy", one(b.batchedCopy)},
 		{"load_json", one(b.loadJSON)},
 		{"stream_append", one(b.streamAppend)},
 		{"staged_delete_insert", one(b.stagedDeleteInsert)},
