@@ -58,8 +58,8 @@ type jsonRows struct {
 	arena   []byte         // the current batch's number texts
 	spare   []loader.Field // the current batch's fields
 	// keyNames are the load's key columns, keys their positions in it,
-	// and keyAt the position of each of columns (-1: not a key), which
-	// the scan asks once a row's entry has found its column.
+	// and keyAt, for the scan alone, the position of each column it found
+	// (-1: not a key), which an entry asks once it has found its column.
 	keyNames []string
 	keys     map[string]int
 	keyAt    []int
@@ -134,12 +134,11 @@ func (j *jsonRows) scanHalves(maxColumns int) bool {
 	if j.fixed {
 		return true
 	}
-	j.columns, j.index, j.keyAt = halves[0].columns, halves[0].index, halves[0].keyAt
+	j.columns, j.index = halves[0].columns, halves[0].index
 	for _, c := range halves[1].columns {
 		if _, ok := j.index[c]; !ok {
 			j.index[c] = len(j.columns)
 			j.columns = append(j.columns, c)
-			j.keyAt = append(j.keyAt, j.keyOf(c))
 		}
 	}
 	return len(j.columns) <= maxColumns
@@ -286,14 +285,14 @@ func (m *keyMissing) err(j *jsonRows) error {
 }
 
 // columnOf is the index of a known column: where its slot says it was
-// last found, or else looked up and remembered there. A slot may be stale
+// last found, or else looked up in the index and remembered there. A slot may be stale
 // (columns are sorted, or names share a slot), so a hit is checked.
 func (j *jsonRows) columnOf(key []byte) (int, bool) {
 	h := slotOf(key)
 	if c := int(j.slots[h]); c < len(j.columns) && j.columns[c] == string(key) { // no allocation
 		return c, true
 	}
-	c, ok := j.lookup(key)
+	c, ok := j.index[string(key)]
 	if ok {
 		j.slots[h] = uint16(c)
 	}
@@ -309,21 +308,6 @@ func slotOf(key []byte) int {
 	return int((n*7 + uint(key[0])*31 + uint(key[n/2])*131 + uint(key[n-1])*17) % 64)
 }
 
-// lookup is the index of a known column. A few columns are compared one by
-// one, which is cheaper than hashing the name.
-func (j *jsonRows) lookup(key []byte) (int, bool) {
-	if len(j.columns) <= 8 {
-		for c, name := range j.columns {
-			if name == string(key) { // no allocation
-				return c, true
-			}
-		}
-		return 0, false
-	}
-	c, ok := j.index[string(key)]
-	return c, ok
-}
-
 // sortColumns puts a message's own columns in name order.
 func (j *jsonRows) sortColumns() {
 	if j.fixed {
@@ -332,7 +316,6 @@ func (j *jsonRows) sortColumns() {
 	slices.Sort(j.columns)
 	for k, c := range j.columns {
 		j.index[c] = k
-		j.keyAt[k] = j.keyOf(c)
 	}
 }
 
@@ -694,12 +677,9 @@ func eachField(msg []byte, fn func(num protowire.Number, typ protowire.Type, val
 // bytes (a value or a row), take no call into protowire.
 func nextField(msg []byte) (num protowire.Number, typ protowire.Type, val, rest []byte, err error) {
 	if len(msg) >= 2 && msg[0] < 0x80 && msg[0]>>3 != 0 && msg[0]&7 == byte(protowire.BytesType) {
-		start, n := 2, int(msg[1])
-		if n >= 0x80 && len(msg) >= 3 && msg[2] < 0x80 {
-			start, n = 3, n&0x7f|int(msg[2])<<7
-		}
-		if end := start + n; (start == 3 || n < 0x80) && end <= len(msg) {
-			return protowire.Number(msg[0] >> 3), protowire.BytesType, msg[start:end], msg[end:], nil
+		if n, size, ok := shortLength(msg[1:]); ok && 1+size+n <= len(msg) {
+			start := 1 + size
+			return protowire.Number(msg[0] >> 3), protowire.BytesType, msg[start : start+n], msg[start+n:], nil
 		}
 	}
 	for len(msg) > 0 {
@@ -726,6 +706,18 @@ func nextField(msg []byte) (num protowire.Number, typ protowire.Type, val, rest 
 		return num, typ, msg[:m], msg[m:], nil
 	}
 	return 0, 0, nil, nil, nil
+}
+
+// shortLength reads a varint length of one or two bytes from b (not
+// empty): its value and size; ok is false for a longer one.
+func shortLength(b []byte) (n, size int, ok bool) {
+	switch {
+	case b[0] < 0x80:
+		return int(b[0]), 1, true
+	case len(b) >= 2 && b[1] < 0x80:
+		return int(b[0]&0x7f) | int(b[1])<<7, 2, true
+	}
+	return 0, 0, false
 }
 
 // The values of fields whose wire type nextField has checked.

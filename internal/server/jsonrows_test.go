@@ -171,8 +171,8 @@ func TestJSONRowColumns(t *testing.T) {
 }
 
 // Column names that share a slot of jsonRows.columnOf, given in a
-// different order in every row, and rows of more columns than are compared
-// one by one, land in their own columns.
+// different order in every row, beside rows of a dozen more columns, land
+// in their own columns.
 func TestJSONRowColumnSlots(t *testing.T) {
 	t.Parallel()
 	a, b := []byte("a1b2c"), []byte("a3b4c")
