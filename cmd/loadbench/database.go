@@ -58,7 +58,7 @@ func (d *database) prepare(ctx context.Context, stale int) error {
 	}
 	if stale > 0 {
 		copySQL := "COPY " + tableName + " (" + strings.Join(columns, ", ") + ") FROM STDIN WITH (FORMAT csv)"
-		tag, err := d.conn.PgConn().CopyFrom(ctx, navCSV(stale, true), copySQL)
+		tag, err := d.conn.PgConn().CopyFrom(ctx, navCSV(0, stale, true), copySQL)
 		if err != nil {
 			return fmt.Errorf("fill %s with %d rows: %w", tableName, stale, err)
 		}

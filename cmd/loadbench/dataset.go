@@ -44,17 +44,15 @@ type dataset struct {
 func buildDataset(dir string, o *options) (*dataset, error) {
 	d := &dataset{rows: o.Rows, csvPath: filepath.Join(dir, "rows.csv")}
 	if o.runs("copy") || o.runs("staged_delete_insert") || o.Big {
-		n, err := writeCSVFile(d.csvPath, navCSV(o.Rows, false))
+		n, err := writeCSVFile(d.csvPath, navCSV(0, o.Rows, false))
 		if err != nil {
 			return nil, err
 		}
 		d.csvBytes = n
 	}
 	for from := 0; o.runs("batched_copy") && from < o.Rows; from += o.JSONBatch {
-		rows := navCSV(min(from+o.JSONBatch, o.Rows), false)
-		rows.next = from
 		path := filepath.Join(dir, fmt.Sprintf("rows-%07d.csv", from))
-		if _, err := writeCSVFile(path, rows); err != nil {
+		if _, err := writeCSVFile(path, navCSV(from, min(from+o.JSONBatch, o.Rows), false)); err != nil {
 			return nil, err
 		}
 		d.csvParts = append(d.csvParts, path)
@@ -126,9 +124,9 @@ type csvReader struct {
 	buf      []byte
 }
 
-// navCSV is rows [0, to) of the benchmark table, fresh or stale, as CSV.
-func navCSV(to int, stale bool) *csvReader {
-	return &csvReader{to: to, line: func(b []byte, i int) []byte {
+// navCSV is rows [from, to) of the benchmark table, fresh or stale, as CSV.
+func navCSV(from, to int, stale bool) *csvReader {
+	return &csvReader{next: from, to: to, line: func(b []byte, i int) []byte {
 		w := genRow(i, stale)
 		return appendCSV(b, &w)
 	}}

@@ -112,25 +112,21 @@ func (b *bench) timed(ctx context.Context, f *figure, prepare, run, check func()
 // (a) psql \copy of the CSV file into the empty table.
 func (b *bench) copyBaseline(ctx context.Context) (*figure, error) {
 	f := &figure{key: "copy", label: "psql \\copy, CSV", rows: b.data.rows}
-	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
-		out, err := b.psql.run(ctx, "copy", copyScript(b.data.csvPath))
-		if err != nil {
-			return err
-		}
-		if n := tagCounts(out)["COPY"]; n != int64(f.rows) {
-			return fmt.Errorf("psql says COPY %d, want %d:\n%s", n, f.rows, out)
-		}
-		return nil
-	})
-	return f, err
+	return f, b.psqlAppend(ctx, f, "copy", copyScript(b.data.csvPath))
 }
 
 // (b') psql \copy of the same rows in the same transactions as (b): what
 // PostgreSQL itself costs for jsonBatch rows a transaction.
 func (b *bench) batchedCopy(ctx context.Context) (*figure, error) {
 	f := &figure{key: "batched_copy", label: fmt.Sprintf("psql \\copy, CSV, %d rows a transaction, as (b) sends them", b.opt.JSONBatch), rows: b.data.rows}
-	err := b.measure(ctx, f, 0, b.fresh, true, func() error {
-		out, err := b.psql.run(ctx, "batched", batchedCopyScript(b.data.csvParts))
+	return f, b.psqlAppend(ctx, f, "batched", batchedCopyScript(b.data.csvParts))
+}
+
+// psqlAppend measures f as psql running script, which copies the data
+// set's rows into the empty table, and checks that its COPYs say so.
+func (b *bench) psqlAppend(ctx context.Context, f *figure, name, script string) error {
+	return b.measure(ctx, f, 0, b.fresh, true, func() error {
+		out, err := b.psql.run(ctx, name, script)
 		if err != nil {
 			return err
 		}
@@ -139,7 +135,6 @@ func (b *bench) batchedCopy(ctx context.Context) (*figure, error) {
 		}
 		return nil
 	})
-	return f, err
 }
 
 // (b) Load with JSON rows, one request of jsonBatch rows after the other.
