@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,40 +14,24 @@ import (
 // binProc is the loadsvc binary running as a process of its own, for the
 // tests that measure the process itself.
 type binProc struct {
-	cmd  *exec.Cmd
-	addr string
-	out  *testenv.SyncBuffer
+	*testenv.Process
 	conn *grpc.ClientConn
-	done chan error
 }
 
 // startBinary runs the binary with args and env (and nothing of the test's
 // own database environment) and waits until it serves health checks.
 func startBinary(t *testing.T, env []string, args ...string) *binProc {
 	t.Helper()
-	p := &binProc{addr: testenv.FreeAddr(t), out: &testenv.SyncBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"--listen", p.addr}, args...)...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill() //nolint:errcheck // may have exited
-		if t.Failed() {
-			t.Logf("loadsvc output:\n%s", p.out.String())
-		}
-	})
-	p.conn, _ = dial(t, p.addr)
-	waitServing(t, p.conn, p.done, p.out)
+	p := &binProc{Process: testenv.StartProcess(t, binary, env, args...)}
+	p.conn, _ = dial(t, p.Addr)
+	p.WaitServing(t, p.conn, "")
 	return p
 }
 
 // peakRSS is the process's peak resident set size in bytes (VmHWM).
 func (p *binProc) peakRSS(t *testing.T) int64 {
 	t.Helper()
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(p.Cmd.Process.Pid) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func startOn(t *testing.T, listen, addr string, env []string, args ...string) *p
 		}
 	})
 	p.conn, p.client = dial(t, addr)
-	waitServing(t, p.conn, p.done, p.out)
+	testenv.WaitServing(t, p.conn, "", p.done, p.out)
 	return p
 }
 
@@ -101,31 +101,6 @@ func dial(t *testing.T, addr string) (*grpc.ClientConn, loadsvcv1.LoadServiceCli
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn, loadsvcv1.NewLoadServiceClient(conn)
-}
-
-// waitServing waits up to 20 s until conn's server answers health checks,
-// failing early when done says it ended.
-func waitServing(t *testing.T, conn *grpc.ClientConn, done chan error, out *testenv.SyncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("loadsvc ended before serving: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("loadsvc did not serve: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // waitHealth waits up to 10 s for service to report want.

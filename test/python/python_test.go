@@ -107,30 +107,15 @@ func serve(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	pki := newPKI(t)
-	addr := testenv.FreeAddr(t)
-	out := &testenv.SyncBuffer{}
-	cmd := exec.Command(binary, "--listen", addr, "--database-url", url, "--log-format", "console",
+	// Mutual TLS guards every call, health checks too: listening is what
+	// the Python tests wait for.
+	p := testenv.StartProcess(t, binary, nil, "--database-url", url, "--log-format", "console",
 		"--log-level", "error", "--auth-tokens-file", tokens, "--max-rows", "100000",
 		"--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--tls-client-ca", pki.ca)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // may have exited
-		<-done
-		if t.Failed() {
-			t.Logf("loadsvc output:\n%s", out.String())
-		}
-	})
-	waitListening(t, addr, done, out)
 	return append(os.Environ(),
 		"PYTHONPATH="+filepath.Join(root, "python"),
 		"PYTHONDONTWRITEBYTECODE=1",
-		"LOADSVC_TEST_TARGET="+addr,
+		"LOADSVC_TEST_TARGET="+p.Addr,
 		"LOADSVC_TEST_TOKEN="+token,
 		"LOADSVC_TEST_CA="+pki.ca,
 		"LOADSVC_TEST_CLIENT_CERT="+pki.clientCert,
@@ -216,29 +201,6 @@ func control(t *testing.T) string {
 		}
 	})
 	return "http://" + lis.Addr().String()
-}
-
-// waitListening waits until addr accepts connections, failing when the
-// process ends first or 20s pass.
-func waitListening(t *testing.T, addr string, done <-chan error, out *testenv.SyncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("loadsvc exited before serving: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("loadsvc did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // pki is a throwaway CA and the PEM files it signed.

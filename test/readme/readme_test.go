@@ -21,7 +21,6 @@ import (
 	"github.com/xuri/excelize/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
 	"github.com/loadsvc/loadsvc/internal/testenv"
@@ -173,7 +172,6 @@ func commands(blocks []block, marker, prefix string) []example {
 type server struct {
 	addr string
 	url  string
-	out  *testenv.SyncBuffer
 }
 
 // demoDDL is the demo table's DDL, taken from scripts/run.sh (what `make run`
@@ -193,50 +191,19 @@ func demoDDL(t *testing.T) string {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	s := &server{url: cluster.NewDatabase(t), out: &testenv.SyncBuffer{}}
+	s := &server{url: cluster.NewDatabase(t)}
 	sqlExec(t, s.url, demoDDL(t))
 	// Always a free port of our own (the examples are rewritten to it):
 	// 50051 may be taken by `make run`, or taken between a check and the bind.
-	s.addr = testenv.FreeAddr(t)
-	cmd := exec.Command(filepath.Join(binDir, "loadsvc"), "--listen", s.addr, "--database-url", s.url, "--log-format", "console")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // may have exited
-		<-done
-		if t.Failed() {
-			t.Logf("loadsvc output:\n%s", s.out.String())
-		}
-	})
+	p := testenv.StartProcess(t, filepath.Join(binDir, "loadsvc"), nil, "--database-url", s.url, "--log-format", "console")
+	s.addr = p.Addr
 	conn, err := grpc.NewClient(s.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: "loadsvc.v1.LoadService"})
-		cancel()
-		if err == nil && resp.Status == healthpb.HealthCheckResponse_SERVING {
-			return s
-		}
-		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("loadsvc exited before serving: %v\n%s", err, s.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("loadsvc did not serve: %v %v\n%s", resp, err, s.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.WaitServing(t, conn, "loadsvc.v1.LoadService")
+	return s
 }
 
 // result is what a shell command did.
