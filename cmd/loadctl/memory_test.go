@@ -24,18 +24,46 @@ func TestMillionRowsInBoundedMemory(t *testing.T) {
 	const limit = 150 << 20
 	s := startService(t)
 	s.exec(t, `CREATE TABLE big (id bigint PRIMARY KEY, code text, amount numeric, day date, note text)`)
+	run := loadBounded(t, s, limit, func() string { return writeBigCSV(t, rows) }, "--table", "big")
+	t.Logf("loaded %d rows (%d MiB of CSV) in %v, loadctl CPU %v; peak RSS %d MiB\n%s", rows, run.size>>20, run.took, run.cpu, run.peak>>20, run.stdout)
+	if !strings.Contains(run.stdout, fmt.Sprintf("inserted            %d\n", rows)) {
+		t.Errorf("stdout:\n%s", run.stdout)
+	}
+	if !strings.Contains(run.stderr, "loaded ") {
+		t.Errorf("no progress lines on stderr:\n%s", run.stderr)
+	}
+	got := s.query(t, `SELECT count(*) || ' ' || sum(id) || ' ' || count(note) || ' ' || max(note) FILTER (WHERE id = 7) FROM big`)
+	if want := fmt.Sprintf(`%d %d %d row 7, "quoted"`, rows, int64(rows)*(rows+1)/2, rows-rows/10); got[0] != want {
+		t.Errorf("table: got %s, want %s", got[0], want)
+	}
+}
+
+// boundedRun is what a run of the built loadctl binary printed and took.
+type boundedRun struct {
+	stdout, stderr string
+	size           int64 // the input file's
+	took, cpu      time.Duration
+	peak           int64 // peak resident memory, bytes
+}
+
+// loadBounded builds loadctl while write makes the input file, appends the
+// file with `loadctl load --addr <s> --mode append --chunk-size 10000 args`,
+// and fails the test unless loadctl succeeds with a peak resident memory
+// under limit.
+func loadBounded(t *testing.T, s *service, limit int64, write func() string, args ...string) boundedRun {
+	t.Helper()
 	binc := make(chan string, 1)
 	go func() { binc <- buildLoadctl(t) }() // while the file is written
-	path := writeBigCSV(t, rows)
+	path := write()
 	bin := <-binc
 	if bin == "" {
 		t.FailNow()
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "load", "--addr", s.addr, "--table", "big", "--mode", "append", "--chunk-size", "10000", path)
+	args = append(append([]string{"load", "--addr", s.addr, "--mode", "append", "--chunk-size", "10000"}, args...), path)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -46,27 +74,18 @@ func TestMillionRowsInBoundedMemory(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("loadctl: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
 	}
-	took := time.Since(began)
-	peak := <-peakc
-	st, _ := os.Stat(path)
-	t.Logf("loaded %d rows (%d MiB of CSV) in %v, loadctl CPU %v; peak RSS %d MiB\n%s", rows, st.Size()>>20,
-		took.Round(time.Millisecond), (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Round(time.Millisecond), peak>>20, stdout.String())
-	if peak < 1<<20 {
-		t.Fatalf("no VmHWM read from /proc (peak %d bytes)", peak)
+	run := boundedRun{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(began).Round(time.Millisecond),
+		cpu: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Round(time.Millisecond), peak: <-peakc}
+	if st, err := os.Stat(path); err == nil {
+		run.size = st.Size()
 	}
-	if peak > limit {
-		t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, limit>>20)
+	if run.peak < 1<<20 {
+		t.Fatalf("no VmHWM read from /proc (peak %d bytes)", run.peak)
 	}
-	if !strings.Contains(stdout.String(), fmt.Sprintf("inserted            %d\n", rows)) {
-		t.Errorf("stdout:\n%s", stdout.String())
+	if run.peak > limit {
+		t.Errorf("peak RSS %d MiB, want under %d MiB", run.peak>>20, limit>>20)
 	}
-	if !strings.Contains(stderr.String(), "loaded ") {
-		t.Errorf("no progress lines on stderr:\n%s", stderr.String())
-	}
-	got := s.query(t, `SELECT count(*) || ' ' || sum(id) || ' ' || count(note) || ' ' || max(note) FILTER (WHERE id = 7) FROM big`)
-	if want := fmt.Sprintf(`%d %d %d row 7, "quoted"`, rows, int64(rows)*(rows+1)/2, rows-rows/10); got[0] != want {
-		t.Errorf("table: got %s, want %s", got[0], want)
-	}
+	return run
 }
 
 // watchHWM returns the last VmHWM (peak resident memory, bytes) read from
@@ -144,37 +163,8 @@ func TestSheetOf200kRowsInBoundedMemory(t *testing.T) {
 	s := startService(t)
 	s.exec(t, `CREATE TABLE "规模明细" ("月度" date, "业务类型" text, "计划代码" text, "计划名称" text,
 		"期末资产规模" numeric(18,4), "供款" numeric(18,4), "当期收益率" numeric(10,6), "更新时间" timestamp)`)
-	binc := make(chan string, 1)
-	go func() { binc <- buildLoadctl(t) }() // while the workbook is written
-	path := writeBigSheet(t, rows)
-	bin := <-binc
-	if bin == "" {
-		t.FailNow()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "load", "--addr", s.addr, "--table", "规模明细", "--mode", "append", "--chunk-size", "10000", "--sheet", "规模明细", path)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	peakc := make(chan int64, 1)
-	go func() { peakc <- watchHWM(cmd.Process.Pid) }()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("loadctl: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	peak := <-peakc
-	st, _ := os.Stat(path)
-	t.Logf("loaded a %d-row sheet (%d MiB of .xlsx) in %v, loadctl CPU %v; peak RSS %d MiB", rows, st.Size()>>20,
-		time.Since(began).Round(time.Millisecond), (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Round(time.Millisecond), peak>>20)
-	if peak < 1<<20 {
-		t.Fatalf("no VmHWM read from /proc (peak %d bytes)", peak)
-	}
-	if peak > limit {
-		t.Errorf("peak RSS %d MiB, want under %d MiB", peak>>20, limit>>20)
-	}
+	run := loadBounded(t, s, limit, func() string { return writeBigSheet(t, rows) }, "--table", "规模明细", "--sheet", "规模明细")
+	t.Logf("loaded a %d-row sheet (%d MiB of .xlsx) in %v, loadctl CPU %v; peak RSS %d MiB", rows, run.size>>20, run.took, run.cpu, run.peak>>20)
 	got := s.query(t, `SELECT count(*) || ' ' || sum("期末资产规模") || ' ' || count("供款") || ' ' || max("更新时间") FROM "规模明细"`)
 	if want := fmt.Sprintf("%d %d.0000 %d 2024-12-01 09:30:00", rows, int64(rows)*(rows+1)/2, rows-rows/10); got[0] != want {
 		t.Errorf("table: got %s, want %s", got[0], want)
