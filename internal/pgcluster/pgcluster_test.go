@@ -3,7 +3,6 @@ package pgcluster_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -15,52 +14,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"go.uber.org/goleak"
 
 	"github.com/loadsvc/loadsvc/internal/pgcluster"
+	"github.com/loadsvc/loadsvc/internal/pgtest"
 )
 
-var cluster *pgcluster.Cluster
+// cluster is the tests' own: pgtest, which is built on this package, runs
+// them as every other package's tests.
+var cluster *pgtest.Cluster
 
 // TestMain runs the tests against one cluster, closes it, and checks for
 // goroutines left running.
-func TestMain(m *testing.M) {
-	c, err := pgcluster.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: cannot start a PostgreSQL cluster: %v\n", err)
-		os.Exit(1)
-	}
-	cluster = c
-	code := m.Run()
-	if err := c.Close(); err != nil && code == 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: close cluster: %v\n", err)
-		code = 1
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: Errors on successful test run: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// newDatabase creates a database on c for t and drops it at cleanup.
-func newDatabase(t *testing.T, c *pgcluster.Cluster) string {
-	t.Helper()
-	name, err := c.CreateDatabase(context.Background(), t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c.Running() {
-			if err := c.DropDatabase(context.Background(), name); err != nil {
-				t.Error(err)
-			}
-		}
-	})
-	return c.URL(name)
-}
+func TestMain(m *testing.M) { os.Exit(pgtest.MainWithLeakCheck(m, &cluster)) }
 
 func connect(t *testing.T, url string) *pgx.Conn {
 	t.Helper()
@@ -155,7 +120,7 @@ func TestExecTemplate(t *testing.T) {
 	if err := cluster.ExecTemplate(ctx, "CREATE TABLE template_marker (id int); INSERT INTO template_marker VALUES (7)"); err != nil {
 		t.Fatal(err)
 	}
-	conn := connect(t, newDatabase(t, cluster))
+	conn := connect(t, cluster.NewDatabase(t))
 	var id int
 	if err := conn.QueryRow(ctx, "SELECT id FROM template_marker").Scan(&id); err != nil || id != 7 {
 		t.Fatalf("template_marker: id %d, err %v", id, err)
@@ -165,7 +130,7 @@ func TestExecTemplate(t *testing.T) {
 func TestCreateDatabaseIsolation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	urlA, urlB := newDatabase(t, cluster), newDatabase(t, cluster)
+	urlA, urlB := cluster.NewDatabase(t), cluster.NewDatabase(t)
 	if dbName(t, urlA) == dbName(t, urlB) {
 		t.Fatalf("same database twice: %s", urlA)
 	}
@@ -197,7 +162,7 @@ func TestStopStartAgainRestart(t *testing.T) {
 		}
 	}()
 	port := c.Port()
-	url := newDatabase(t, c)
+	url := (&pgtest.Cluster{Cluster: c}).NewDatabase(t)
 
 	exec := func(sql string) error {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
