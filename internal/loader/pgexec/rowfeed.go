@@ -29,6 +29,10 @@ type rowFeed struct {
 	ordinal bool
 }
 
+// ready reports whether the current batch has a row left, so that more
+// needs no fetch.
+func (f *rowFeed) ready() bool { return f.batch != nil && f.next < f.batch.Len() }
+
 // more reports whether a row is left, fetching the next batch when needed.
 func (f *rowFeed) more(ctx context.Context) (bool, error) {
 	for f.batch == nil || f.next >= f.batch.Len() {
@@ -44,9 +48,12 @@ func (f *rowFeed) more(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// chunkReader is the COPY data of up to left rows from a rowFeed. An error
-// of the source is kept in err, so the caller reports it rather than the
-// COPY failure it causes.
+// chunkReader is the COPY data of up to left rows from a rowFeed. A Read
+// fills p from the current batch, but returns what it has rather than wait
+// for the next: PostgreSQL starts on the first rows while the rest are
+// decoded (a unary request) or still on the wire (a stream). An error of the
+// source is kept in err, so the caller reports it rather than the COPY
+// failure it causes.
 type chunkReader struct {
 	mu     sync.Mutex
 	closed bool
@@ -64,6 +71,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	for len(r.buf) < len(p) && r.left > 0 {
+		if len(r.buf) > 0 && !r.feed.ready() {
+			break // what is ready goes now, not after the next batch is fetched or decoded
+		}
 		more, err := r.feed.more(r.ctx)
 		if err != nil {
 			r.err = err
