@@ -142,6 +142,61 @@ func TestJSONRowValues(t *testing.T) {
 	}
 }
 
+// Text is held to what proto and PostgreSQL accept, on either side of the
+// length up to which the scan reads it byte by byte (shortText): valid
+// UTF-8 passes, invalid UTF-8 and a NUL byte anywhere are refused by the
+// scan, as by the reference decoder. Written by hand: proto.Marshal refuses
+// bad UTF-8.
+func TestJSONTextChecks(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", shortText)
+	tests := []struct {
+		name, text string
+		ok         bool
+	}{
+		{"ASCII", "abc", true},
+		{"ASCII of the longest short length", long, true},
+		{"ASCII one byte longer", long + "y", true},
+		{"DEL", "a\x7fb", true},
+		{"UTF-8", "年金计划", true},
+		{"UTF-8 after long ASCII", long + "é", true},
+		{"NUL first", "\x00bc", false},
+		{"NUL last of the short length", long[1:] + "\x00", false},
+		{"NUL in a long text", long + "\x00", false},
+		{"invalid byte", "a\xffb", false},
+		{"cut-off sequence", "ab\xc3", false},
+		{"invalid byte in a long text", long + "\x80", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			value := protowire.AppendBytes(protowire.AppendTag(nil, valueString, protowire.BytesType), []byte(tt.text))
+			entry := protowire.AppendBytes(protowire.AppendTag(nil, entryKey, protowire.BytesType), []byte("c"))
+			entry = protowire.AppendBytes(protowire.AppendTag(entry, entryValue, protowire.BytesType), value)
+			row := protowire.AppendBytes(protowire.AppendTag(nil, structFields, protowire.BytesType), entry)
+			b := protowire.AppendBytes(protowire.AppendTag(nil, fieldRows, protowire.BytesType), row)
+			p, err := (&message{buf: b}).split()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The scan alone, before any row is decoded, is what refuses a
+			// unary request before its connection.
+			_, err = p.rowSource(&loader.Config{})
+			ref, rerr := decodeReference(b)
+			if (err == nil) != tt.ok || (rerr == nil) != tt.ok {
+				t.Fatalf("scan: %v (reference %v), want ok %v", err, rerr, tt.ok)
+			}
+			if !tt.ok {
+				return
+			}
+			got, err := decodeWire(b)
+			if err != nil || got.Row(0)[0].Text != tt.text || !sameBatch(got, ref) {
+				t.Errorf("got %+v (%v), reference %+v, want %q", got, err, ref.Values, tt.text)
+			}
+		})
+	}
+}
+
 // The union of keys, sorted; a missing key is NULL; a key given twice in a
 // row keeps its last value; unknown fields are skipped.
 func TestJSONRowColumns(t *testing.T) {
