@@ -364,12 +364,12 @@ func boolValue(v bool) []byte {
 	return protowire.AppendVarint(protowire.AppendTag(nil, valueBool, protowire.VarintType), protowire.EncodeBool(v))
 }
 
-// A large request is scanned in two halves at once; whatever the rows, it
-// is refused with the same error, or given the same columns, as by one
-// scan in row order.
-func TestScanHalvesAgreeWithOneScan(t *testing.T) {
+// A large request is scanned by two scanners at once, in parts taken in
+// turn; whatever the rows, it is refused with the same error, or given the
+// same columns, as by one scan in row order.
+func TestScanInPartsAgreesWithOneScan(t *testing.T) {
 	t.Parallel()
-	const n = 6000 // two halves of splitScanRows/2 rows at least
+	const n = 6000 // over parallelScanRows: 24 parts
 	wide := func(from, to int) map[string]any {
 		m := map[string]any{"id": 1}
 		for c := from; c < to; c++ {
@@ -384,12 +384,14 @@ func TestScanHalvesAgreeWithOneScan(t *testing.T) {
 		edit  map[int]map[string]any // rows replaced
 	}{
 		{name: "clean"},
-		{name: "a column only the second half has", edit: map[int]map[string]any{5999: {"id": 1, "z": "late"}}},
-		{name: "a column only the first half has", edit: map[int]map[string]any{0: {"a": 1, "id": 1}}},
-		{name: "bad text in the second half", edit: map[int]map[string]any{5000: {"id": 1, "v": "a\x00b"}}},
-		{name: "bad rows in both halves", edit: map[int]map[string]any{100: {"id": 1, "v": "a\x00b"}, 5000: {"bad name;": 1}}},
-		{name: "key missing in the second half", keys: []string{"id"}, edit: map[int]map[string]any{4500: {"v": "x"}}},
-		{name: "key null in both halves", keys: []string{"id"}, edit: map[int]map[string]any{10: {"id": nil}, 4500: {"v": "x"}}},
+		{name: "a column only the last row has", edit: map[int]map[string]any{5999: {"id": 1, "z": "late"}}},
+		{name: "a column only the first row has", edit: map[int]map[string]any{0: {"a": 1, "id": 1}}},
+		{name: "a column only a middle part has", edit: map[int]map[string]any{2600: {"id": 1, "m": "mid"}}},
+		{name: "columns new to several parts", edit: map[int]map[string]any{300: {"id": 1, "b": 1}, 3000: {"id": 1, "c": 1}, 5900: {"id": 1, "a": 1}}},
+		{name: "bad text late", edit: map[int]map[string]any{5000: {"id": 1, "v": "a\x00b"}}},
+		{name: "bad rows early and late", edit: map[int]map[string]any{100: {"id": 1, "v": "a\x00b"}, 5000: {"bad name;": 1}}},
+		{name: "key missing late", keys: []string{"id"}, edit: map[int]map[string]any{4500: {"v": "x"}}},
+		{name: "key null early, missing late", keys: []string{"id"}, edit: map[int]map[string]any{10: {"id": nil}, 4500: {"v": "x"}}},
 		{name: "key absent from every row", keys: []string{"k"}},
 		{name: "row without columns", edit: map[int]map[string]any{3500: {}}},
 		{name: "too many columns only together", edit: map[int]map[string]any{1: wide(0, 1000), 5000: wide(1000, 1700)}},
