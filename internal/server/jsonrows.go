@@ -177,9 +177,9 @@ func (j *jsonRows) scanner() *jsonRows {
 }
 
 // scanRows scans the rows in msg, the first of which is row first of the
-// message. It walks the fields itself, as scanRow does the entries: this
-// loop is what PostgreSQL waits for, and a callback per row and per entry
-// cost a fifth of it.
+// message. It walks the fields itself, as scanRow does the entries, with no
+// callback per row or entry as eachField and eachEntry take: PostgreSQL
+// waits for this loop.
 func (j *jsonRows) scanRows(msg []byte, first, maxColumns int) error {
 	var missing keyMissing
 	for i := first; len(msg) > 0; {
@@ -314,8 +314,9 @@ func (j *jsonRows) check(i int, key, value []byte) (bool, error) {
 	return kind != 0 && kind != valueNull, nil
 }
 
-// shortText is the longest text check reads byte by byte; a longer one is
-// read by the vectorised utf8.Valid and bytes.IndexByte.
+// shortText is the longest text check reads byte by byte; a longer one
+// goes to utf8.Valid and bytes.IndexByte, which read it a word or a vector
+// at a time.
 const shortText = 32
 
 // storableASCII reports whether b is ASCII without a NUL byte: valid UTF-8

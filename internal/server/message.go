@@ -65,22 +65,15 @@ type parts struct {
 type rowMark struct{ at, row int }
 
 // split walks the message's top-level fields only: the cheap pass that
-// counts its rows before any of them is decoded. It walks them itself
-// rather than through eachField: a callback per row was half its time.
+// counts its rows before any of them is decoded.
 func (m *message) split() (parts, error) {
 	p := parts{msg: m.buf}
-	for rest := m.buf; len(rest) > 0; {
-		start := len(m.buf) - len(rest)
-		num, typ, raw, next, err := nextField(rest)
-		if err != nil {
-			return p, &loader.ValidationError{Field: "request", Row: -1, Reason: "the request is not a valid protobuf message: " + err.Error()}
-		}
-		if num == 0 {
-			break
-		}
-		rest = next
+	end := 0 // where the field before ends, and so this one begins
+	err := eachField(m.buf, func(num protowire.Number, typ protowire.Type, raw []byte) error {
+		start := end
+		end = cap(m.buf) - cap(raw) + len(raw)
 		if typ != protowire.BytesType {
-			continue
+			return nil
 		}
 		switch num {
 		case fieldConfig:
@@ -93,6 +86,10 @@ func (m *message) split() (parts, error) {
 		case fieldTypedRows:
 			p.typed = append(p.typed, raw)
 		}
+		return nil
+	})
+	if err != nil {
+		return p, &loader.ValidationError{Field: "request", Row: -1, Reason: "the request is not a valid protobuf message: " + err.Error()}
 	}
 	return p, nil
 }
