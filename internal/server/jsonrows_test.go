@@ -425,6 +425,19 @@ func TestScanInPartsAgreesWithOneScan(t *testing.T) {
 		if tt.name == "clean" && (gotErr != nil || !slices.Equal(got.columns, []string{"id", "v"})) {
 			t.Errorf("clean: %v, columns %q", gotErr, got.columns)
 		}
+		// The two scanners themselves, whatever the CPUs: they accept exactly
+		// what one scan accepts, with its columns, so that the sequential
+		// scan is only the refusals' path and not what a clean request takes.
+		if len(p.marks) != (n-1)/scanPartRows {
+			t.Fatalf("%s: %d parts marked, want %d", tt.name, len(p.marks), (n-1)/scanPartRows)
+		}
+		par := newJSONRows(p.msg, p.rows, 0, tt.keys, tt.fixed)
+		par.marks = p.marks
+		if ok := par.scanParallel(maxColumns); ok != (wantErr == nil) {
+			t.Errorf("%s: two scanners accept it: %v; one scan gives %v", tt.name, ok, wantErr)
+		} else if par.sortColumns(); ok && !slices.Equal(par.columns, want.columns) {
+			t.Errorf("%s: two scanners give columns %q, one scan %q", tt.name, par.columns, want.columns)
+		}
 	}
 }
 

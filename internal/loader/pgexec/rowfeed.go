@@ -35,7 +35,7 @@ func (f *rowFeed) ready() bool { return f.batch != nil && f.next < f.batch.Len()
 
 // more reports whether a row is left, fetching the next batch when needed.
 func (f *rowFeed) more(ctx context.Context) (bool, error) {
-	for f.batch == nil || f.next >= f.batch.Len() {
+	for !f.ready() {
 		b, err := f.src.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			return false, nil
