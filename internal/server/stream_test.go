@@ -215,3 +215,41 @@ func TestStreamRowLimit(t *testing.T) {
 		t.Errorf("a refused stream wrote %d rows", n)
 	}
 }
+
+// The rows of a stream's message reach PostgreSQL while the client is still
+// to send the next: the COPY does not hold a message's rows back until it
+// has 64 KB or the stream ends.
+func TestStreamRowsReachPostgreSQLBeforeTheNextMessage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text)`)
+	st, err := b.client.LoadStream(ctxTimeout(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&loadsvcv1.LoadStreamRequest{Config: &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(typedIDs(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	// The COPY's progress, seen from another session while the stream waits.
+	const copied = `SELECT coalesce(sum(tuples_processed), 0) FROM pg_stat_progress_copy WHERE relid = 't'::regclass`
+	deadline := time.Now().Add(20 * time.Second)
+	for n := b.count(t, copied); n != 10; n = b.count(t, copied) {
+		if time.Now().After(deadline) {
+			t.Fatalf("PostgreSQL has %d of the first message's 10 rows while the stream waits", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := st.Send(typedIDs(10, 5)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := st.CloseAndRecv()
+	if err != nil || resp.Inserted != 15 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 15 {
+		t.Errorf("table has %d rows, want 15", n)
+	}
+}
