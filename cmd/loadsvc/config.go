@@ -17,6 +17,8 @@ type config struct {
 	LogLevel         string
 	MaxRecvBytes     int
 	MaxInflightBytes int64
+	StreamShareBytes int64
+	MaxPlanBytes     int
 	MaxRows          int
 	MaxStreamRows    int
 	ConnectTimeout   time.Duration
@@ -62,6 +64,10 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.Int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", int64(env.Int("LOADSVC_MAX_INFLIGHT_BYTES", 256<<20)),
 		"request bytes held decoded at once, server-wide; a request waits for its share; 0 for no bound (LOADSVC_MAX_INFLIGHT_BYTES)")
+	fs.Int64Var(&c.StreamShareBytes, "stream-share-bytes", int64(env.Int("LOADSVC_STREAM_SHARE_BYTES", 16<<20)),
+		"the share of --max-inflight-bytes one executing LoadStream holds from its first message to its end; each message, received and decoded, must fit in it (LOADSVC_STREAM_SHARE_BYTES)")
+	fs.IntVar(&c.MaxPlanBytes, "max-plan-bytes", env.Int("LOADSVC_MAX_PLAN_BYTES", 32<<20),
+		"largest plan-only answer (script and statements), and most bytes a plan-only stream may send (LOADSVC_MAX_PLAN_BYTES)")
 	fs.IntVar(&c.MaxRows, "max-rows", env.Int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
 	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.Int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.Dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
@@ -97,6 +103,10 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.MaxInflightBytes > 0 && c.MaxInflightBytes < int64(c.MaxRecvBytes) {
 		return nil, fmt.Errorf("--max-inflight-bytes (LOADSVC_MAX_INFLIGHT_BYTES) %d is below --max-recv-bytes (LOADSVC_MAX_RECV_BYTES) %d: "+
 			"a message of the largest size could never be decoded; raise the one or lower the other", c.MaxInflightBytes, c.MaxRecvBytes)
+	}
+	if c.StreamShareBytes <= 0 || c.MaxPlanBytes <= 0 {
+		return nil, fmt.Errorf("--stream-share-bytes (LOADSVC_STREAM_SHARE_BYTES) and --max-plan-bytes (LOADSVC_MAX_PLAN_BYTES) must be more than 0; got %d and %d",
+			c.StreamShareBytes, c.MaxPlanBytes)
 	}
 	if c.MaxConcurrentStreams < 0 || c.ReloadInterval <= 0 {
 		return nil, fmt.Errorf("--max-concurrent-streams must be 0 (no limit) or more, --reload-interval more than 0; got %d and %v",

@@ -97,11 +97,30 @@ type Config struct {
 	// DryRun runs the load exactly as it would run and then rolls it back:
 	// the result has the real counts and nothing is written.
 	DryRun bool
+
+	checked bool // Check passed: the defaults are filled
 }
 
 // Check validates the config alone and fills defaults. It needs no rows and
-// no database.
+// no database. A config is checked once, where a request is admitted; the
+// planner and the executor check only a config that was not.
 func (c *Config) Check() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	c.checked = true
+	return nil
+}
+
+// CheckOnce is Check, unless the config passed it already.
+func (c *Config) CheckOnce() error {
+	if c.checked {
+		return nil
+	}
+	return c.Check()
+}
+
+func (c *Config) check() error {
 	if err := CheckIdent(c.Table); err != nil {
 		return invalid("config.table", -1, "table name %v", err)
 	}
@@ -160,10 +179,6 @@ func (c *Config) checkDuplicates() error {
 func (c *Config) Compares() bool {
 	return c.Mode.keyed() && c.Duplicates != DuplicatesKeepAll
 }
-
-// MaxKeys is the most key columns a load may name: PostgreSQL's limit on
-// the columns of an index.
-const MaxKeys = 32
 
 func (c *Config) checkKeys() error {
 	if c.Mode.keyed() && len(c.Keys) == 0 {

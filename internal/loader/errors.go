@@ -107,3 +107,13 @@ type SourceError struct{ Err error }
 
 func (e *SourceError) Error() string { return e.Err.Error() }
 func (e *SourceError) Unwrap() error { return e.Err }
+
+// PanicError is a panic of a load's row source, recovered where the load
+// reads its rows for the COPY (one place for both RPCs): the load fails, its
+// session is closed rather than reused, and Stack is for the log alone.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic reading the load's rows: %v", e.Value) }

@@ -51,3 +51,6 @@ func truncate(s string) string {
 	}
 	return s[:80] + "…"
 }
+
+// QuoteNames quotes and joins names with ", ", for messages.
+func QuoteNames(names []string) string { return quoteList("", names) }

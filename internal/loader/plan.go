@@ -26,7 +26,7 @@ type Plan struct {
 // needs no database, so it compares keys by their text. A nil batch is a
 // load with no rows.
 func NewPlan(cfg Config, batch *Batch) (*Plan, error) {
-	if err := cfg.Check(); err != nil {
+	if err := cfg.CheckOnce(); err != nil {
 		return nil, err
 	}
 	if batch == nil {

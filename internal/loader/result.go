@@ -13,4 +13,7 @@ type Result struct {
 	Replayed bool
 	// DryRun says the load ran and was rolled back.
 	DryRun bool
+	// Resolved says the catalog found the target table, even for a load
+	// that failed after.
+	Resolved bool
 }

@@ -43,6 +43,19 @@ func (p *Plan) Script() string {
 	return b.String()
 }
 
+// ScriptBytes is at most the bytes of Script and of the plan's statements,
+// counted without writing them: what a plan's answer takes.
+func (p *Plan) ScriptBytes() int {
+	n := 512 + 2*len(p.Config.Target()) // the lines around the statements
+	for _, s := range p.Statements() {
+		n += 2 * (len(s.SQL) + 4) // in the script and among the statements
+	}
+	for _, f := range p.Batch.Values {
+		n += 2*len(f.Text) + 3 // escaped at worst, a separator, \N
+	}
+	return n + 21*p.Batch.Len() // the ordinal and the end of each line
+}
+
 // commentEscaper keeps text on one line of an SQL comment.
 var commentEscaper = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 

@@ -7,12 +7,21 @@ import (
 	"unicode/utf8"
 )
 
-// Text is a text value, refused when it holds a NUL byte.
+// Text is a text value, refused when PostgreSQL cannot store it.
 func Text(s string) (Field, error) {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return Field{}, fmt.Errorf("text holds a NUL byte at byte %d, which PostgreSQL cannot store", i)
+	if err := CheckText(s); err != nil {
+		return Field{}, err
 	}
 	return Field{Text: s}, nil
+}
+
+// CheckText refuses text that PostgreSQL cannot store: one with a NUL byte.
+// Every decoder asks it, or Text, of every text value.
+func CheckText(s string) error {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Errorf("text holds a NUL byte at byte %d, which PostgreSQL cannot store", i)
+	}
+	return nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

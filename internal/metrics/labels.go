@@ -12,10 +12,12 @@ const MaxTables = 1000
 
 // Table label values that are no table.
 const (
-	noTable       = "(none)"    // the request named no table (a stream without config)
-	invalidTable  = "(invalid)" // a name that cannot be a PostgreSQL table
-	overflowTable = "(other)"   // past MaxTables distinct tables
-	refusedTable  = "(refused)" // a request refused before admission: its name is the client's alone
+	noTable       = "(none)"       // the request named no table (a stream without config)
+	invalidTable  = "(invalid)"    // a name that cannot be a PostgreSQL table
+	overflowTable = "(other)"      // past MaxTables distinct tables
+	refusedTable  = "(refused)"    // a request refused before admission: its name is the client's alone
+	unknownTable  = "(unresolved)" // an admitted load whose table the catalog did not find, or never asked
+	planTable     = "(plan)"       // a plan-only load, which never asks the catalog
 )
 
 // maxTableLen is the longest "schema.table" of two 63-byte identifiers.

@@ -118,8 +118,14 @@ func (m *Metrics) LoadFinished(method string, o server.Outcome) {
 	m.inflight.WithLabelValues(method).Dec()
 	mode := modeLabel(o.Mode)
 	table := refusedTable
-	if o.Admitted { // only names that passed admission take a label slot
+	switch {
+	case !o.Admitted:
+	case o.PlanOnly:
+		table = planTable
+	case o.Resolved: // only tables the catalog found take a label slot
 		table = m.tables.label(o.Table)
+	default:
+		table = unknownTable
 	}
 	m.loads.WithLabelValues(method, mode, table, o.Code.String(), strconv.FormatBool(o.PlanOnly), strconv.FormatBool(o.DryRun)).Inc()
 	if o.PlanOnly {

@@ -163,7 +163,7 @@ func TestPlanWithoutDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := get(t, scrapeURL)
-	plan := map[string]string{"method": "Load", "mode": "delete_insert", "table": "nav", "code": "OK", "plan_only": "true"}
+	plan := map[string]string{"method": "Load", "mode": "delete_insert", "table": "(plan)", "code": "OK", "plan_only": "true"}
 	if got := s.value("loadsvc_loads_total", plan); got != 1 {
 		t.Errorf("loadsvc_loads_total%v = %v, want 1", plan, got)
 	}
@@ -183,7 +183,7 @@ func TestTableLabelBounded(t *testing.T) {
 	m := metrics.New(reg, nil)
 	finish := func(mode, table string) {
 		m.LoadStarted("Load")
-		m.LoadFinished("Load", server.Outcome{Mode: mode, Table: table, Code: codes.NotFound, Admitted: true})
+		m.LoadFinished("Load", server.Outcome{Mode: mode, Table: table, Code: codes.OK, Admitted: true, Resolved: true})
 	}
 	for i := range metrics.MaxTables + 10 {
 		finish("append", "t"+strings.Repeat("x", i%50)+string(rune('a'+i/50)))
@@ -192,10 +192,15 @@ func TestTableLabelBounded(t *testing.T) {
 	finish("append", strings.Repeat("long", 40))
 	finish("append", "")
 	finish("Mode(99)", "ta") // a table counted already
-	// Refused requests take no slot, whatever name they bring.
+	// Refused requests take no slot, whatever name they bring; nor do
+	// tables the catalog did not find, nor plans, which never ask it.
 	for i := range 5 {
 		m.LoadStarted("Load")
 		m.LoadFinished("Load", server.Outcome{Mode: "append", Table: "junk" + strings.Repeat("j", i), Code: codes.PermissionDenied})
+		m.LoadStarted("Load")
+		m.LoadFinished("Load", server.Outcome{Mode: "append", Table: "missing" + strings.Repeat("m", i), Code: codes.NotFound, Admitted: true})
+		m.LoadStarted("Load")
+		m.LoadFinished("Load", server.Outcome{Mode: "append", Table: "planned" + strings.Repeat("p", i), Code: codes.OK, Admitted: true, PlanOnly: true})
 	}
 	s := gathered(t, reg)
 	tables := map[string]float64{}
@@ -206,9 +211,10 @@ func TestTableLabelBounded(t *testing.T) {
 			}
 		}
 	}
-	if len(tables) != metrics.MaxTables+4 || tables["(other)"] != 10 || tables["(invalid)"] != 2 || tables["(none)"] != 1 || tables["(refused)"] != 5 {
-		t.Errorf("%d table label values, (other) %v, (invalid) %v, (none) %v, (refused) %v; want %d, 10, 2, 1, 5",
-			len(tables), tables["(other)"], tables["(invalid)"], tables["(none)"], tables["(refused)"], metrics.MaxTables+4)
+	if len(tables) != metrics.MaxTables+6 || tables["(other)"] != 10 || tables["(invalid)"] != 2 || tables["(none)"] != 1 || tables["(refused)"] != 5 ||
+		tables["(unresolved)"] != 5 || tables["(plan)"] != 5 {
+		t.Errorf("%d table label values, (other) %v, (invalid) %v, (none) %v, (refused) %v, (unresolved) %v, (plan) %v; want %d, 10, 2, 1, 5, 5, 5",
+			len(tables), tables["(other)"], tables["(invalid)"], tables["(none)"], tables["(refused)"], tables["(unresolved)"], tables["(plan)"], metrics.MaxTables+6)
 	}
 	if got := s.value("loadsvc_loads_total", map[string]string{"mode": "unknown"}); got != 1 {
 		t.Errorf("mode=unknown counted %v, want 1", got)

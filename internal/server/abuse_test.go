@@ -121,7 +121,7 @@ func TestPlanStreamBounds(t *testing.T) {
 		t.Fatalf("plan: %v %v", resp, err)
 	}
 	_, err = send(context.Background(), t, b.client, cfg, msg(map[string]any{"id": 1, "v": "a"}), msg(map[string]any{"id": 2, "w": "new"}))
-	st := wantCode(t, err, codes.InvalidArgument, `row 1: column "w" is not among the columns of the load`)
+	st := wantCode(t, err, codes.InvalidArgument, `row 1, column "w": the column is not among the columns of the load`)
 	if f := badRequestField(t, st); f != "rows[1].w" {
 		t.Errorf("field %q", f)
 	}
@@ -189,7 +189,7 @@ func TestInflightBudget(t *testing.T) {
 	b := setup(t, withNoDB(), withServer(func(o *server.Options) { o.MaxInflightBytes = 1000 }))
 	_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
 		Config: &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, PlanOnly: true}, Rows: seqRows(t, 0, 200)})
-	wantCode(t, err, codes.ResourceExhausted, "the message is ")
+	wantCode(t, err, codes.ResourceExhausted, "the request needs ")
 	if !strings.Contains(err.Error(), "LOADSVC_MAX_INFLIGHT_BYTES") {
 		t.Errorf("%v does not name the budget", err)
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -54,9 +55,14 @@ type Options struct {
 	// server-wide; a request waits for its share while its context lasts.
 	// 0 means no bound.
 	MaxInflightBytes int64
-	// MaxPlanBytes bounds the bytes of a plan-only stream, which is held
-	// in memory; 0 means 64 MiB.
+	// MaxPlanBytes bounds the answer of a plan-only request (its script
+	// and statements) and the bytes a plan-only stream sends, which are
+	// held in memory; 0 means 32 MiB.
 	MaxPlanBytes int
+	// StreamShareBytes is the share of MaxInflightBytes that one executing
+	// stream holds from its first message to its end: each message,
+	// received and decoded, must fit in it. 0 means 16 MiB.
+	StreamShareBytes int64
 	// StreamIdleTimeout ends a stream that sends no message for that long
 	// with DEADLINE_EXCEEDED; its load is rolled back. 0 means no bound.
 	StreamIdleTimeout time.Duration
@@ -85,9 +91,10 @@ type Outcome struct {
 	PlanOnly bool
 	DryRun   bool
 	// Admitted says the request passed admission (a valid config, the
-	// allowlist): only then is Table a name worth a metric label.
-	Admitted bool
-	Duration time.Duration
+	// allowlist); Resolved that the catalog then found its table: only
+	// then is Table a name worth a metric label.
+	Admitted, Resolved bool
+	Duration           time.Duration
 }
 
 // Server implements loadsvc.v1.LoadService; Register serves it.
@@ -122,9 +129,21 @@ func New(exec Executor, opt Options) *Server {
 		opt.Redact = func(s string) string { return s }
 	}
 	if opt.MaxPlanBytes == 0 {
-		opt.MaxPlanBytes = 64 << 20
+		opt.MaxPlanBytes = 32 << 20
+	}
+	if opt.StreamShareBytes == 0 {
+		opt.StreamShareBytes = 16 << 20
 	}
 	return &Server{exec: exec, opt: opt, budget: newBudget(opt.MaxInflightBytes)}
+}
+
+// newClaim is a call's empty claim on the budget; a stream's holds a fixed
+// share (StreamShareBytes).
+func (s *Server) newClaim(stream bool) *claim {
+	if stream {
+		return s.budget.newClaim(s.opt.StreamShareBytes)
+	}
+	return s.budget.newClaim(0)
 }
 
 // handleLoad loads one request's rows, or returns its plan. The request comes
@@ -132,7 +151,13 @@ func New(exec Executor, opt Options) *Server {
 // and its rows counted before any row is decoded.
 func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadResponse, error) {
 	c := s.begin(ctx, "Load")
-	p, err := m.split()
+	cl := s.newClaim(false)
+	defer cl.release()
+	err := m.admit(ctx, cl)
+	var p parts
+	if err == nil {
+		p, err = m.split()
+	}
 	var wire *loadsvcv1.LoadConfig
 	if err == nil {
 		wire, err = p.decodeConfig()
@@ -143,7 +168,7 @@ func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadRes
 		err = c.admit(&cfg, wire.GetPlanOnly())
 	}
 	if err == nil {
-		resp, err = s.load(ctx, &cfg, wire, p, len(m.buf))
+		resp, err = c.load(&cfg, wire, p, cl)
 	}
 	if err != nil {
 		resp = nil
@@ -151,32 +176,47 @@ func (s *Server) handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadRes
 	return resp, c.end(wire, cfg, resp, int64(p.rows), err)
 }
 
-func (s *Server) load(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, p parts, size int) (*loadsvcv1.LoadResponse, error) {
-	release, err := s.budget.acquire(ctx, size)
+// load decodes a unary request's rows, all of them before the load takes
+// a connection, and plans or runs them: a one-batch source on the one path
+// of every executing load.
+func (c *call) load(cfg *loader.Config, wire *loadsvcv1.LoadConfig, p parts, cl *claim) (*loadsvcv1.LoadResponse, error) {
+	batch, err := p.decodeRows(c.ctx, cfg, cl, 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
 	if wire.GetPlanOnly() {
-		batch, err := p.decodeRows(cfg, 0, nil)
-		if err != nil {
-			return nil, err
-		}
-		plan, err := loader.NewPlan(*cfg, batch)
-		if err != nil {
-			return nil, err
-		}
-		return planResponse(plan), nil
+		return c.s.plan(c.ctx, *cfg, batch, cl)
 	}
-	src, err := p.rowSource(cfg)
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.exec.Run(ctx, *cfg, src)
+	return c.run(cfg, loader.OneBatch(batch))
+}
+
+// run executes a load whose rows come from src, and notes whether the
+// catalog found its table.
+func (c *call) run(cfg *loader.Config, src loader.Source) (*loadsvcv1.LoadResponse, error) {
+	res, err := c.s.exec.Run(c.ctx, *cfg, src)
+	c.resolved = err == nil || (res != nil && res.Resolved)
 	if err != nil {
 		return nil, err
 	}
 	return resultResponse(cfg, res), nil
+}
+
+// plan answers a plan-only load of batch, whose answer is held to
+// MaxPlanBytes and claimed before it is written.
+func (s *Server) plan(ctx context.Context, cfg loader.Config, batch *loader.Batch, cl *claim) (*loadsvcv1.LoadResponse, error) {
+	plan, err := loader.NewPlan(cfg, batch)
+	if err != nil {
+		return nil, err
+	}
+	size := plan.ScriptBytes()
+	if size > s.opt.MaxPlanBytes {
+		return nil, limitError("the plan of %d rows × %d columns would take up to %d bytes, more than a plan may (LOADSVC_MAX_PLAN_BYTES=%d); plan fewer rows, or run the load with dry_run",
+			batch.Len(), len(batch.Columns), size, s.opt.MaxPlanBytes)
+	}
+	if err := cl.take(ctx, int64(size)); err != nil {
+		return nil, err
+	}
+	return planResponse(plan), nil
 }
 
 // admit validates the config alone, keeps loadsvc's own ledger from being
@@ -230,6 +270,7 @@ type call struct {
 	method   string
 	start    time.Time
 	admitted bool
+	resolved bool // the catalog found the table
 }
 
 func (s *Server) begin(ctx context.Context, method string) *call {
@@ -255,7 +296,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	}
 	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
 		Rows: max(resp.GetRows(), rows), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
-		PlanOnly: wire.GetPlanOnly(), DryRun: wire.GetDryRun(), Admitted: c.admitted, Duration: time.Since(c.start)}
+		PlanOnly: wire.GetPlanOnly(), DryRun: wire.GetDryRun(), Admitted: c.admitted, Resolved: c.resolved, Duration: time.Since(c.start)}
 	if c.s.opt.Observer != nil {
 		c.s.opt.Observer.LoadFinished(c.method, o)
 	}
@@ -274,6 +315,9 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	if st == nil {
 		c.s.opt.Logger.Info("load", fields...)
 		return nil
+	}
+	if pe := (*loader.PanicError)(nil); errors.As(err, &pe) {
+		c.s.opt.Logger.Error("panic reading a load's rows", zap.String("method", c.method), zap.Any("panic", pe.Value), zap.ByteString("stack", pe.Stack))
 	}
 	c.s.opt.Logger.Warn("load", append(fields, zap.String("error", st.Message()))...)
 	return st.Err()

@@ -37,6 +37,8 @@ func toStatus(err error, redact func(string) string) *status.Status {
 	switch {
 	case errors.As(err, &ve):
 		return badRequest(ve)
+	case errors.As(err, new(*loader.PanicError)):
+		return status.New(codes.Internal, "internal error; the service logged the details")
 	case errors.As(err, &ce):
 		if ce.Ctx != nil {
 			return status.New(contextCode(ce.Ctx), "request ended while waiting for a database connection: "+ce.Ctx.Error())

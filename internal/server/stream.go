@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,12 +18,17 @@ import (
 
 // handleStream loads a client stream of row messages in one transaction. Rows
 // go into the COPY as they arrive, so memory stays bounded by one message
-// and one COPY buffer, however long the stream.
+// and one COPY buffer, however long the stream. The stream's share of the
+// budget is taken with its first message, before its connection.
 func (s *Server) handleStream(stream grpc.ServerStream) error {
-	c := s.begin(stream.Context(), "LoadStream")
-	src := &streamSource{s: s, stream: stream}
+	ctx := stream.Context()
+	c := s.begin(ctx, "LoadStream")
+	src := &streamSource{s: s, stream: stream, claim: s.newClaim(true)}
 	defer src.close()
-	first, err := src.first()
+	first, err := src.next(ctx)
+	if errors.Is(err, io.EOF) {
+		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
+	}
 	var wire *loadsvcv1.LoadConfig
 	if err == nil {
 		wire, err = first.decodeConfig()
@@ -40,7 +44,7 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 	}
 	if err == nil {
 		src.pending, src.cfg = &first, &cfg
-		resp, err = s.loadStream(stream.Context(), &cfg, wire, src)
+		resp, err = c.loadStream(&cfg, wire, src)
 	}
 	if err == nil {
 		err = stream.SendMsg(resp)
@@ -51,24 +55,22 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 	return c.end(wire, cfg, resp, int64(src.rows), err)
 }
 
-func (s *Server) loadStream(ctx context.Context, cfg *loader.Config, wire *loadsvcv1.LoadConfig, src *streamSource) (*loadsvcv1.LoadResponse, error) {
+func (c *call) loadStream(cfg *loader.Config, wire *loadsvcv1.LoadConfig, src *streamSource) (*loadsvcv1.LoadResponse, error) {
 	if wire.GetPlanOnly() {
-		return s.planStream(ctx, cfg, src)
+		return c.s.planStream(c.ctx, cfg, src)
 	}
-	res, err := s.exec.Run(ctx, *cfg, src)
-	if err != nil {
-		return nil, err
-	}
-	return resultResponse(cfg, res), nil
+	return c.run(cfg, src)
 }
 
 // planStream gathers a plan-only stream's rows, bounded by rows and bytes
-// since they are held in memory, and plans them as one request; it never
+// since they are held in memory (the claim grows with every message: the
+// stream holds no connection), and plans them as one request; it never
 // connects. Every message is held to the first one's columns, by name.
 func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *streamSource) (*loadsvcv1.LoadResponse, error) {
 	held := *cfg // a plan-only stream is held in memory: the Load limit
 	held.MaxRows, held.MaxRowsHint = s.opt.MaxRows, "per plan-only stream, which is held in memory (LOADSVC_MAX_ROWS)"
 	src.cfg = &held
+	src.claim.growable()
 	all := &loader.Batch{}
 	for {
 		b, err := src.Next(ctx)
@@ -83,17 +85,15 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 		} else if err := loader.SameColumns(all.Columns, b); err != nil {
 			return nil, err
 		}
+		if err := loader.CheckCells(all.Len()+b.Len(), len(all.Columns), "rows"); err != nil {
+			return nil, err
+		}
 		all.Values = append(all.Values, b.Values...)
 		if src.bytes > s.opt.MaxPlanBytes {
-			return nil, &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
-				"a plan-only stream is held in memory and may carry at most %d bytes; this one carries more", s.opt.MaxPlanBytes)}
+			return nil, limitError("a plan-only stream is held in memory and may carry at most %d bytes (LOADSVC_MAX_PLAN_BYTES); this one carries more", s.opt.MaxPlanBytes)
 		}
 	}
-	plan, err := loader.NewPlan(held, all)
-	if err != nil {
-		return nil, err
-	}
-	return planResponse(plan), nil
+	return s.plan(ctx, held, all, src.claim)
 }
 
 // streamSource turns the messages of a stream into batches, decoding each
@@ -103,101 +103,73 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 type streamSource struct {
 	s       *Server
 	stream  grpc.ServerStream
+	claim   *claim
 	pending *parts         // the first message, already split
-	pendSz  int            // its size
-	cfg     *loader.Config // the admitted load's: row limit, key columns
+	cfg     *loader.Config // the admitted load's: row limit
 	columns []string
 	rows    int // rows decoded so far
 	bytes   int // message bytes received so far
 	msgs    int
-	release func() // gives back the budget of the batch last handed out
-	ch      chan received
-	done    chan struct{}
-	err     error // the error that ended the stream
+	ch      chan received // the receive under way, nil for none
+	err     error         // the error that ended the stream
 }
 
-// first receives and splits the stream's first message.
-func (s *streamSource) first() (parts, error) {
-	m, err := s.recv(s.stream.Context())
-	if errors.Is(err, io.EOF) {
-		err = &loader.ValidationError{Field: "config", Row: -1, Reason: "the stream ended before its first message, which must carry the config"}
-	}
-	if err != nil {
-		return parts{}, err
-	}
-	s.bytes += len(m.buf)
-	s.pendSz = len(m.buf)
-	return m.split()
-}
-
-// Next returns the next batch with rows. A panic while decoding — on the
-// COPY's goroutine, outside the handler's recovery — becomes an error.
-func (s *streamSource) Next(ctx context.Context) (b *loader.Batch, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.s.opt.Logger.Error("panic decoding a stream message", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			b, err = nil, errors.New("internal error decoding a stream message; the service logged the details")
-		}
-	}()
-	s.giveBack()
+// Next returns the next batch with rows.
+func (s *streamSource) Next(ctx context.Context) (*loader.Batch, error) {
 	for {
-		p, size, err := s.next(ctx)
+		p, err := s.next(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if s.release, err = s.s.budget.acquire(ctx, size); err != nil {
+		if s.msgs > 1 && p.config != nil {
+			return nil, &loader.ValidationError{Field: "config", Row: s.rows, Reason: fmt.Sprintf("message %d of the stream carries a config; only the first may", s.msgs-1)}
+		}
+		b, err := p.decodeRows(ctx, s.cfg, s.claim, s.rows, s.columns)
+		if err != nil {
 			return nil, err
 		}
-		b, err := p.decodeRows(s.cfg, s.rows, s.columns)
-		if err != nil || b.Len() > 0 {
-			if b != nil && s.columns == nil {
+		if b.Len() > 0 {
+			if s.columns == nil {
 				s.columns = b.Columns
 			}
 			s.rows += b.Len()
-			return b, err
+			return b, nil
 		}
-		s.giveBack()
 	}
 }
 
-func (s *streamSource) giveBack() {
-	if s.release != nil {
-		s.release()
-		s.release = nil
-	}
-}
-
-// next returns the next message split, and its size.
-func (s *streamSource) next(ctx context.Context) (parts, int, error) {
-	s.msgs++
+// next returns the next message, admitted and split; the one before is
+// done with.
+func (s *streamSource) next(ctx context.Context) (parts, error) {
 	if p := s.pending; p != nil {
 		s.pending = nil
-		return *p, s.pendSz, nil
+		return *p, nil
 	}
+	s.claim.next()
+	s.msgs++
 	m, err := s.recv(ctx)
 	if err != nil {
-		return parts{}, 0, err
+		return parts{}, err
 	}
-	s.bytes += len(m.buf)
-	p, err := m.split()
-	if err == nil && len(p.config) > 0 {
-		err = &loader.ValidationError{Field: "config", Row: s.rows, Reason: fmt.Sprintf("message %d of the stream carries a config; only the first may", s.msgs-1)}
+	s.bytes += m.data.Len()
+	if err := m.admit(ctx, s.claim); err != nil {
+		return parts{}, err
 	}
-	return p, len(m.buf), err
+	return m.split()
 }
 
 // recv returns the next message, or ctx's error when ctx ends first, or an
-// idleError when the client sends nothing for the idle timeout. One
-// goroutine receives from the stream and hands messages over, so that a
-// reader whose COPY failed can be stopped while the client is idle.
+// idleError when the client sends nothing for the idle timeout. RecvMsg
+// runs on a goroutine of its own, one message at a time, so that a reader
+// whose COPY failed can be stopped while the client is idle. A panic there
+// is raised again here, where the load recovers it.
 func (s *streamSource) recv(ctx context.Context) (*message, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
 	if s.ch == nil {
-		s.ch = make(chan received)
-		s.done = make(chan struct{})
-		go s.receive()
+		s.ch = make(chan received, 1) // the receiver never waits for the handler
+		go s.receive(s.ch)
 	}
 	var idle <-chan time.Time
 	if d := s.s.opt.StreamIdleTimeout; d > 0 {
@@ -208,11 +180,15 @@ func (s *streamSource) recv(ctx context.Context) (*message, error) {
 	var r received
 	select {
 	case r = <-s.ch:
+		s.ch = nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-idle:
 		s.err = idleError{s.s.opt.StreamIdleTimeout}
 		return nil, s.err
+	}
+	if r.panic != nil {
+		panic(r.panic)
 	}
 	if r.err != nil {
 		s.err = r.err
@@ -220,6 +196,27 @@ func (s *streamSource) recv(ctx context.Context) (*message, error) {
 	}
 	return r.msg, nil
 }
+
+// receive receives one message into ch.
+func (s *streamSource) receive(ch chan<- received) {
+	var r received
+	defer func() {
+		if p := recover(); p != nil {
+			r = received{panic: fmt.Sprintf("%v\n%s", p, debug.Stack())}
+		}
+		ch <- r
+	}()
+	m := new(message)
+	if err := s.stream.RecvMsg(m); err != nil {
+		r.err = err
+		return
+	}
+	r.msg = m
+}
+
+// close gives back the stream's share of the budget; the handler calls it
+// on its way out.
+func (s *streamSource) close() { s.claim.release() }
 
 // idleError ends a stream whose client sent nothing for the idle timeout.
 type idleError struct{ d time.Duration }
@@ -230,51 +227,9 @@ func (e idleError) Error() string {
 
 func (e idleError) GRPCStatus() *status.Status { return status.New(codes.DeadlineExceeded, e.Error()) }
 
-// received is one RecvMsg's result.
+// received is one RecvMsg's result, or the panic it raised, with its stack.
 type received struct {
-	msg *message
-	err error
-}
-
-func (s *streamSource) receiveRecovered() (m *message, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.s.opt.Logger.Error("panic receiving a stream message", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			m, err = nil, errors.New("internal error receiving a stream message; the service logged the details")
-		}
-	}()
-	return s.receiveOne()
-}
-
-func (s *streamSource) receiveOne() (*message, error) {
-	m := new(message)
-	if err := s.stream.RecvMsg(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// receive runs RecvMsg until it fails or the handler is done. A panic
-// there, outside the handler's recovery, becomes the stream's error.
-func (s *streamSource) receive() {
-	for {
-		m, err := s.receiveRecovered()
-		select {
-		case s.ch <- received{m, err}:
-		case <-s.done:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// close stops the receiving goroutine and gives back the budget; the
-// handler calls it on its way out.
-func (s *streamSource) close() {
-	s.giveBack()
-	if s.done != nil {
-		close(s.done)
-	}
+	msg   *message
+	err   error
+	panic any
 }

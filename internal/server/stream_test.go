@@ -148,7 +148,7 @@ func TestStreamFailuresWriteNothing(t *testing.T) {
 	_, err = send(context.Background(), t, b.client, cfg,
 		&loadsvcv1.LoadStreamRequest{Rows: rows(t, map[string]any{"id": 1, "v": "a"})},
 		&loadsvcv1.LoadStreamRequest{Rows: rows(t, map[string]any{"id": 2, "w": "b"})})
-	wantCode(t, err, codes.InvalidArgument, `row 1: column "w" is not among the columns of the load`)
+	wantCode(t, err, codes.InvalidArgument, `row 1, column "w": the column is not among the columns of the load`)
 	b.clean(t)
 
 	// The client sends half a load, then cancels.

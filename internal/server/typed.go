@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,35 +35,42 @@ const (
 // decoded: its name, its nulls, and which value array it uses with how
 // many values.
 type typedColumn struct {
-	msg   []byte // the TypedColumn's bytes
-	name  string
-	nulls []bool
-	array protowire.Number // the value array it sets; 0 for none
-	n     int              // values in it
-	sets  int              // value arrays it sets: one, or it is refused
+	msg      []byte // the TypedColumn's bytes
+	name     string
+	nulls    int              // entries of its nulls array
+	nullsAll bool             // every one of them true
+	array    protowire.Number // the value array it sets; 0 for none
+	n        int              // values in it
+	sets     int              // value arrays it sets: one, or it is refused
+	text     int              // bytes of text fill writes for it, at most
 }
 
-// decodeTyped decodes the typed rows of a message — TypedRows, given as the
-// bytes of each of its occurrences, which proto merges — straight from the
-// wire into a batch with its columns sorted by name, as JSON rows get them.
-// Text values point into the message and numbers into one arena a batch, so
-// that no value is a string of its own. offset is the index of its first
-// row in the load; cfg's row limit, and maxCells, refuse the message after
-// its rows are counted, before they are decoded.
-func decodeTyped(cfg *loader.Config, occurrences [][]byte, offset int) (*loader.Batch, error) {
-	var cols []typedColumn
-	for _, tr := range occurrences {
-		err := eachField(tr, func(num protowire.Number, typ protowire.Type, val []byte) error {
-			if num != typedColumns || typ != protowire.BytesType {
-				return nil
-			}
-			c, err := readColumn(val)
-			cols = append(cols, c)
-			return err
-		})
-		if err != nil {
-			return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
+// decodeTyped decodes the typed rows of a message — one TypedRows of
+// columns TypedColumns — straight from the wire into a batch with its
+// columns sorted by name, as JSON rows get them. Text values point into the
+// message and numbers into one arena; offset is the index of its first row
+// in the load. Columns, rows and values are counted, and the batch claimed,
+// before anything is allocated for them.
+func decodeTyped(ctx context.Context, cfg *loader.Config, cl *claim, typedRows []byte, columns, offset int) (*loader.Batch, error) {
+	if err := loader.CheckColumns(columns, -1, "typed_rows.columns"); err != nil {
+		return nil, err
+	}
+	cols := make([]typedColumn, 0, columns)
+	err := eachField(typedRows, func(num protowire.Number, typ protowire.Type, val []byte) error {
+		if num != typedColumns || typ != protowire.BytesType {
+			return nil
 		}
+		c, err := readColumn(val)
+		cols = append(cols, c)
+		if err == nil {
+			err = ctx.Err()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, refusal(err, func() error {
+			return &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
+		})
 	}
 	rows, err := checkColumns(cols)
 	if err != nil {
@@ -71,18 +79,33 @@ func decodeTyped(cfg *loader.Config, occurrences [][]byte, offset int) (*loader.
 	if err := cfg.CheckRows(offset + rows); err != nil {
 		return nil, err
 	}
-	if err := checkCells(rows, len(cols), "typed_rows"); err != nil {
+	if err := loader.CheckCells(rows, len(cols), "typed_rows"); err != nil {
+		return nil, err
+	}
+	text := 0
+	for _, c := range cols {
+		text += c.text
+	}
+	if err := cl.take(ctx, int64(rows)*int64(len(cols))*int64(fieldBytes)+int64(text)); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(cols, func(a, b typedColumn) int { return strings.Compare(a.name, b.name) })
-	return fillTyped(cols, rows, offset)
+	return fillTyped(cols, rows, offset, text)
+}
+
+// refusal is err when it is the request's end, else the refusal made.
+func refusal(err error, made func() error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return made()
 }
 
 // readColumn reads one TypedColumn, refusing malformed input as
 // proto.Unmarshal does: a packed array or a string that does not parse.
 // A field of a wire type its number does not have is unknown, and skipped.
 func readColumn(msg []byte) (typedColumn, error) {
-	c := typedColumn{msg: msg}
+	c := typedColumn{msg: msg, nullsAll: true}
 	var counts [columnJSON + 1]int
 	err := eachField(msg, func(num protowire.Number, typ protowire.Type, val []byte) error {
 		packed, ok := arrayWire(num, typ)
@@ -94,13 +117,22 @@ func readColumn(msg []byte) (typedColumn, error) {
 			c.name = string(val)
 		case !ok:
 		case num == columnNulls:
-			return eachScalar(num, packed, val, func(v uint64) { c.nulls = append(c.nulls, v != 0) })
+			return eachScalar(num, packed, val, func(v uint64) {
+				c.nulls++
+				c.nullsAll = c.nullsAll && v != 0
+			})
 		case (num == columnTexts || num == columnJSON) && !utf8.Valid(val):
 			return errInvalidUTF8
-		case num == columnTexts || num == columnBytes || num == columnJSON:
+		case num == columnTexts || num == columnJSON:
 			counts[num]++
+		case num == columnBytes:
+			counts[num]++
+			c.text += 2 + 2*len(val)
 		default:
-			return eachScalar(num, packed, val, func(uint64) { counts[num]++ })
+			return eachScalar(num, packed, val, func(v uint64) {
+				counts[num]++
+				c.text += scalarText(num, v)
+			})
 		}
 		return nil
 	})
@@ -111,6 +143,19 @@ func readColumn(msg []byte) (typedColumn, error) {
 		}
 	}
 	return c, err
+}
+
+// scalarText is the most bytes of text a scalar of an array takes.
+func scalarText(array protowire.Number, v uint64) int {
+	switch array {
+	case columnInt64s:
+		return len("-9223372036854775808")
+	case columnFloat64s:
+		return numberText(math.Float64frombits(v), false)
+	case columnMicros:
+		return len("-292277-01-01 00:00:00.000000+00")
+	}
+	return 0
 }
 
 // arrayWire says whether a TypedColumn field of this number may come with
@@ -190,50 +235,41 @@ func (c *typedColumn) check() error {
 	switch {
 	case c.sets > 1:
 		return fmt.Errorf("sets %d value arrays; a column uses exactly one", c.sets)
-	case c.array == 0 && !allTrue(c.nulls):
+	case c.array == 0 && !c.nullsAll:
 		return errors.New("has no values")
 	case c.array == 0:
-		c.n = len(c.nulls)
-	case c.nulls != nil && len(c.nulls) != c.n:
-		return fmt.Errorf("has %d values but %d nulls entries", c.n, len(c.nulls))
+		c.n = c.nulls
+	case c.nulls > 0 && c.nulls != c.n:
+		return fmt.Errorf("has %d values but %d nulls entries", c.n, c.nulls)
 	}
 	return nil
 }
 
-func allTrue(b []bool) bool {
-	for _, v := range b {
-		if !v {
-			return false
-		}
-	}
-	return true
-}
-
-// fillTyped decodes the columns' values into a batch, column by column.
-func fillTyped(cols []typedColumn, rows, offset int) (*loader.Batch, error) {
+// fillTyped decodes the columns' values into a batch, column by column;
+// their number texts take text bytes at most.
+func fillTyped(cols []typedColumn, rows, offset, text int) (*loader.Batch, error) {
 	w := len(cols)
 	b := &loader.Batch{Columns: make([]string, w), Values: make([]loader.Field, rows*w), Offset: offset}
-	var arena []byte
+	arena := make([]byte, 0, text)
 	for j := range cols {
 		c := &cols[j]
 		b.Columns[j] = c.name
-		if c.array == 0 { // all null
-			for i := range c.n {
-				b.Values[i*w+j] = loader.Field{Null: true}
-			}
-			continue
-		}
-		it := valueIter{msg: c.msg, num: c.array}
+		values := valueIter{msg: c.msg, num: c.array}
+		nulls := valueIter{msg: c.msg, num: columnNulls}
 		for i := range c.n {
-			v, raw := it.next()
-			if c.nulls != nil && c.nulls[i] {
-				b.Values[i*w+j] = loader.Field{Null: true}
-				continue
+			if c.nulls > 0 {
+				if null, _ := nulls.next(); null != 0 {
+					if c.array != 0 {
+						values.next()
+					}
+					b.Values[i*w+j] = loader.Field{Null: true}
+					continue
+				}
 			}
+			v, raw := values.next()
 			f, err := typedValue(&arena, c.array, v, raw)
 			if err != nil {
-				n := offset + i
-				return nil, &loader.ValidationError{Field: fmt.Sprintf("rows[%d].%s", n, c.name), Row: n, Reason: fmt.Sprintf("row %d, column %s: %v", n, loader.QuoteIdent(c.name), err)}
+				return nil, loader.RowError(offset+i, c.name, "%v", err)
 			}
 			b.Values[i*w+j] = f
 		}

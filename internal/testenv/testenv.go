@@ -55,6 +55,7 @@ type options struct {
 	adminPool      func(*pgxpool.Config)
 	servicePool    func(*pgxpool.Config)
 	executor       func(*pgexec.Executor)
+	wrap           func(server.Executor) server.Executor
 	server         func(*server.Options)
 	logger         *zap.Logger
 	grpcServer     []grpc.ServerOption
@@ -93,6 +94,12 @@ func ServicePool(f func(*pgxpool.Config)) Option { return func(o *options) { o.s
 
 // Executor adjusts the service's Executor (AcquireTimeout 5s by default).
 func Executor(f func(*pgexec.Executor)) Option { return func(o *options) { o.executor = f } }
+
+// WrapExecutor puts f's executor between the server and the real one, to
+// change what the server's loads see (a row source that fails).
+func WrapExecutor(f func(server.Executor) server.Executor) Option {
+	return func(o *options) { o.wrap = f }
+}
 
 // Server adjusts the server's options.
 func Server(f func(*server.Options)) Option { return func(o *options) { o.server = f } }
@@ -155,7 +162,11 @@ func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
 	if o.server != nil {
 		o.server(&sopt)
 	}
-	e.Server = server.New(e.Exec, sopt)
+	var exec server.Executor = e.Exec
+	if o.wrap != nil {
+		exec = o.wrap(exec)
+	}
+	e.Server = server.New(exec, sopt)
 	e.serve(t, log, o)
 	return e
 }

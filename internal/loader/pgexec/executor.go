@@ -2,6 +2,7 @@ package pgexec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -48,7 +49,7 @@ const maxStaleRetries = 3
 // fixes the columns and is checked before any connection; a load without
 // rows never touches the database.
 func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source) (*loader.Result, error) {
-	if err := cfg.Check(); err != nil {
+	if err := cfg.CheckOnce(); err != nil {
 		return nil, err
 	}
 	in := loader.NewIntake(&cfg, src)
@@ -78,6 +79,9 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 	defer conn.Release() // the pool destroys a closed conn or one left in a transaction
 	if err := fn(s); err != nil {
 		s.rollback()
+		if errors.As(err, new(*loader.PanicError)) {
+			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
+		}
 		return s.loadError(ctx, err)
 	}
 	end := "COMMIT"

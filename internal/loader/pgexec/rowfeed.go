@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -36,7 +37,7 @@ func (f *rowFeed) ready() bool { return f.batch != nil && f.next < f.batch.Len()
 // more reports whether a row is left, fetching the next batch when needed.
 func (f *rowFeed) more(ctx context.Context) (bool, error) {
 	for !f.ready() {
-		b, err := f.src.Next(ctx)
+		b, err := f.fetch(ctx)
 		if errors.Is(err, io.EOF) {
 			return false, nil
 		}
@@ -46,6 +47,18 @@ func (f *rowFeed) more(ctx context.Context) (bool, error) {
 		f.batch, f.next = b, 0
 	}
 	return true, nil
+}
+
+// fetch is the source's next batch. A panic of the source — on the COPY's
+// goroutine, where nothing else would recover it — becomes a
+// loader.PanicError, and the process lives.
+func (f *rowFeed) fetch(ctx context.Context) (b *loader.Batch, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, &loader.PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return f.src.Next(ctx)
 }
 
 // chunkReader is the COPY data of up to left rows from a rowFeed. A Read

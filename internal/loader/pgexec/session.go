@@ -89,7 +89,8 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	var ve *loader.ValidationError
 	var uc *loader.UnknownColumnError
 	var ce *loader.ConflictError
-	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) {
+	var pe *loader.PanicError
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) {
 		return err
 	}
 	var se *loader.SourceError
@@ -115,6 +116,7 @@ func (s *session) load(ctx context.Context, cfg *loader.Config, in *loader.Intak
 	if err != nil {
 		return err
 	}
+	res.Resolved = true
 	write, skipped, err := table.Writable(cfg, in.Columns())
 	if err != nil {
 		return err
