@@ -66,7 +66,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 		"request bytes held decoded at once, server-wide; a request waits for its share; 0 for no bound (LOADSVC_MAX_INFLIGHT_BYTES)")
 	fs.Int64Var(&c.StreamShareBytes, "stream-share-bytes", int64(env.Int("LOADSVC_STREAM_SHARE_BYTES", 16<<20)),
 		"the share of --max-inflight-bytes one executing LoadStream holds from its first message to its end; each message, received and decoded, must fit in it (LOADSVC_STREAM_SHARE_BYTES)")
-	fs.IntVar(&c.MaxPlanBytes, "max-plan-bytes", env.Int("LOADSVC_MAX_PLAN_BYTES", 32<<20),
+	fs.IntVar(&c.MaxPlanBytes, "max-plan-bytes", env.Int("LOADSVC_MAX_PLAN_BYTES", 16<<20),
 		"largest plan-only answer (script and statements), and most bytes a plan-only stream may send (LOADSVC_MAX_PLAN_BYTES)")
 	fs.IntVar(&c.MaxRows, "max-rows", env.Int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
 	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.Int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")

@@ -88,6 +88,10 @@ type Config struct {
 	// (LOADSVC_MAX_ROWS); split it or use LoadStream".
 	MaxRows     int
 	MaxRowsHint string
+	// MaxCells, when set below the package's MaxCells, bounds rows ×
+	// columns of the whole load; MaxCellsHint says which limit it is.
+	MaxCells     int
+	MaxCellsHint string
 	// RequestID, when set, makes the load exactly-once through the
 	// executor's Ledger. A dry run neither records nor replays it.
 	RequestID string

@@ -37,16 +37,19 @@ func CheckColumns(columns, row int, field string) error {
 	return invalid(field, row, "%sa load may carry at most %d distinct columns (PostgreSQL's own limit)", where, MaxColumns)
 }
 
-// CheckCells refuses a message of more than MaxCells values, before they
-// are decoded.
-func CheckCells(rows, columns int, field string) error {
-	if cells := rows * columns; columns > 0 && rows > MaxCells/columns {
-		err := invalid(field, -1, "the message carries %d rows × %d columns = %d values, more than %d a message; send fewer rows a message (LoadStream)",
-			rows, columns, cells, MaxCells)
-		err.Limit = true
-		return err
+// CheckCells refuses rows × columns past the config's MaxCells, or past
+// MaxCells a message, before the values are decoded.
+func (c *Config) CheckCells(rows, columns int, field string) error {
+	limit, hint := MaxCells, "a message; send fewer rows a message (LoadStream)"
+	if c.MaxCells > 0 && c.MaxCells < limit {
+		limit, hint = c.MaxCells, c.MaxCellsHint
 	}
-	return nil
+	if columns == 0 || rows <= limit/columns {
+		return nil
+	}
+	err := invalid(field, -1, "the rows carry %d rows × %d columns = %d values, more than %d %s", rows, columns, rows*columns, limit, hint)
+	err.Limit = true
+	return err
 }
 
 // RowError is the refusal of one value of a load: the row's index in the

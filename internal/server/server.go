@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,7 @@ type Options struct {
 	MaxInflightBytes int64
 	// MaxPlanBytes bounds the answer of a plan-only request (its script
 	// and statements) and the bytes a plan-only stream sends, which are
-	// held in memory; 0 means 32 MiB.
+	// held in memory; 0 means 16 MiB.
 	MaxPlanBytes int
 	// StreamShareBytes is the share of MaxInflightBytes that one executing
 	// stream holds from its first message to its end: each message,
@@ -129,7 +130,7 @@ func New(exec Executor, opt Options) *Server {
 		opt.Redact = func(s string) string { return s }
 	}
 	if opt.MaxPlanBytes == 0 {
-		opt.MaxPlanBytes = 32 << 20
+		opt.MaxPlanBytes = 16 << 20
 	}
 	if opt.StreamShareBytes == 0 {
 		opt.StreamShareBytes = 16 << 20
@@ -228,6 +229,10 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	}
 	if err := cfg.Check(); err != nil {
 		return err
+	}
+	if planOnly { // every value goes into the plan's script, 3 bytes at least
+		cfg.MaxCells = s.opt.MaxPlanBytes / 3
+		cfg.MaxCellsHint = fmt.Sprintf("a plan may hold: it writes each into its script, whose bytes are bounded (LOADSVC_MAX_PLAN_BYTES=%d)", s.opt.MaxPlanBytes)
 	}
 	if s.opt.Ledger.Holds(cfg.Schema, cfg.Table) {
 		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())

@@ -85,7 +85,7 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 		} else if err := loader.SameColumns(all.Columns, b); err != nil {
 			return nil, err
 		}
-		if err := loader.CheckCells(all.Len()+b.Len(), len(all.Columns), "rows"); err != nil {
+		if err := held.CheckCells(all.Len()+b.Len(), len(all.Columns), "rows"); err != nil {
 			return nil, err
 		}
 		all.Values = append(all.Values, b.Values...)
