@@ -361,7 +361,9 @@ func (j *jsonRows) checkReplaced(num protowire.Number, val []byte, kind protowir
 	case num == valueString && !utf8.Valid(val):
 		return errInvalidUTF8
 	case num == valueString:
-		return j.step(len(val))
+		if err := j.step(len(val)); err != nil {
+			return err
+		}
 	case (num == valueStruct || num == valueList) && seen[num]:
 		return errNonCanonical
 	}
