@@ -195,9 +195,9 @@ func TestInflightBudget(t *testing.T) {
 	}
 }
 
-// A unary request is decoded a slice at a time while it is copied, but a
-// bad row anywhere in it is still refused before any connection: with no
-// database at all, the answer names the row, never UNAVAILABLE.
+// A unary request is decoded whole before its load takes a connection, so
+// a bad row anywhere in it is refused first: with no database at all, the
+// answer names the row, never UNAVAILABLE.
 func TestBadLateRowRefusedBeforeConnecting(t *testing.T) {
 	t.Parallel()
 	b := setup(t, withNoDB())

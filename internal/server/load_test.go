@@ -28,10 +28,9 @@ func TestLoadDeleteInsertSmoke(t *testing.T) {
 	}
 }
 
-// A unary request is decoded a slice at a time, each slice in the memory
-// of the one before, while it is copied: every row arrives whole and
-// unmixed.
-func TestUnaryLoadDecodedInSlices(t *testing.T) {
+// A unary request of thousands of rows, some of which leave a column out,
+// arrives whole: every row in the table with its own values and its NULLs.
+func TestUnaryLoadRowsArriveWhole(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.exec1(t, `CREATE TABLE t (id int, v text, x float8)`)
