@@ -10,7 +10,8 @@
 //	                                   service in between — the baseline of (c)
 //	(b') batched_copy                  psql \copy of the same rows in the same transactions as (b),
 //	                                   10,000 rows each: what PostgreSQL itself costs (b)
-//	(b)  load_json                     Load with JSON (Struct) rows, 10,000 a request, one after the other
+//	(b)  load_json                     Load with JSON (Struct) rows, 10,000 a request, one after the other;
+//	                                   its baseline is (b'), as (c)'s is (h)
 //	(c)  stream_append                 LoadStream append with typed rows
 //	(d)  stream_delete_insert          LoadStream delete_insert over a table holding the keys
 //	(e)  staged_delete_insert          psql: \copy into a TEMP table, DELETE USING, INSERT SELECT — the baseline of (d)

@@ -87,7 +87,7 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	r.printRounds(w)
-	r.printRatio(w, "load_json", "batched_copy", "Load against psql copying the same rows in the same transactions")
+	r.printRatio(w, "load_json", "copy", "Load against one psql \\copy of all the rows")
 	r.printRatio(w, "stream_append", "copy", "LoadStream append against psql \\copy")
 	r.printRatio(w, "big_delete_insert", "empty_delete_insert", "the same delete_insert into the big table and into an empty one")
 	if big, d := r.find("big_delete_insert"), r.find("stream_delete_insert"); big != nil && d != nil {
