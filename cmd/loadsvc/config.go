@@ -26,6 +26,7 @@ type config struct {
 	StatementTimeout time.Duration
 	LockTimeout      time.Duration
 	StreamIdle       time.Duration
+	StreamMax        time.Duration
 	ShutdownTimeout  time.Duration
 	HealthInterval   time.Duration
 	TLSCert          string
@@ -76,6 +77,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.DurationVar(&c.LockTimeout, "lock-timeout", env.Dur("LOADSVC_LOCK_TIMEOUT", time.Minute), "SET LOCAL lock_timeout of each load; 0 for none (LOADSVC_LOCK_TIMEOUT)")
 	fs.DurationVar(&c.StreamIdle, "stream-idle-timeout", env.Dur("LOADSVC_STREAM_IDLE_TIMEOUT", time.Minute),
 		"a LoadStream that sends no message for this long ends with DEADLINE_EXCEEDED and is rolled back; 0 for none (LOADSVC_STREAM_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.StreamMax, "stream-max-duration", env.Dur("LOADSVC_STREAM_MAX_DURATION", time.Hour),
+		"a LoadStream that runs this long, however often it sends, ends with DEADLINE_EXCEEDED and is rolled back; 0 for none (LOADSVC_STREAM_MAX_DURATION)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.Dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.HealthInterval, "health-interval", env.Dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env.Str("LOADSVC_TLS_CERT", ""), "TLS certificate file; reloaded on change and on SIGHUP (LOADSVC_TLS_CERT)")

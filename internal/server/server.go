@@ -67,6 +67,10 @@ type Options struct {
 	// StreamIdleTimeout ends a stream that sends no message for that long
 	// with DEADLINE_EXCEEDED; its load is rolled back. 0 means no bound.
 	StreamIdleTimeout time.Duration
+	// StreamMaxDuration ends a stream that runs longer, however often it
+	// sends, with DEADLINE_EXCEEDED; its load is rolled back. 0 means no
+	// bound.
+	StreamMaxDuration time.Duration
 	// Principal, when set, names the caller of ctx (from its token); it
 	// scopes request ids.
 	Principal func(ctx context.Context) string

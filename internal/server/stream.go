@@ -23,6 +23,12 @@ import (
 func (s *Server) handleStream(stream grpc.ServerStream) error {
 	ctx := stream.Context()
 	c := s.begin(ctx, "LoadStream")
+	if d := s.opt.StreamMaxDuration; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, tooLongError{d})
+		defer cancel()
+		c.ctx = ctx
+	}
 	src := &streamSource{s: s, stream: stream, claim: s.newClaim(true)}
 	defer src.close()
 	first, err := src.next(ctx)
@@ -51,6 +57,9 @@ func (s *Server) handleStream(stream grpc.ServerStream) error {
 	}
 	if err != nil {
 		resp = nil
+		if cause := context.Cause(ctx); errors.As(cause, new(tooLongError)) && stream.Context().Err() == nil {
+			err = cause // what ended it, rather than how the load noticed
+		}
 	}
 	return c.end(wire, cfg, resp, int64(src.rows), err)
 }
@@ -226,6 +235,15 @@ func (e idleError) Error() string {
 }
 
 func (e idleError) GRPCStatus() *status.Status { return status.New(codes.DeadlineExceeded, e.Error()) }
+
+// tooLongError ends a stream that ran past LOADSVC_STREAM_MAX_DURATION.
+type tooLongError struct{ d time.Duration }
+
+func (e tooLongError) Error() string {
+	return fmt.Sprintf("the stream ran for %s, the longest a stream may hold a connection (LOADSVC_STREAM_MAX_DURATION); its load was rolled back and nothing was written; send it as several loads", e.d)
+}
+
+func (e tooLongError) GRPCStatus() *status.Status { return status.New(codes.DeadlineExceeded, e.Error()) }
 
 // received is one RecvMsg's result, or the panic it raised, with its stack.
 type received struct {
