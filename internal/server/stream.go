@@ -243,7 +243,9 @@ func (e tooLongError) Error() string {
 	return fmt.Sprintf("the stream ran for %s, the longest a stream may hold a connection (LOADSVC_STREAM_MAX_DURATION); its load was rolled back and nothing was written; send it as several loads", e.d)
 }
 
-func (e tooLongError) GRPCStatus() *status.Status { return status.New(codes.DeadlineExceeded, e.Error()) }
+func (e tooLongError) GRPCStatus() *status.Status {
+	return status.New(codes.DeadlineExceeded, e.Error())
+}
 
 // received is one RecvMsg's result, or the panic it raised, with its stack.
 type received struct {
