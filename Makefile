@@ -79,7 +79,6 @@ lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ bina
 	@go vet $(MODULES)
 	@echo "==> staticcheck $(MODULES)"
 	@$(BIN)/staticcheck $(MODULES)
-	@scripts/check-client-deps.sh
 	@echo "==> no cmd/ binary links the testing package"
 	@for p in $$(go list ./cmd/...); do \
 		if go list -deps "$$p" | grep -qx testing; then echo "$$p links the testing package"; exit 1; fi; done

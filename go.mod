@@ -7,9 +7,9 @@ require (
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/loadsvc/loadsvc/client v0.0.0-00010101000000-000000000000
-	github.com/loadsvc/loadsvc/pgtext v0.0.0-00010101000000-000000000000
-	github.com/loadsvc/loadsvc/proto v0.0.0-00010101000000-000000000000
+	github.com/loadsvc/loadsvc/client v0.1.0
+	github.com/loadsvc/loadsvc/pgtext v0.1.0
+	github.com/loadsvc/loadsvc/proto v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0
@@ -23,6 +23,7 @@ require (
 	go.opentelemetry.io/otel/trace v1.47.0
 	go.uber.org/goleak v1.3.0
 	go.uber.org/zap v1.28.0
+	golang.org/x/mod v0.42.0
 	golang.org/x/sync v0.24.0
 	golang.org/x/term v0.47.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c

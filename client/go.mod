@@ -2,15 +2,9 @@ module github.com/loadsvc/loadsvc/client
 
 go 1.26.8
 
-// The API stubs and pgtext are modules of their own beside this one.
-replace (
-	github.com/loadsvc/loadsvc/pgtext => ../pgtext
-	github.com/loadsvc/loadsvc/proto => ../proto
-)
-
 require (
-	github.com/loadsvc/loadsvc/pgtext v0.0.0-00010101000000-000000000000
-	github.com/loadsvc/loadsvc/proto v0.0.0-00010101000000-000000000000
+	github.com/loadsvc/loadsvc/pgtext v0.1.0
+	github.com/loadsvc/loadsvc/proto v0.1.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
