@@ -76,6 +76,13 @@ func start(t *testing.T, env []string, args ...string) *proc {
 // startOn is start listening on listen, reached at addr.
 func startOn(t *testing.T, listen, addr string, env []string, args ...string) *proc {
 	t.Helper()
+	return launch(t, listen, addr, nil, env, args...)
+}
+
+// launch is startOn whose client dials with opts on top of dial's (TLS
+// credentials, say).
+func launch(t *testing.T, listen, addr string, opts []grpc.DialOption, env []string, args ...string) *proc {
+	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	p := &proc{addr: addr, out: &testenv.SyncBuffer{}, stop: stop, done: make(chan error, 1)}
 	go func() { p.done <- realMain(ctx, append([]string{"--listen", listen}, args...), environ(env), p.out) }()
@@ -86,16 +93,18 @@ func startOn(t *testing.T, listen, addr string, env []string, args ...string) *p
 			t.Logf("loadsvc output:\n%s", p.out.String())
 		}
 	})
-	p.conn, p.client = dial(t, addr)
+	p.conn, p.client = dial(t, addr, opts...)
 	testenv.WaitServing(t, p.conn, "", p.done, p.out)
 	return p
 }
 
-// dial is a plaintext client connection to addr that sends large messages.
-func dial(t *testing.T, addr string) (*grpc.ClientConn, loadsvcv1.LoadServiceClient) {
+// dial is a client connection to addr that sends large messages, in
+// plaintext unless opts give other credentials.
+func dial(t *testing.T, addr string, opts ...grpc.DialOption) (*grpc.ClientConn, loadsvcv1.LoadServiceClient) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(256<<20)))
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(256 << 20))}, opts...)
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestTokenFileFormat(t *testing.T) {
 	}{
 		{a1, "worker-a", "public.*,staging.nav_*"},
 		{a2, "worker-a", ""},
-		{b, "line 6", ""},
+		{b, digest(b), ""},
 		{c, "报表", "年金.*"},
 	} {
 		p, err := a.Authenticate(incoming("Bearer " + tc.token))

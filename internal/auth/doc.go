@@ -1,8 +1,9 @@
 // Package auth owns who may call loadsvc and which tables they may write:
 // bearer-token authentication of gRPC calls (Authenticator, its tap handle
 // and interceptors), the caller it identifies (Principal, carried in the
-// context), and the table allowlists (Allowlist, Policy) a load must pass
-// before any database connection.
+// context; PrincipalName, which also names a client certificate), and the
+// table allowlists (Allowlist, Policy) a load must pass before any
+// database connection.
 //
 // A call is authenticated from its headers by a gRPC tap handle, before a
 // byte of its body is read: without a valid token it costs the server no
@@ -23,8 +24,12 @@
 // without spaces (it travels as gRPC metadata); tokens shorter than 16
 // characters are accepted with a warning. The attributes are:
 //
-//	name=NAME     what logs and errors call the caller (default "line N",
-//	              N the line number); several tokens may share a name
+//	name=NAME     the caller's principal: what scopes its request ids and
+//	              what logs and errors call it; several tokens may share
+//	              a name (a rotation). Without it the principal is
+//	              "token:" and the first 16 hex digits of the token's
+//	              SHA-256, never the token or its line: removing or
+//	              moving another line changes no principal
 //	tables=LIST   an allowlist (see ParseAllowlist) this token is limited
 //	              to, on top of the service's LOADSVC_ALLOW_TABLES; without
 //	              it the token may write what the service allowlist allows
@@ -42,6 +47,16 @@
 // and compared in constant time with every hash in the file, so neither
 // its length nor which token it resembles shows in the timing. No token
 // ever appears in a log line, an error, a status message or a metric.
+//
+// # Principals
+//
+// The principal is the stable name of a caller: it scopes request ids in
+// the exactly-once ledger, and logs and errors call the caller by it. A
+// call authenticated by a token has the token's principal (name=, or a
+// digest of the token). Without one, a call over mutual TLS has the
+// identity of its verified client certificate: the first URI SAN, else
+// the first DNS SAN, else the subject CN. A call with neither has the
+// principal "", shared by all such calls.
 //
 // # Table allowlists
 //

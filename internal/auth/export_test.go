@@ -10,3 +10,6 @@ func (a *Authenticator) LiveCalls() int {
 	}
 	return n
 }
+
+// CertIdentity is certIdentity, for tests.
+var CertIdentity = certIdentity

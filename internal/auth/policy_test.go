@@ -105,13 +105,3 @@ func TestNewPolicyErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestPrincipalName(t *testing.T) {
-	t.Parallel()
-	if n := auth.PrincipalName(context.Background()); n != "" {
-		t.Errorf("unauthenticated: %q", n)
-	}
-	if n := auth.PrincipalName(auth.NewContext(context.Background(), auth.Principal{Name: "worker-a"})); n != "worker-a" {
-		t.Errorf("worker-a: %q", n)
-	}
-}

@@ -35,7 +35,7 @@ func parseTokens(data []byte) (*tokenSet, error) {
 		if len(fields) == 0 {
 			continue
 		}
-		h, p, err := parseTokenLine(fields, n)
+		h, p, err := parseTokenLine(fields)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
@@ -67,13 +67,14 @@ func significantFields(line string) []string {
 	return fields
 }
 
-// parseTokenLine parses the fields of line n: the token, then attributes.
-func parseTokenLine(fields []string, n int) ([sha256.Size]byte, Principal, error) {
+// parseTokenLine parses the fields of a line: the token, then attributes.
+func parseTokenLine(fields []string) ([sha256.Size]byte, Principal, error) {
 	token := fields[0]
 	if err := checkToken(token); err != nil {
 		return [sha256.Size]byte{}, Principal{}, err
 	}
-	p := Principal{Name: fmt.Sprintf("line %d", n)}
+	h := sha256.Sum256([]byte(token))
+	p := Principal{Name: tokenPrincipal(h)}
 	seen := map[string]bool{}
 	for i, f := range fields[1:] {
 		key, val, err := attribute(f, i+2, seen)
@@ -84,7 +85,7 @@ func parseTokenLine(fields []string, n int) ([sha256.Size]byte, Principal, error
 			return [sha256.Size]byte{}, Principal{}, err
 		}
 	}
-	return sha256.Sum256([]byte(token)), p, nil
+	return h, p, nil
 }
 
 // checkToken refuses a token gRPC metadata cannot carry, or an attribute

@@ -314,6 +314,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 		zap.String("code", o.Code.String()), zap.Duration("duration", o.Duration), zap.String("peer", peerAddr(c.ctx)),
 		zap.Int64("rows", o.Rows), zap.Int64("bytes", o.Bytes), zap.Int64("deleted", o.Deleted), zap.Int64("inserted", o.Inserted),
 		zap.Int64("updated", o.Updated), zap.Bool("plan_only", o.PlanOnly), zap.Bool("replayed", resp.GetReplayed()),
+		zap.String("principal", cfg.Principal), // "" when the call has none
 	}
 	if o.DryRun {
 		fields = append(fields, zap.Bool("dry_run", true))

@@ -2,8 +2,9 @@
 // fresh database on a pgtest cluster, the test's own pool on it, the
 // service's pool and Executor, a loadsvc gRPC server (with the health
 // service) on a loopback port and a client connection to it, all torn down
-// at the test's cleanup; and the loadsvc binary run as a process of its own
-// (Process), for the tests that need one. It links the testing package:
+// at the test's cleanup; the loadsvc binary run as a process of its own
+// (Process), for the tests that need one; and a throwaway certificate
+// authority (CA) for TLS and mutual TLS. It links the testing package:
 // only _test.go files import it.
 //
 //	e := testenv.New(t, cluster, testenv.MaxConns(1))
