@@ -65,7 +65,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.IntVar(&c.MaxRecvBytes, "max-recv-bytes", env.Int("LOADSVC_MAX_RECV_BYTES", 64<<20), "largest request message in bytes (LOADSVC_MAX_RECV_BYTES)")
 	fs.Int64Var(&c.MaxInflightBytes, "max-inflight-bytes", int64(env.Int("LOADSVC_MAX_INFLIGHT_BYTES", 256<<20)),
 		"request bytes held decoded at once, server-wide; a request waits for its share; 0 for no bound (LOADSVC_MAX_INFLIGHT_BYTES)")
-	fs.Int64Var(&c.StreamShareBytes, "stream-share-bytes", int64(env.Int("LOADSVC_STREAM_SHARE_BYTES", 16<<20)),
+	fs.Int64Var(&c.StreamShareBytes, "stream-share-bytes", int64(env.Int("LOADSVC_STREAM_SHARE_BYTES", 32<<20)),
 		"the share of --max-inflight-bytes one executing LoadStream holds from its first message to its end; each message, received and decoded, must fit in it (LOADSVC_STREAM_SHARE_BYTES)")
 	fs.IntVar(&c.MaxPlanBytes, "max-plan-bytes", env.Int("LOADSVC_MAX_PLAN_BYTES", 16<<20),
 		"largest plan-only answer (script and statements), and most bytes a plan-only stream may send (LOADSVC_MAX_PLAN_BYTES)")

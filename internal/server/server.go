@@ -62,7 +62,7 @@ type Options struct {
 	MaxPlanBytes int
 	// StreamShareBytes is the share of MaxInflightBytes that one executing
 	// stream holds from its first message to its end: each message,
-	// received and decoded, must fit in it. 0 means 16 MiB.
+	// received and decoded, must fit in it. 0 means 32 MiB.
 	StreamShareBytes int64
 	// StreamIdleTimeout ends a stream that sends no message for that long
 	// with DEADLINE_EXCEEDED; its load is rolled back. 0 means no bound.
@@ -137,7 +137,7 @@ func New(exec Executor, opt Options) *Server {
 		opt.MaxPlanBytes = 16 << 20
 	}
 	if opt.StreamShareBytes == 0 {
-		opt.StreamShareBytes = 16 << 20
+		opt.StreamShareBytes = 32 << 20
 	}
 	return &Server{exec: exec, opt: opt, budget: newBudget(opt.MaxInflightBytes)}
 }
