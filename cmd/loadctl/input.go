@@ -45,9 +45,10 @@ type input struct {
 
 // readOptions are the flags that say how to read the input.
 type readOptions struct {
-	comma byte    // CSV
-	null  *string // CSV
-	sheet string  // xlsx; "" is the first
+	comma    byte    // CSV
+	null     *string // CSV
+	sheet    string  // xlsx; "" is the first
+	xlsxText int64   // xlsx: the most text held at once, bytes
 }
 
 // openInput opens path ("" or "-" for stdin) and settles its format: the
@@ -112,15 +113,16 @@ func (in *input) rows(o readOptions) (rowSource, error) {
 	case formatNDJSON:
 		return newJSONRows(in.r, in.name, false)
 	case formatXLSX:
-		return in.sheetRows(o.sheet)
+		return in.sheetRows(o.sheet, o.xlsxText)
 	default:
 		return newJSONRows(in.r, in.name, true)
 	}
 }
 
-// sheetRows opens the workbook and the sheet. A zip is read at random, so
-// standard input is first copied to a temporary file.
-func (in *input) sheetRows(sheet string) (rowSource, error) {
+// sheetRows opens the workbook and the sheet, holding at most textLimit
+// bytes of text at once. A zip is read at random, so standard input is
+// first copied to a temporary file.
+func (in *input) sheetRows(sheet string, textLimit int64) (rowSource, error) {
 	if in.file == nil {
 		if err := in.spool(); err != nil {
 			return nil, err
@@ -131,7 +133,7 @@ func (in *input) sheetRows(sheet string) (rowSource, error) {
 		return nil, err
 	}
 	in.size = st.Size()
-	wb, err := openWorkbook(&countingReaderAt{r: in.file, n: &in.read}, in.size, in.name)
+	wb, err := openWorkbook(&countingReaderAt{r: in.file, n: &in.read}, in.size, in.name, textLimit)
 	if err != nil {
 		return nil, err
 	}

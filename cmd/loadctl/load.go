@@ -42,7 +42,10 @@ number is the shortest decimal that round-trips the stored value (never the
 display format's rounding), a date 2024-12-01, a date-time
 2024-12-01 09:30:00, a time-only format 09:30:00, a boolean true or false, a
 formula its calculated value. An error cell (#N/A, #DIV/0!) refuses the load,
-naming the cell.
+naming the cell. A workbook is read within bounds: its shared strings (the
+part xl/sharedStrings.xml as inflated, and the strings held) and the text of
+one row may take at most --max-xlsx-text-mib; a part that inflates past a
+bound is refused, naming the part and the limit.
 
 --plan prints the SQL script the load would run (runnable by psql -f) and
 never touches the database; it sends the whole file in one request.
@@ -78,6 +81,7 @@ type loadOptions struct {
 	maxPlanRows int
 	format      string
 	sheet       string
+	xlsxTextMiB int
 	delimiter   string
 	null        optionalString
 	quiet       bool
@@ -99,6 +103,8 @@ func newLoadFlags(o *loadOptions) *flag.FlagSet {
 	fs.IntVar(&o.maxPlanRows, "max-plan-rows", 100000, "most rows --plan sends (in one request)")
 	fs.StringVar(&o.format, "format", "", "input `format`: csv, ndjson, json or xlsx (default: from the extension, or sniffed on stdin)")
 	fs.StringVar(&o.sheet, "sheet", "", "the `sheet` of an .xlsx workbook to load (default: the first)")
+	fs.IntVar(&o.xlsxTextMiB, strings.TrimPrefix(flagXLSXText, "--"), defaultXLSXTextMiB,
+		"most `MiB` of an .xlsx workbook's text held at once: its shared strings (xl/sharedStrings.xml as inflated, and the strings held), or one row's cells")
 	fs.StringVar(&o.delimiter, "delimiter", ",", "CSV field delimiter, one byte (\\t for a tab)")
 	fs.Var(&o.null, "null", "CSV: an unquoted field equal to `marker` is NULL, and an unquoted empty field the empty string")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display")
@@ -171,6 +177,10 @@ func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, readOptions, e
 	if o.chunkSize < 0 || o.chunkSize > math.MaxInt32 || o.maxPlanRows < 1 {
 		return nil, ro, usageErrorf("--chunk-size must be 0 or more and --max-plan-rows 1 or more")
 	}
+	if o.xlsxTextMiB < 1 || o.xlsxTextMiB > maxXLSXTextMiB {
+		return nil, ro, usageErrorf("%s must be from 1 to %d, got %d", flagXLSXText, maxXLSXTextMiB, o.xlsxTextMiB)
+	}
+	ro.xlsxText = int64(o.xlsxTextMiB) << 20
 	o.conn.resolve()
 	cfg := &loadsvcv1.LoadConfig{Table: o.table, Schema: o.schema, Mode: mode, Pk: pk, Duplicates: dup,
 		ChunkSize: int32(o.chunkSize), RequestId: o.requestID, PlanOnly: o.plan, DryRun: o.dryRun}

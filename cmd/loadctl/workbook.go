@@ -2,8 +2,6 @@ package main
 
 import (
 	"archive/zip"
-	"bufio"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -13,16 +11,33 @@ import (
 
 // workbook is an opened .xlsx file: its sheets in workbook order, where each
 // sheet's part is, the shared strings and the cell styles. Sheet data stays
-// in the zip until a sheet is read, a row at a time (xlsxRows).
+// in the zip until a sheet is read, a row at a time (xlsxRows). Every part is
+// read within bounds (xmlPart); the text held at once, the shared strings
+// or one row's cells, within textLimit.
 type workbook struct {
-	name     string // the file's name, for messages
-	zip      *zip.Reader
-	sheets   []string          // names, in the workbook's order
-	parts    map[string]string // sheet name → part path in the zip
-	strings  []string          // the shared strings table
-	styles   cellStyles
-	date1904 bool
+	name      string // the file's name, for messages
+	zip       *zip.Reader
+	textLimit int64
+	sheets    []string          // names, in the workbook's order
+	parts     map[string]string // sheet name → part path in the zip
+	strings   sharedStrings
+	styles    cellStyles
+	date1904  bool
 }
+
+// The flag that sets a workbook's text limit, and the limit's default and
+// most in MiB.
+const (
+	flagXLSXText       = "--max-xlsx-text-mib"
+	defaultXLSXTextMiB = 64
+	maxXLSXTextMiB     = 1 << 20
+)
+
+// The limits of a workbook's parts.
+var (
+	indexLimit = partLimit{maxIndexPart, "loadctl's limit for a part it reads whole"}
+	sheetLimit = partLimit{maxSheetPart, "loadctl's limit for a worksheet"}
+)
 
 // The relationship types (their last path element) the reader follows.
 const (
@@ -33,13 +48,14 @@ const (
 )
 
 // openWorkbook reads the workbook's index parts from r (size bytes): the
-// sheet list, shared strings and styles.
-func openWorkbook(r io.ReaderAt, size int64, name string) (*workbook, error) {
+// sheet list, shared strings and styles. The text it holds at once is
+// limited to textLimit bytes.
+func openWorkbook(r io.ReaderAt, size int64, name string, textLimit int64) (*workbook, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not an .xlsx workbook: %v", name, err)
 	}
-	wb := &workbook{name: name, zip: zr, parts: map[string]string{}}
+	wb := &workbook{name: name, zip: zr, textLimit: textLimit, parts: map[string]string{}}
 	if err := wb.readIndex(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
@@ -65,12 +81,12 @@ func (wb *workbook) readIndex() error {
 	}
 	if p := rels.target(relSharedStrings); p != "" {
 		if wb.strings, err = wb.readSharedStrings(p); err != nil {
-			return fmt.Errorf("%s: %v", p, err)
+			return err
 		}
 	}
 	if p := rels.target(relStyles); p != "" {
 		if wb.styles, err = wb.readStyles(p); err != nil {
-			return fmt.Errorf("%s: %v", p, err)
+			return err
 		}
 	}
 	return nil
@@ -143,41 +159,15 @@ func (wb *workbook) readSheets(p string, rels relationships) error {
 	return nil
 }
 
-// readSharedStrings reads the shared strings table: each item's text is its
-// own text or the concatenation of its rich-text runs (phonetic runs left
-// out).
-func (wb *workbook) readSharedStrings(p string) ([]string, error) {
-	rc, dec, err := wb.openPart(p)
+// readSharedStrings reads the shared strings table within the text limit.
+func (wb *workbook) readSharedStrings(p string) (sharedStrings, error) {
+	what := fmt.Sprintf("loadctl's limit for the shared strings (%s raises it)", flagXLSXText)
+	part, err := openXMLPart(wb.zip, p, partLimit{wb.textLimit, what})
 	if err != nil {
-		return nil, err
+		return sharedStrings{}, err
 	}
-	defer rc.Close()
-	var out []string
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok || se.Name.Local != "si" {
-			continue
-		}
-		var si struct {
-			T    *string  `xml:"t"`
-			Runs []string `xml:"r>t"`
-		}
-		if err := dec.DecodeElement(&si, &se); err != nil {
-			return nil, err
-		}
-		text := strings.Join(si.Runs, "")
-		if si.T != nil {
-			text = *si.T + text
-		}
-		out = append(out, unescapeOOXML(text))
-	}
+	defer part.Close()
+	return readSharedStrings(part, wb.textLimit)
 }
 
 // readStyles reads the number format of every cell style.
@@ -205,26 +195,14 @@ func (wb *workbook) readStyles(p string) (cellStyles, error) {
 	return styles, nil
 }
 
-// openPart opens one part of the zip for streaming XML.
-func (wb *workbook) openPart(p string) (io.ReadCloser, *xml.Decoder, error) {
-	f, err := wb.zip.Open(p)
-	if err != nil {
-		return nil, nil, fmt.Errorf("part %s: %v", p, err)
-	}
-	return f, xml.NewDecoder(bufio.NewReaderSize(f, 64<<10)), nil
-}
-
 // decode reads a small part whole into v.
 func (wb *workbook) decode(p string, v any) error {
-	rc, dec, err := wb.openPart(p)
+	part, err := openXMLPart(wb.zip, p, indexLimit)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("part %s: %v", p, err)
-	}
-	return nil
+	defer part.Close()
+	return part.Decode(v)
 }
 
 // sheet returns the part of the named sheet, "" meaning the first; a sheet

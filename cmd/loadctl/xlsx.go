@@ -27,14 +27,18 @@ import (
 //   - a boolean: true or false
 //   - a formula: its cached value, as above
 //   - an error value (#N/A, #DIV/0!): the load is refused, naming the cell
+//
+// A row holds at most excelize.MaxColumns cells and the workbook's text
+// limit of text.
 type xlsxRows struct {
-	wb      *workbook
-	sheet   string
-	part    io.Closer
-	dec     *xml.Decoder
-	columns map[int]string // column number (1-based) → name
-	row     int            // sheet row number of the last row read
-	cells   []xlsxCell     // the row being read, reused
+	wb       *workbook
+	sheet    string
+	part     *xmlPart
+	columns  map[int]string // column number (1-based) → name
+	row      int            // sheet row number of the last row read
+	cells    []xlsxCell     // the row being read, reused
+	rowText  int64          // bytes of text in cells
+	text, is []byte         // a cell's <v> and <is> texts, reused
 }
 
 // xlsxCell is one cell as the sheet stores it.
@@ -52,13 +56,13 @@ func newXLSXRows(wb *workbook, sheet string) (*xlsxRows, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, dec, err := wb.openPart(part)
+	p, err := openXMLPart(wb.zip, part, sheetLimit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: sheet %q: %v", wb.name, name, err)
 	}
-	x := &xlsxRows{wb: wb, sheet: name, part: rc, dec: dec}
+	x := &xlsxRows{wb: wb, sheet: name, part: p}
 	if err := x.readHeader(); err != nil {
-		rc.Close()
+		p.Close()
 		return nil, err
 	}
 	return x, nil
@@ -140,9 +144,9 @@ func (x *xlsxRows) nextValues() ([]string, error) {
 
 // readRow reads the sheet up to the end of the next <row> into x.cells.
 func (x *xlsxRows) readRow() error {
-	x.cells = x.cells[:0]
+	x.cells, x.rowText = x.cells[:0], 0
 	for {
-		tok, err := x.dec.Token()
+		tok, err := x.part.Token()
 		if errors.Is(err, io.EOF) {
 			return io.EOF
 		}
@@ -173,14 +177,14 @@ func (x *xlsxRows) readCells(start xml.StartElement) error {
 		x.row = n
 	}
 	for {
-		tok, err := x.dec.Token()
+		tok, err := x.part.Token()
 		if err != nil {
 			return x.errorf("%v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if t.Name.Local != "c" {
-				if err := x.dec.Skip(); err != nil {
+				if err := x.part.skip(); err != nil {
 					return x.errorf("%v", err)
 				}
 				continue
@@ -194,8 +198,12 @@ func (x *xlsxRows) readCells(start xml.StartElement) error {
 	}
 }
 
-// readCell reads one <c> element.
+// readCell reads one <c> element: its value <v> or inline string <is>,
+// and whether it has a formula <f>.
 func (x *xlsxRows) readCell(start xml.StartElement) error {
+	if len(x.cells) == excelize.MaxColumns {
+		return x.errorf("row %d has more than %d cells, the most a row has", x.row, excelize.MaxColumns)
+	}
 	c := xlsxCell{col: 1, typ: attr(start, "t")}
 	if len(x.cells) > 0 {
 		c.col = x.cells[len(x.cells)-1].col + 1
@@ -210,24 +218,58 @@ func (x *xlsxRows) readCell(start xml.StartElement) error {
 	if s := attr(start, "s"); s != "" {
 		c.style, _ = strconv.Atoi(s) // an unknown style is a plain number
 	}
-	var body struct {
-		F *struct{} `xml:"f"`
-		V *string   `xml:"v"`
-		T []string  `xml:"is>t"`
-		R []string  `xml:"is>r>t"`
+	x.text, x.is = x.text[:0], x.is[:0]
+	if err := x.readCellBody(&c); err != nil {
+		return err
 	}
-	if err := x.dec.DecodeElement(&body, &start); err != nil {
-		return x.errorf("cell %s: %v", cellName(c.col, x.row), err)
-	}
-	c.formula = body.F != nil
 	switch {
-	case body.V != nil:
-		c.value, c.hasV = *body.V, true
+	case c.hasV:
+		c.value = string(x.text)
 	case c.typ == "inlineStr":
-		c.value = unescapeOOXML(strings.Join(body.T, "") + strings.Join(body.R, ""))
+		c.value = unescapeOOXML(string(x.is))
 	}
+	x.rowText += int64(len(x.text) + len(x.is))
 	x.cells = append(x.cells, c)
 	return nil
+}
+
+// readCellBody reads the elements of a cell up to its end.
+func (x *xlsxRows) readCellBody(c *xlsxCell) error {
+	for {
+		tok, err := x.part.Token()
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			err = x.readCellChild(c, t.Name.Local)
+		}
+		if errors.Is(err, errTextLimit) {
+			return x.errorf("cell %s: row %d holds more than %s of text, loadctl's limit (%s raises it)",
+				cellName(c.col, x.row), x.row, mib(x.wb.textLimit), flagXLSXText)
+		}
+		if err != nil {
+			return x.errorf("cell %s: %v", cellName(c.col, x.row), err)
+		}
+	}
+}
+
+// readCellChild reads the element of a cell just opened.
+func (x *xlsxRows) readCellChild(c *xlsxCell, name string) error {
+	room := int(max(x.wb.textLimit-x.rowText-int64(len(x.text)+len(x.is)), 0))
+	var err error
+	switch name {
+	case "v":
+		c.hasV = true
+		x.text, err = x.part.text(x.text[:0], len(x.text)+room, false)
+	case "is":
+		x.is, err = x.part.text(x.is, len(x.is)+room, true)
+	case "f":
+		c.formula = true
+		err = x.part.skip()
+	default:
+		err = x.part.skip()
+	}
+	return err
 }
 
 // value maps a cell to the text it is loaded as ("" for an empty cell).
@@ -260,10 +302,11 @@ func (x *xlsxRows) value(c xlsxCell) (string, error) {
 
 func (x *xlsxRows) sharedString(c xlsxCell, ref string) (string, error) {
 	i, err := strconv.Atoi(strings.TrimSpace(c.value))
-	if err != nil || i < 0 || i >= len(x.wb.strings) {
+	s, ok := x.wb.strings.get(i)
+	if err != nil || !ok {
 		return "", x.errorf("cell %s refers to shared string %q, which the workbook lacks", ref, c.value)
 	}
-	return x.wb.strings[i], nil
+	return s, nil
 }
 
 // number formats a cell's number as its number format says: a date, a time

@@ -157,7 +157,7 @@ func TestXLSXRowsValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	src, err := in.rows(readOptions{sheet: "规模明细"})
+	src, err := in.rows(readOptions{sheet: "规模明细", xlsxText: defaultXLSXTextMiB << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
