@@ -87,7 +87,8 @@ func TestPython(t *testing.T) {
 }
 
 // TestBench runs python/bench/bench.py (make bench-python): the client
-// against psycopg2 on 200,000 rows; BENCH_ROWS overrides the count.
+// against asyncpg, psycopg 3 and psycopg2 on 200,000 rows; BENCH_ROWS
+// overrides the count, BENCH_RUNS the rounds.
 func TestBench(t *testing.T) {
 	if os.Getenv("LOADSVC_BENCH_PYTHON") == "" {
 		t.Skip("the Python benchmark runs with LOADSVC_BENCH_PYTHON=1 (make bench-python)")
