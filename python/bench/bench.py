@@ -16,11 +16,16 @@ Append, each way paying for its own conversion from the rows it is given:
 
 Targets: the client's append at least 0.9x asyncpg for the list of dicts
 and 1.0x for the DataFrame (x = the other's time over the client's), and
-4x psycopg2. The fast ways run BENCH_RUNS times (default 3) in interleaved
-rounds, each into an emptied table, and the fastest round counts;
-psycopg2, the slowest by far, runs once. The CPU column is this process's
-(the client's encoding; asyncpg's and psycopg's whole work), and "encode
-alone" is the client's encoding of every message with no service.
+4x psycopg2. The fast ways run BENCH_RUNS times (default 5) in interleaved
+rounds, each into an emptied table; the fastest round counts, and the
+ratios of the median rounds are printed beside;
+psycopg2, the slowest by far, runs once. Beside wall time it prints the CPU
+each way cost: this process's (the client's encoding; asyncpg's and
+psycopg's whole work), the service's (LOADSVC_TEST_PID) and PostgreSQL's
+backends' on the database, read from /proc: on a shared machine, where wall
+times swing from round to round, the CPU a way costs is the steadier
+figure. "encode alone" is the client's encoding of every message with no
+service.
 
 delete_insert, once each: the client over the full key (date, k2, k3) into
 a table that holds those keys, against the old loader's way: ``DELETE ...
@@ -48,9 +53,10 @@ import decimal
 import io
 import os
 import resource
+import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import pandas
@@ -179,6 +185,57 @@ def cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds of process pid so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class Cost(NamedTuple):
+    """What one load took: wall seconds, and CPU seconds of this process,
+    the service and PostgreSQL's backends on the database."""
+
+    wall: float
+    python: float
+    service: float
+    postgres: float
+
+    @property
+    def cpu(self) -> float:
+        return self.python + self.service + self.postgres
+
+
+class Meter:
+    """Measures a load's Cost."""
+
+    def __init__(self, conn: Any, service_pid: int) -> None:
+        self.conn = conn
+        self.service_pid = service_pid
+
+    def backends(self) -> dict[int, float]:
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            pids = [pid for (pid,) in cur.fetchall()]
+        self.conn.commit()
+        return {pid: proc_cpu(pid) for pid in pids}
+
+    def __call__(self, f: Callable[[], object]) -> Cost:
+        backends, service, python = self.backends(), proc_cpu(self.service_pid), cpu()
+        wall = time.perf_counter()
+        f()
+        wall = time.perf_counter() - wall
+        python, service = cpu() - python, proc_cpu(self.service_pid) - service
+        postgres = sum(secs - backends.get(pid, 0.0) for pid, secs in self.backends().items())
+        return Cost(wall, python, service, postgres)
+
+
 def timed(f: Callable[[], object]) -> tuple[float, float]:
     """Wall and CPU seconds of f()."""
     wall, began = time.perf_counter(), cpu()
@@ -211,7 +268,7 @@ def encode_alone(rows: list[dict[str, Any]], frame: pandas.DataFrame, batch: int
 
 def main() -> None:
     n = int(os.environ.get("BENCH_ROWS", "200000"))
-    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
     url = os.environ["LOADSVC_TEST_DATABASE_URL"]
     conn = psycopg2.connect(url)
     with conn.cursor() as cur:
@@ -237,6 +294,7 @@ def main() -> None:
     )
     apg = Asyncpg(url)
     pg3 = psycopg.connect(url)
+    measure = Meter(conn, int(os.environ["LOADSVC_TEST_PID"]))
     # Warm up the service's pooled session and asyncpg's and psycopg's
     # type introspection before the clock starts.
     client.load("floor", rows[:10], "append")
@@ -257,16 +315,16 @@ def main() -> None:
         ),
         "psycopg 3 COPY": ("psycopg3", lambda: psycopg3_copy(pg3, "psycopg3", rows)),
     }
-    best: dict[str, tuple[float, float]] = {}
+    best: dict[str, Cost] = {}
     rounds: dict[str, list[float]] = {name: [] for name in fast}
     for _ in range(runs):
         for name, (table, load) in fast.items():
             truncate(table)
-            wall, secs = timed(load)
-            rounds[name].append(wall)
-            if name not in best or wall < best[name][0]:
-                best[name] = (wall, secs)
-    best["psycopg2 execute_values"] = timed(lambda: pg_append(conn, "psycopg2", rows))
+            cost = measure(load)
+            rounds[name].append(cost.wall)
+            if name not in best or cost.wall < best[name].wall:
+                best[name] = cost
+    best["psycopg2 execute_values"] = measure(lambda: pg_append(conn, "psycopg2", rows))
     text = copy_text(rows)
     floor_append = timed(lambda: pg_floor(conn, "floor", text, delete=False))[0]
 
@@ -294,11 +352,19 @@ def main() -> None:
     conn.close()
 
     print(f"bench-python: {n:,} rows x {len(COLUMNS)} columns (a date, texts, 3 Decimals), append: fastest of {runs} rounds")
-    print(f"  {'append':<26} {'wall':>8} {'rows/s':>10} {'this CPU':>9}   client from dicts / from DataFrame")
-    dicts_wall, frame_wall = best["client, list of dicts"][0], best["client, DataFrame"][0]
-    for name, (wall, secs) in best.items():
-        ratios = "" if name.startswith("client") else f"   {wall / dicts_wall:5.2f}x / {wall / frame_wall:5.2f}x"
-        print(f"  {name:<26} {wall:7.3f}s {n / wall:10,.0f} {secs:8.3f}s{ratios}")
+    print(
+        f"  {'append':<24} {'wall':>7} {'rows/s':>9}   CPU: {'python':>6} {'service':>7} {'postgres':>8} {'total':>6}"
+        "   the client (dicts / DataFrame) against it: wall, CPU"
+    )
+    ours = best["client, list of dicts"], best["client, DataFrame"]
+    for name, c in best.items():
+        vs = ""
+        if not name.startswith("client"):
+            vs = f"   {c.wall / ours[0].wall:4.2f}x / {c.wall / ours[1].wall:4.2f}x, {c.cpu / ours[0].cpu:4.2f}x / {c.cpu / ours[1].cpu:4.2f}x"
+        print(
+            f"  {name:<24} {c.wall:6.3f}s {n / c.wall:9,.0f}        {c.python:5.2f}s {c.service:6.2f}s {c.postgres:7.2f}s "
+            f"{c.cpu:5.2f}s{vs}"
+        )
     print(f"  client encode alone (CPU, every message serialized): dicts {enc_rows:.3f}s, DataFrame {enc_frame:.3f}s")
     print("  rounds (s): " + "; ".join(f"{k} {' '.join(f'{w:.3f}' for w in v)}" for k, v in rounds.items()))
     targets = [
@@ -307,12 +373,16 @@ def main() -> None:
         ("client, DataFrame", "asyncpg, list of dicts", 1.0),
         ("client, list of dicts", "psycopg2 execute_values", 4.0),
     ]
-    for ours, theirs, target in targets:
-        ratio = best[theirs][0] / best[ours][0]
-        print(f"  ratio {ours} vs {theirs}: {ratio:5.2f}x (target >= {target}x)")
+    for client_way, theirs, target in targets:
+        ratio = best[theirs].wall / best[client_way].wall
+        cpu_ratio = best[theirs].cpu / best[client_way].cpu
+        median = ""
+        if theirs in rounds:
+            median = f", median rounds {statistics.median(rounds[theirs]) / statistics.median(rounds[client_way]):5.2f}x"
+        print(f"  ratio {client_way} vs {theirs}: {ratio:5.2f}x (target >= {target}x){median}; CPU {cpu_ratio:5.2f}x")
     print(f"  ratio delete_insert: client {old_di / client_di:5.1f}x psycopg2 chunked DELETE + execute_values (target >= 15x)")
     for name, secs, client_secs, old in [
-        ("append", floor_append, dicts_wall, best["psycopg2 execute_values"][0]),
+        ("append", floor_append, ours[0].wall, best["psycopg2 execute_values"].wall),
         ("delete_insert", floor_di, client_di, old_di),
     ]:
         print(

@@ -206,27 +206,36 @@ class Client:
         out of attempts or time; full-jitter exponential backoff between
         attempts. The client's timeout is the deadline of them all."""
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
-        n = 0
+        n = 1
         while True:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
                 return attempt(left)
             except LoadError as e:
-                e.attempts = n + 1
-                pause = random.uniform(0, min(_MAX_BACKOFF, _INITIAL_BACKOFF * 2**n))
-                if e.code == "DEADLINE_EXCEEDED" and deadline is not None:
-                    e.note = f"timeout={self._timeout}s bounds the load, its {n + 1} attempt(s) together"
-                    raise
-                if not e.retryable or not replayable():
-                    raise
-                if n + 1 >= self._max_attempts:
-                    e.note = f"gave up after {n + 1} attempts: max_attempts={self._max_attempts}"
-                    raise
-                if deadline is not None and time.monotonic() + pause >= deadline:
-                    e.note = f"gave up after {n + 1} attempt(s): timeout={self._timeout}s leaves no time for another"
+                pause = random.uniform(0, min(_MAX_BACKOFF, _INITIAL_BACKOFF * 2 ** (n - 1)))
+                if self._final(e, n, pause, deadline, replayable):
                     raise
             time.sleep(pause)
             n += 1
+
+    def _final(
+        self, e: LoadError, n: int, pause: float, deadline: float | None, replayable: Callable[[], bool]
+    ) -> bool:
+        """Whether e, the error of attempt n, ends the load; it says so in
+        its note when the limit was a setting (timeout, max_attempts)."""
+        e.attempts = n
+        if e.code == "DEADLINE_EXCEEDED" and deadline is not None:
+            e.note = f"timeout={self._timeout}s bounds the load, its {n} attempt(s) together"
+            return True
+        if not e.retryable or not replayable():
+            return True
+        if n >= self._max_attempts:
+            e.note = f"gave up after {n} attempt(s): max_attempts={self._max_attempts}"
+            return True
+        if deadline is not None and time.monotonic() + pause >= deadline:
+            e.note = f"gave up after {n} attempt(s): timeout={self._timeout}s leaves no time for another"
+            return True
+        return False
 
     def _load_once(self, request: pb.LoadRequest, timeout: float | None) -> LoadResult:
         try:

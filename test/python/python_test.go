@@ -20,6 +20,7 @@
 //	LOADSVC_TEST_DATABASE_URL  the database, for psql and checks
 //	LOADSVC_TEST_PSQL          the psql binary of the cluster
 //	LOADSVC_TEST_CONTROL       the control's base URL
+//	LOADSVC_TEST_PID           the service's process id (the benchmark reads its CPU time)
 //
 // A missing Python or Python package fails the test (run `make
 // python-deps`): it never skips. TestBench runs only with
@@ -42,6 +43,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +126,7 @@ func serve(t *testing.T) []string {
 		"LOADSVC_TEST_DATABASE_URL="+url,
 		"LOADSVC_TEST_PSQL="+filepath.Join(cluster.BinDir(), "psql"),
 		"LOADSVC_TEST_CONTROL="+control(t),
+		"LOADSVC_TEST_PID="+strconv.Itoa(p.Cmd.Process.Pid),
 	)
 }
 
