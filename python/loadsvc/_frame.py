@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any
 
-from loadsvc._values import Columns, EncodeError, fill_present, kinds_of
+from loadsvc._values import Columns, EncodeError, Kind, fill_present, kind_of, kinds_of
 from loadsvc.v1 import loadsvc_pb2 as pb
 
 if TYPE_CHECKING:
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["Frame", "is_frame"]
 
 _INT64_MAX = (1 << 63) - 1
+
+# Kinds of which pandas takes some values for missing: NULL's own (None,
+# NaT, NA), float and Decimal NaN, numpy's NaT.
+_MAY_BE_MISSING = {Kind.NULL, Kind.FLOAT, Kind.DECIMAL, Kind.NUMPY_DATETIME, Kind.NUMPY_TIMEDELTA}
 
 
 def is_frame(obj: object) -> bool:
@@ -77,16 +81,23 @@ class _How(enum.Enum):
 
 class _Array:
     """One DataFrame column: its values as one numpy array, by dtype, and
-    its NULL mask (every missing value: NaN, NaT, None, NA)."""
+    its NULL mask (every missing value: NaN, NaT, None, NA). An object
+    column's mask is found per slice, and only when the slice holds a type
+    pandas may take for missing (a column of dates or texts has none)."""
 
     def __init__(self, series: pandas.Series) -> None:
         import numpy
 
-        self.mask: NDArray[numpy.bool_] = series.isna().to_numpy(dtype=bool)
         dtype = series.dtype
         kind = dtype.kind
         self.values: NDArray[Any]
-        if kind == "i" or (kind == "u" and (len(series) == 0 or series.max() <= _INT64_MAX)):
+        self.mask: NDArray[numpy.bool_] | None = None
+        if kind not in "iufbM" or (kind == "u" and len(series) and series.max() > _INT64_MAX):
+            self.how = _How.VALUES
+            self.values = series.to_numpy(dtype=object)
+            return
+        self.mask = series.isna().to_numpy(dtype=bool)
+        if kind in "iu":
             self.how = _How.INT64S
             self.values = series.to_numpy(dtype="int64", na_value=0)
         elif kind == "f":
@@ -95,32 +106,25 @@ class _Array:
         elif kind == "b":
             self.how = _How.BOOLS
             self.values = series.to_numpy(dtype=bool, na_value=False)
-        elif kind == "M" and getattr(dtype, "tz", None) is not None:
+        elif getattr(dtype, "tz", None) is not None:
             self.how = _How.TIMESTAMP_MICROS
             self.values = numpy.where(self.mask, 0, series.array.asi8 // 1000)
-        elif kind == "M":
+        else:
             self.how = _How.DATETIME_TEXTS
             self.values = series.to_numpy(dtype="datetime64[us]")
-        else:
-            self.how = _How.VALUES
-            self.values = series.to_numpy(dtype=object)
 
     def fill(self, col: pb.TypedColumn, start: int, stop: int, first_row: int) -> None:
         """Fill col with rows start to stop; first_row is the load index of
         row start, for errors."""
         import numpy
 
-        mask = self.mask[start:stop]
         values = self.values[start:stop]
+        if self.mask is None:
+            self._fill_values(col, values, first_row)
+            return
+        mask = self.mask[start:stop]
         has_null = bool(mask.any())
         how = self.how
-        if how is _How.VALUES:
-            present = values[~mask].tolist() if has_null else values.tolist()
-            types = set(map(type, present))
-            kinds, null_types = kinds_of(col.name, types, values, first_row)
-            nulls = mask.tolist() if has_null else None
-            fill_present(col, present, types - null_types, kinds, nulls, values, first_row)
-            return
         if how is _How.INT64S:
             col.int64s.extend(values.tolist())
         elif how is _How.FLOAT64S:
@@ -134,3 +138,20 @@ class _Array:
             col.texts.extend((numpy.where(mask, "", texts) if has_null else texts).tolist())
         if has_null:
             col.nulls.extend(mask.tolist())
+
+    def _fill_values(self, col: pb.TypedColumn, values: NDArray[Any], first_row: int) -> None:
+        """Fill col with a slice of an object column, through the value
+        mapping."""
+        import pandas
+
+        present = values.tolist()
+        types = set(map(type, present))
+        nulls = None
+        if any(kind_of(t) in _MAY_BE_MISSING for t in types):
+            mask = pandas.isna(values)
+            if mask.any():
+                present = values[~mask].tolist()
+                types = set(map(type, present))
+                nulls = mask.tolist()
+        kinds, null_types = kinds_of(col.name, types, values, first_row)
+        fill_present(col, present, types - null_types, kinds, nulls, values, first_row)

@@ -49,7 +49,7 @@ from typing import Any, Callable
 
 from loadsvc.v1 import loadsvc_pb2 as pb
 
-__all__ = ["Columns", "EncodeError", "Kind", "encode_rows", "fill_column", "fill_present", "kinds_of", "pg_text"]
+__all__ = ["Columns", "EncodeError", "Kind", "encode_rows", "fill_column", "fill_present", "kind_of", "kinds_of", "pg_text"]
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
@@ -130,7 +130,7 @@ _BASES: tuple[tuple[type, Kind], ...] = (
 )
 
 
-def _kind(t: type) -> Kind | None:
+def kind_of(t: type) -> Kind | None:
     """The kind of values of type t, or None for a type the client does not
     send."""
     k = _KINDS.get(t)
@@ -203,7 +203,7 @@ def _numpy_timedelta(v: Any) -> _dt.timedelta:
 
 def pg_text(v: Any) -> str:
     """The PostgreSQL input text of a non-NULL value of a supported type."""
-    k = _kind(type(v))
+    k = kind_of(type(v))
     if k is Kind.TEXT:
         return str(v)
     if k is Kind.INT:
@@ -244,7 +244,7 @@ def fill_column(col: pb.TypedColumn, values: Sequence[Any], first_row: int) -> N
     if Kind.NUMPY_DATETIME in kinds or Kind.NUMPY_TIMEDELTA in kinds:
         # numpy's NaT is a value of the datetime64/timedelta64 type, not a
         # type of its own; it is the one value unequal to itself.
-        nat_types = {t for t in types if _kind(t) in (Kind.NUMPY_DATETIME, Kind.NUMPY_TIMEDELTA)}
+        nat_types = {t for t in types if kind_of(t) in (Kind.NUMPY_DATETIME, Kind.NUMPY_TIMEDELTA)}
         values = [None if type(v) in nat_types and v != v else v for v in values]
         null_types.add(type(None))
     nulls: list[bool] | None = None
@@ -293,7 +293,7 @@ def kinds_of(name: str, types: set[type], values: Iterable[Any], first_row: int)
     kinds: set[Kind] = set()
     null_types: set[type] = set()
     for t in types:
-        k = _kind(t)
+        k = kind_of(t)
         if k is None:
             i = next(i for i, v in enumerate(values) if type(v) is t)
             raise EncodeError(

@@ -282,3 +282,26 @@ def test_dataframe_and_dicts_load_the_same_rows(connect, db, table: str) -> None
         f"""SELECT count(opt), count(x), count(day), count(amount), count(note), count(ts), count(at),
         count(dur), count(cat), min(big)::text, max(ts)::text FROM {table}_frame"""
     ) == [("1666", "1875", "2272", "2142", "2000", "2222", "2083", "2187", "2250", "18446744073709549116", "2024-01-01 00:00:59.5")]
+
+
+def test_frame_missing_values_in_object_columns() -> None:
+    # In a DataFrame every value pandas takes for missing is NULL, in
+    # object columns too: None, float and Decimal NaN, NaT, NA.
+    frame = pd.DataFrame(
+        {
+            "d": [decimal.Decimal("1.5"), decimal.Decimal("NaN"), None, decimal.Decimal("2")],
+            "s": ["a", math.nan, pd.NA, "b"],
+            "t": pd.Series([dt.date(2024, 1, 1), pd.NaT, np.datetime64("NaT"), dt.date(2024, 1, 2)], dtype=object),
+            "clean": ["x", "y", "z", "w"],
+        }
+    )
+    got = {
+        c.name: {f.name: list(v) for f, v in c.ListFields() if f.name != "name"}
+        for c in Frame(frame).encode(0, 4, 0, Columns()).columns
+    }
+    assert got == {
+        "clean": {"texts": ["x", "y", "z", "w"]},
+        "d": {"nulls": [False, True, True, False], "texts": ["1.5", "", "", "2"]},
+        "s": {"nulls": [False, True, True, False], "texts": ["a", "", "", "b"]},
+        "t": {"nulls": [False, True, True, False], "texts": ["2024-01-01", "", "", "2024-01-02"]},
+    }
