@@ -65,7 +65,7 @@ def test_timeout_bounds_all_attempts_together() -> None:
             c.load("t", [{"k": 1}], "append")
         took = time.monotonic() - began
     e = info.value
-    assert took < 2.5, took
+    assert took < 4, took  # not minutes: a little over the 2s, on a busy machine
     # The last attempt may start with too little time left to be refused.
     assert e.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") and e.attempts > 1
     assert e.note is not None and "timeout=2s" in e.note and "timeout=2s" in str(e)
