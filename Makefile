@@ -66,11 +66,11 @@ check-python-generated: gen-tools python-deps ## fail when the committed Python 
 	@scripts/check-python-generated.sh
 
 .PHONY: bench-python
-bench-python: postgres python-deps ## the Python client vs psycopg2 execute_values on 200,000 rows (BENCH_ROWS), append and delete_insert
+bench-python: postgres python-deps ## the Python client vs asyncpg, psycopg 3 and psycopg2 on 200,000 rows (BENCH_ROWS, BENCH_RUNS), dicts and DataFrame; append and delete_insert
 	LOADSVC_BENCH_PYTHON=1 go test -count=1 -timeout 30m -run '^TestBench$$' -v ./test/python
 
 .PHONY: lint
-lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ binary links the testing package; the server links no pgx, the loader no gRPC or protobuf
+lint: gen-tools lint-tools python-deps ## gofmt, go vet, staticcheck, buf lint, mypy --strict python/loadsvc; no cmd/ binary links the testing package; the server links no pgx, the loader no gRPC or protobuf
 	@echo "==> gofmt"
 	@if ! out=$$(gofmt -l $(GO_FILES) 2>&1 </dev/null) || [[ -n "$$out" ]]; then \
 		echo "gofmt: these files are not gofmt-clean (run gofmt -w) or do not parse:"; \
@@ -91,6 +91,8 @@ lint: gen-tools lint-tools ## gofmt, go vet, staticcheck, buf lint; no cmd/ bina
 		echo "$$bad" | sed 's/^/  /'; exit 1; fi
 	@echo "==> buf lint"
 	@$(BIN)/buf lint
+	@echo "==> mypy --strict python/loadsvc (python/pyproject.toml)"
+	@cd python && $${LOADSVC_PYTHON:-/usr/bin/python3} -m mypy --strict loadsvc
 
 .PHONY: postgres
 postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-get)

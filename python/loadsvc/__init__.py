@@ -16,7 +16,12 @@ subclasses ``ConnectionFailed`` (the database could not be reached, after
 retries) and ``LoadFailed`` (PostgreSQL refused the load, rolled back) tell
 a connect failure from a load failure; ``InvalidRequest``,
 ``PermissionDenied``, ``Unauthenticated`` and ``ResourceExhausted`` are the
-others.
+others. ``LoadError.code`` is the status code's name, a plain string
+(``"ALREADY_EXISTS"``).
+
+``load()`` and ``writer()`` share one ``LoadOptions``: pass one as
+``options=``, or its fields as keyword arguments. A token sent without TLS
+to an address that is not loopback raises an ``InsecureTokenWarning``.
 
 The package owns the public names below; ``loadsvc.v1`` holds the generated
 stubs of ``proto/loadsvc/v1/loadsvc.proto`` and ``loadsvc.rpc`` the mirrors
@@ -34,16 +39,20 @@ from loadsvc._errors import (
     ResourceExhausted,
     Unauthenticated,
 )
+from loadsvc._options import LoadOptions
 from loadsvc._result import LoadResult, Statement
+from loadsvc._target import InsecureTokenWarning
 from loadsvc._values import pg_text
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
     "Client",
     "ConnectionFailed",
+    "InsecureTokenWarning",
     "InvalidRequest",
     "LoadError",
     "LoadFailed",
+    "LoadOptions",
     "LoadResult",
     "PermissionDenied",
     "ResourceExhausted",

@@ -3,8 +3,10 @@
 This module owns how rows reach the service: one unary ``Load`` for a sized
 input that fits one message, a ``LoadStream`` of bounded typed messages for
 everything larger or unsized (so memory stays constant), the retry policy
-(``UNAVAILABLE`` and ``ABORTED`` only, with jittered exponential backoff and
-one ``request_id`` across the attempts), and the ``Writer`` context manager.
+(``UNAVAILABLE`` and ``ABORTED`` only, with jittered exponential backoff,
+one ``request_id`` across the attempts, and ``timeout`` as the deadline of
+all of them together), and the ``Writer`` context manager. Each message is
+encoded in place, into the request that goes on the wire.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 import grpc
 
 from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error
-from loadsvc._result import LoadResult, duplicates_value, mode_value
-from loadsvc._values import Columns, EncodeError, encode_frame, encode_rows
+from loadsvc._frame import Frame, is_frame
+from loadsvc._options import LoadOptions
+from loadsvc._result import LoadResult
+from loadsvc._target import warn_plaintext_token
+from loadsvc._values import Columns, EncodeError, encode_rows
 from loadsvc.v1 import loadsvc_pb2 as pb
 from loadsvc.v1 import loadsvc_pb2_grpc as pb_grpc
 
@@ -47,6 +53,8 @@ _QUEUE_POLL = 0.05  # seconds between checks that a stream is still alive
 Rows = Union[Iterable[Mapping[str, Any]], "pandas.DataFrame"]
 PathOrPem = Union[bytes, str, "os.PathLike[str]"]
 _T = TypeVar("_T")
+#: Encodes one message's rows into the TypedRows given.
+_Fill = Callable[[pb.TypedRows], object]
 
 
 def new_request_id() -> str:
@@ -63,8 +71,10 @@ class Client:
     ``root_certificates`` (the CA bundle the server's certificate must chain
     to; the system's roots when omitted) and, for mTLS, ``private_key`` with
     ``certificate_chain``. Each is PEM bytes or the path of a PEM file.
-    ``token`` is sent as ``authorization: Bearer <token>`` on every call,
-    with or without TLS. ``timeout`` (seconds) bounds each call; a stream
+    ``token`` is sent as ``authorization: Bearer <token>`` on every call;
+    without TLS to an address that is not loopback, the client warns
+    (``InsecureTokenWarning``). ``timeout`` (seconds) bounds a whole load,
+    its retries and the waits between them included, and a writer's stream
     as a whole. ``max_attempts`` bounds the attempts of a load that fails
     with ``UNAVAILABLE`` or ``ABORTED`` (1: no retry). ``batch_rows`` is
     the rows of one message, and the default ``chunk_size`` (rows of one
@@ -88,6 +98,8 @@ class Client:
             raise ValueError(f"max_attempts {max_attempts}: want at least 1")
         if batch_rows < 1:
             raise ValueError(f"batch_rows {batch_rows}: want at least 1")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout {timeout}: want seconds above 0, or None for no deadline")
         if (private_key is None) != (certificate_chain is None):
             raise ValueError("private_key and certificate_chain go together (mTLS)")
         options = [
@@ -100,6 +112,8 @@ class Client:
             )
             self._channel = grpc.secure_channel(target, creds, options)
         else:
+            if token:
+                warn_plaintext_token(target, stacklevel=2)
             self._channel = grpc.insecure_channel(target, options)
         self._stub = pb_grpc.LoadServiceStub(self._channel)
         self._metadata: tuple[tuple[str, str], ...] = (
@@ -123,15 +137,11 @@ class Client:
         self,
         table: str,
         rows: Rows,
-        mode: str | int = "delete_insert",
+        mode: str | int | None = None,
         pk: Sequence[str] | str | None = None,
         *,
-        schema: str | None = None,
-        chunk_size: int | None = None,
-        plan_only: bool = False,
-        duplicates: str | int | None = None,
-        request_id: str | None = None,
-        dry_run: bool = False,
+        options: LoadOptions | None = None,
+        **kwargs: Any,
     ) -> LoadResult:
         """Load ``rows`` into ``table`` in one transaction and return what
         the load did.
@@ -141,53 +151,42 @@ class Client:
         A list, tuple or DataFrame of at most ``batch_rows`` rows goes as
         one ``Load``; anything larger or unsized streams through
         ``LoadStream`` in messages of ``batch_rows`` rows, so memory stays
-        constant. ``chunk_size`` is the rows of one COPY on the service
-        (``batches`` counts them); by default ``batch_rows``, one COPY per
-        message. ``mode`` and ``duplicates`` take short names
-        (``"append"``, ``"keep_last"``) or enum values; ``duplicates=None``
-        is the mode's default. ``plan_only`` returns the SQL (with a psql
-        script) without touching the database; ``dry_run`` runs the load
-        and rolls it back.
+        constant. How the load runs is a ``LoadOptions``: ``options=``,
+        and/or its fields as keyword arguments (``mode`` and ``pk`` also
+        positionally), which win: ``schema``, ``chunk_size``,
+        ``plan_only``, ``duplicates``, ``request_id``, ``dry_run``.
 
         A load that fails with ``UNAVAILABLE`` or ``ABORTED`` is sent again
-        with backoff, up to ``max_attempts`` in all, under one
-        ``request_id`` (a random one unless given), so a retry never writes
-        twice. A generator is sent again only while its first message is
-        all that was taken from it. Raises a ``LoadError`` subclass.
+        with backoff, up to ``max_attempts`` in all and within the client's
+        ``timeout``, under one ``request_id`` (a random one unless given), so
+        a retry never writes twice. A generator is sent again only while its
+        first message is all that was taken from it. Raises a ``LoadError``
+        subclass.
         """
-        config = _config(
-            table,
-            mode,
-            pk,
-            schema=schema,
-            chunk_size=chunk_size or self._batch_rows,
-            plan_only=plan_only,
-            duplicates=duplicates,
-            request_id=request_id or new_request_id(),
-            dry_run=dry_run,
-        )
+        opts = LoadOptions.of("load()", options, _given(mode, pk, kwargs))
+        config = opts.config(table, batch_rows=self._batch_rows, request_id=new_request_id())
         source = _source(rows, self._batch_rows)
         if source.single:
             # Encoded once: a retry sends the same request again.
-            request = pb.LoadRequest(config=config, typed_rows=next(source.messages(Columns()), None))
-            return self._retry(lambda: self._load_once(request), lambda: True)
-        return self._retry(lambda: self._stream_once(config, source), lambda: source.replayable)
+            request = pb.LoadRequest(config=config)
+            for fill in source.messages(Columns()):
+                _encode(request.typed_rows, fill)
+            return self._retry(lambda timeout: self._load_once(request, timeout), lambda: True)
+        return self._retry(
+            lambda timeout: self._stream_once(config, source, timeout), lambda: source.replayable
+        )
 
     def writer(
         self,
         table: str,
-        mode: str | int = "delete_insert",
+        mode: str | int | None = None,
         pk: Sequence[str] | str | None = None,
         *,
-        schema: str | None = None,
-        chunk_size: int | None = None,
-        plan_only: bool = False,
-        duplicates: str | int | None = None,
-        request_id: str | None = None,
-        dry_run: bool = False,
+        options: LoadOptions | None = None,
+        **kwargs: Any,
     ) -> Writer:
         """A Writer that streams rows into one load of ``table`` (the
-        arguments are those of ``load``)::
+        options are those of ``load``)::
 
             with client.writer("nav", "append") as w:
                 for row in produce():
@@ -197,50 +196,61 @@ class Client:
         A stream is not retried: give a ``request_id`` and run the block
         again to retry it exactly once.
         """
-        config = _config(
-            table,
-            mode,
-            pk,
-            schema=schema,
-            chunk_size=chunk_size or self._batch_rows,
-            plan_only=plan_only,
-            duplicates=duplicates,
-            request_id=request_id or "",
-            dry_run=dry_run,
-        )
-        return Writer(self, config)
+        opts = LoadOptions.of("writer()", options, _given(mode, pk, kwargs))
+        return Writer(self, opts.config(table, batch_rows=self._batch_rows, request_id=""))
 
     # -- internals -------------------------------------------------------
 
-    def _retry(self, attempt: Callable[[], _T], replayable: Callable[[], bool]) -> _T:
-        """attempt() until it succeeds, fails for good, or runs out of
-        attempts; full-jitter exponential backoff between attempts."""
-        n = 0
+    def _retry(self, attempt: Callable[[float | None], _T], replayable: Callable[[], bool]) -> _T:
+        """attempt(seconds left) until it succeeds, fails for good, or runs
+        out of attempts or time; full-jitter exponential backoff between
+        attempts. The client's timeout is the deadline of them all."""
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        n = 1
         while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
-                return attempt()
+                return attempt(left)
             except LoadError as e:
-                if not e.retryable or n + 1 >= self._max_attempts or not replayable():
+                pause = random.uniform(0, min(_MAX_BACKOFF, _INITIAL_BACKOFF * 2 ** (n - 1)))
+                if self._final(e, n, pause, deadline, replayable):
                     raise
-            time.sleep(random.uniform(0, min(_MAX_BACKOFF, _INITIAL_BACKOFF * 2**n)))
+            time.sleep(pause)
             n += 1
 
-    def _load_once(self, request: pb.LoadRequest) -> LoadResult:
+    def _final(
+        self, e: LoadError, n: int, pause: float, deadline: float | None, replayable: Callable[[], bool]
+    ) -> bool:
+        """Whether e, the error of attempt n, ends the load; it says so in
+        its note when the limit was a setting (timeout, max_attempts)."""
+        e.attempts = n
+        if e.code == "DEADLINE_EXCEEDED" and deadline is not None:
+            e.note = f"timeout={self._timeout}s bounds the load, its {n} attempt(s) together"
+            return True
+        if not e.retryable or not replayable():
+            return True
+        if n >= self._max_attempts:
+            e.note = f"gave up after {n} attempt(s): max_attempts={self._max_attempts}"
+            return True
+        if deadline is not None and time.monotonic() + pause >= deadline:
+            e.note = f"gave up after {n} attempt(s): timeout={self._timeout}s leaves no time for another"
+            return True
+        return False
+
+    def _load_once(self, request: pb.LoadRequest, timeout: float | None) -> LoadResult:
         try:
-            resp = self._stub.Load(
-                request,
-                timeout=self._timeout,
-                metadata=self._metadata,
-            )
+            resp = self._stub.Load(request, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
         return LoadResult.from_response(resp)
 
-    def _stream_once(self, config: pb.LoadConfig, source: _Source) -> LoadResult:
-        stream = _Stream(self, config)
+    def _stream_once(self, config: pb.LoadConfig, source: _Source, timeout: float | None) -> LoadResult:
+        stream = _Stream(self, config, timeout)
         try:
-            for typed in source.messages(Columns()):
-                stream.send(typed)
+            for fill in source.messages(Columns()):
+                msg = pb.LoadStreamRequest()
+                _encode(msg.typed_rows, fill)
+                stream.send(msg)
             return LoadResult.from_response(stream.close())
         finally:
             stream.cancel()
@@ -280,7 +290,7 @@ class Writer:
     def __enter__(self) -> Writer:
         if self._stream is not None:
             raise RuntimeError("a Writer is entered once")
-        self._stream = _Stream(self._client, self._config)
+        self._stream = _Stream(self._client, self._config, self._client._timeout)
         return self
 
     def __exit__(
@@ -305,14 +315,14 @@ class Writer:
         """Add rows: an iterable of dicts or a DataFrame."""
         self._check()
         batch = self._client._batch_rows
-        if _is_frame(rows):
+        if is_frame(rows):
             self._flush()
-            frame: pandas.DataFrame = rows  # type: ignore[assignment]
+            frame = Frame(rows)
             for start in range(0, len(frame), batch):
-                part = frame.iloc[start : start + batch]
-                self._send(lambda: encode_frame(part, self._rows, self._columns), len(part))
+                stop = min(start + batch, len(frame))
+                self._send(partial(frame.encode, start, stop, self._rows, self._columns), stop - start)
             return
-        it = iter(rows)  # type: ignore[arg-type]
+        it = iter(rows)
         while True:
             self._pending.extend(itertools.islice(it, batch - len(self._pending)))
             if len(self._pending) < batch:
@@ -328,12 +338,14 @@ class Writer:
     def _flush(self) -> None:
         if self._pending:
             rows, self._pending = self._pending, []
-            self._send(lambda: encode_rows(rows, self._rows, self._columns), len(rows))
+            self._send(partial(encode_rows, rows, self._rows, self._columns), len(rows))
 
-    def _send(self, encode: Callable[[], pb.TypedRows], n: int) -> None:
+    def _send(self, fill: _Fill, n: int) -> None:
         assert self._stream is not None
+        msg = pb.LoadStreamRequest()
         try:
-            self._stream.send(_encoded(encode))
+            _encode(msg.typed_rows, fill)
+            self._stream.send(msg)
         except LoadError as e:
             self._failed = e
             self._stream.cancel()
@@ -365,11 +377,11 @@ class _Stream:
 
     _END = pb.LoadStreamRequest()  # marks the end of the requests
 
-    def __init__(self, client: Client, config: pb.LoadConfig) -> None:
+    def __init__(self, client: Client, config: pb.LoadConfig, timeout: float | None) -> None:
         self._queue: queue.Queue[pb.LoadStreamRequest] = queue.Queue(maxsize=2)
         self._queue.put(pb.LoadStreamRequest(config=config))
         self._future = client._stub.LoadStream.future(
-            self._requests(), timeout=client._timeout, metadata=client._metadata
+            self._requests(), timeout=timeout, metadata=client._metadata
         )
         self._ended = False
 
@@ -380,10 +392,10 @@ class _Stream:
                 return
             yield msg
 
-    def send(self, typed: pb.TypedRows) -> None:
-        """Queue one message, waiting while the queue is full; raises the
-        call's error once the service has ended the stream."""
-        self._put(pb.LoadStreamRequest(typed_rows=typed))
+    def send(self, msg: pb.LoadStreamRequest) -> None:
+        """Queue one message of rows, waiting while the queue is full;
+        raises the call's error once the service has ended the stream."""
+        self._put(msg)
 
     def close(self) -> pb.LoadResponse:
         """End the requests and wait for the service's response."""
@@ -402,7 +414,7 @@ class _Stream:
             if self._future.done():
                 self._release()
                 self._response()
-                raise LoadError(grpc.StatusCode.INTERNAL, "the service ended the stream early without an error")
+                raise LoadError("INTERNAL", "the service ended the stream early without an error")
             try:
                 self._queue.put(msg, timeout=_QUEUE_POLL)
                 return
@@ -424,17 +436,20 @@ class _Stream:
 
     def _response(self) -> pb.LoadResponse:
         try:
-            return self._future.result()
+            resp: pb.LoadResponse = self._future.result()
         except grpc.FutureCancelledError:
-            raise LoadError(grpc.StatusCode.CANCELLED, "the stream was cancelled; nothing was written") from None
+            raise LoadError("CANCELLED", "the stream was cancelled; nothing was written") from None
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
+        return resp
 
 
 class _Source:
-    """The rows of one load, as typed messages of at most batch rows.
-    ``single``: a sized input that fits one unary Load. ``replayable``:
-    ``messages`` can start again from the first row (for a retry)."""
+    """The rows of one load, as messages of at most batch rows: each a
+    _Fill that encodes the message into the request going on the wire (call
+    it before taking the next). ``single``: a sized input that fits one
+    unary Load. ``replayable``: ``messages`` can start again from the first
+    row (for a retry)."""
 
     single = False
 
@@ -442,7 +457,7 @@ class _Source:
     def replayable(self) -> bool:
         return True
 
-    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+    def messages(self, columns: Columns) -> Iterator[_Fill]:
         raise NotImplementedError
 
 
@@ -455,25 +470,26 @@ class _SequenceSource(_Source):
         self._batch = batch
         self.single = len(rows) <= batch
 
-    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+    def messages(self, columns: Columns) -> Iterator[_Fill]:
         for start in range(0, len(self._seq), self._batch):
             part = self._seq[start : start + self._batch]
-            yield _encoded(lambda: encode_rows(part, start, columns))
+            yield partial(encode_rows, part, start, columns)
 
 
 class _FrameSource(_Source):
-    """A DataFrame's rows, sliced into messages column by column; sent
-    again from the start on a retry."""
+    """A DataFrame's rows, sliced into messages column by column from its
+    arrays; sent again from the start on a retry."""
 
     def __init__(self, frame: pandas.DataFrame, batch: int) -> None:
-        self._frame = frame
+        self._frame = Frame(frame)
         self._batch = batch
-        self.single = len(frame) <= batch
+        self.single = len(self._frame) <= batch
 
-    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
-        for start in range(0, len(self._frame), self._batch):
-            part = self._frame.iloc[start : start + self._batch]
-            yield _encoded(lambda: encode_frame(part, start, columns))
+    def messages(self, columns: Columns) -> Iterator[_Fill]:
+        n = len(self._frame)
+        for start in range(0, n, self._batch):
+            stop = min(start + self._batch, n)
+            yield partial(self._frame.encode, start, stop, start, columns)
 
 
 class _IterSource(_Source):
@@ -490,86 +506,58 @@ class _IterSource(_Source):
     def replayable(self) -> bool:
         return not self._past_head
 
-    def messages(self, columns: Columns) -> Iterator[pb.TypedRows]:
+    def messages(self, columns: Columns) -> Iterator[_Fill]:
         if self._past_head:
             raise AssertionError("an iterator's rows are sent once")
         if self._head is None:
             self._head = list(itertools.islice(self._it, self._batch))
-        if self._head:
-            yield _encoded(lambda: encode_rows(self._head or [], 0, columns))
-        start = len(self._head)
+        head = self._head
+        if head:
+            yield partial(encode_rows, head, 0, columns)
+        start = len(head)
         while True:
             part = list(itertools.islice(self._it, self._batch))
             if not part:
                 return
             self._past_head = True
             self._head = []
-            yield _encoded(lambda: encode_rows(part, start, columns))
+            yield partial(encode_rows, part, start, columns)
             start += len(part)
 
 
 def _source(rows: Rows, batch: int) -> _Source:
-    if _is_frame(rows):
-        return _FrameSource(rows, batch)  # type: ignore[arg-type]
+    if is_frame(rows):
+        return _FrameSource(rows, batch)
     if isinstance(rows, (list, tuple)):
         return _SequenceSource(rows, batch)
     if isinstance(rows, (str, bytes, Mapping)):
         raise InvalidRequest(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_ARGUMENT",
             f"rows is a {type(rows).__qualname__}: want an iterable of dicts or a DataFrame",
             field="rows",
         )
-    return _IterSource(rows, batch)  # type: ignore[arg-type]
+    return _IterSource(rows, batch)
 
 
-def _is_frame(obj: object) -> bool:
-    """Whether obj is a pandas DataFrame, without importing pandas."""
-    return any(c.__name__ == "DataFrame" and c.__module__.startswith("pandas") for c in type(obj).__mro__)
-
-
-def _encoded(encode: Callable[[], pb.TypedRows]) -> pb.TypedRows:
-    """encode(), with an EncodeError as the InvalidRequest it is."""
+def _encode(out: pb.TypedRows, fill: _Fill) -> None:
+    """fill(out): rows encoded straight into the request's TypedRows, never
+    copied; an EncodeError is the InvalidRequest it is."""
     try:
-        return encode()
+        fill(out)
     except EncodeError as e:
         field = f"rows[{e.row}]" + (f".{e.column}" if e.column else "")
-        raise InvalidRequest(grpc.StatusCode.INVALID_ARGUMENT, str(e), field=field) from None
+        raise InvalidRequest("INVALID_ARGUMENT", str(e), field=field) from None
 
 
-def _config(
-    table: str,
-    mode: str | int,
-    pk: Sequence[str] | str | None,
-    *,
-    schema: str | None,
-    chunk_size: int | None,
-    plan_only: bool,
-    duplicates: str | int | None,
-    request_id: str,
-    dry_run: bool,
-) -> pb.LoadConfig:
-    """The LoadConfig of a load; a bad mode or duplicates is an
-    InvalidRequest before any call."""
-    try:
-        mode_v = mode_value(mode)
-    except ValueError as e:
-        raise InvalidRequest(grpc.StatusCode.INVALID_ARGUMENT, str(e), field="config.mode") from None
-    try:
-        dup_v = duplicates_value(duplicates)
-    except ValueError as e:
-        raise InvalidRequest(grpc.StatusCode.INVALID_ARGUMENT, str(e), field="config.duplicates") from None
-    keys = [pk] if isinstance(pk, str) else list(pk or ())
-    return pb.LoadConfig(
-        table=table,
-        schema=schema or "",
-        mode=cast("pb.Mode", mode_v),
-        pk=keys,
-        plan_only=plan_only,
-        chunk_size=chunk_size or 0,
-        duplicates=cast("pb.Duplicates", dup_v),
-        request_id=request_id,
-        dry_run=dry_run,
-    )
+def _given(mode: str | int | None, pk: Sequence[str] | str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The options a caller gave: the keyword arguments, and mode and pk
+    when given (positionally or by name)."""
+    given = dict(kwargs)
+    if mode is not None:
+        given["mode"] = mode
+    if pk is not None:
+        given["pk"] = pk
+    return given
 
 
 def _pem(value: PathOrPem | None) -> bytes | None:

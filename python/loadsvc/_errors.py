@@ -27,7 +27,9 @@ Which class an error is, first match wins:
 ====================  ===================================================
 
 Every error carries every attribute; those its status does not give are
-``None``.
+``None``. ``code`` is the status code's name, a plain string
+(``"INVALID_ARGUMENT"``); ``grpc_code`` is the same code as gRPC's
+``grpc.StatusCode``, for the rare caller that wants the transport's type.
 """
 
 from __future__ import annotations
@@ -59,15 +61,18 @@ _ROW = re.compile(r"^rows\[(\d+)\]")
 class LoadError(Exception):
     """A load that failed, or was refused before it ran.
 
-    ``code`` is the gRPC status code and ``message`` the service's message
-    (a person can act on it). ``reason`` is the ``ErrorInfo`` reason
+    ``code`` is the status code's name (``"ALREADY_EXISTS"``,
+    ``"UNAVAILABLE"``; ``grpc_code`` is it as a ``grpc.StatusCode``) and
+    ``message`` the service's message (a person can act on it). ``reason`` is the ``ErrorInfo`` reason
     (``LOAD_FAILED``, ``DATABASE_CONNECTION_FAILED``, ``UNKNOWN_COLUMN``,
     ...); ``sqlstate``, ``constraint``, ``table``, ``column`` and
     ``detail`` are what PostgreSQL said; ``field`` is the ``BadRequest``
     field (``"rows[3].plan_code"``) and ``row`` its row index.
+    ``attempts`` is how many times the client sent the load, and ``note``
+    says why it stopped retrying (``None`` when it did not retry).
     """
 
-    code: grpc.StatusCode
+    code: str
     message: str
     reason: str | None
     metadata: Mapping[str, str]
@@ -78,17 +83,19 @@ class LoadError(Exception):
     detail: str | None
     field: str | None
     row: int | None
+    attempts: int
+    note: str | None
 
     def __init__(
         self,
-        code: grpc.StatusCode,
+        code: str,
         message: str,
         *,
         reason: str | None = None,
         metadata: Mapping[str, str] | None = None,
         field: str | None = None,
     ) -> None:
-        super().__init__(f"{code.name}: {message}")
+        super().__init__(code, message)
         self.code = code
         self.message = message
         self.reason = reason or None
@@ -101,6 +108,17 @@ class LoadError(Exception):
         self.field = field or None
         m = _ROW.match(field or "")
         self.row = int(m.group(1)) if m else None
+        self.attempts = 1
+        self.note = None
+
+    def __str__(self) -> str:
+        s = f"{self.code}: {self.message}"
+        return f"{s} ({self.note})" if self.note else s
+
+    @property
+    def grpc_code(self) -> grpc.StatusCode:
+        """The status code as gRPC's ``grpc.StatusCode``."""
+        return grpc.StatusCode[self.code]
 
     @property
     def retryable(self) -> bool:
@@ -108,7 +126,7 @@ class LoadError(Exception):
         (the service or its database was not reached) or ABORTED (rolled
         back: a deadlock, a serialization failure, a connection lost
         mid-load)."""
-        return self.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
+        return self.code in _RETRYABLE
 
 
 class ConnectionFailed(LoadError):
@@ -143,10 +161,12 @@ class ResourceExhausted(LoadError):
     PostgreSQL (53xxx: disk, memory, connections) was reached."""
 
 
-_BY_CODE: dict[grpc.StatusCode, type[LoadError]] = {
-    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+_RETRYABLE = ("UNAVAILABLE", "ABORTED")
+
+_BY_CODE: dict[str, type[LoadError]] = {
+    "UNAUTHENTICATED": Unauthenticated,
+    "PERMISSION_DENIED": PermissionDenied,
+    "RESOURCE_EXHAUSTED": ResourceExhausted,
 }
 
 _BY_REASON: dict[str, type[LoadError]] = {
@@ -155,24 +175,26 @@ _BY_REASON: dict[str, type[LoadError]] = {
 }
 
 
-def error_class(code: grpc.StatusCode, reason: str | None) -> type[LoadError]:
-    """The class of an error with code and ErrorInfo reason."""
+def error_class(code: str, reason: str | None) -> type[LoadError]:
+    """The class of an error with code (a status code's name) and ErrorInfo
+    reason."""
     cls = _BY_CODE.get(code) or _BY_REASON.get(reason or "")
     if cls is not None:
         return cls
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
+    if code == "INVALID_ARGUMENT":
         return InvalidRequest
     return LoadError
 
 
 def from_rpc_error(err: grpc.RpcError) -> LoadError:
     """The LoadError of a failed call (a grpc.RpcError that is a grpc.Call)."""
-    code: grpc.StatusCode = err.code()  # type: ignore[attr-defined]
-    message: str = err.details() or ""  # type: ignore[attr-defined]
+    status = err.code()
+    code: str = status.name if isinstance(status, grpc.StatusCode) else "UNKNOWN"
+    message: str = err.details() or ""
     reason: str | None = None
     metadata: dict[str, str] = {}
     field: str | None = None
-    for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
+    for key, value in err.trailing_metadata() or ():
         if key != _DETAILS_KEY:
             continue
         st = status_pb2.Status.FromString(value)

@@ -66,7 +66,8 @@ def mode_name(value: int) -> str:
     for name, v in MODES.items():
         if v == value:
             return name
-    return pb.Mode.Name(value).removeprefix("MODE_").lower()
+    full: str = pb.Mode.Name(value)
+    return full.removeprefix("MODE_").lower()
 
 
 class Statement(NamedTuple):

@@ -3,9 +3,12 @@
 This module owns the client's value mapping: which typed array of a
 ``TypedColumn`` a Python value travels in, the PostgreSQL text form of each
 value (for a column whose values mix kinds), and the column-by-column
-encoding of a batch of dict rows or of a slice of a pandas ``DataFrame``.
-Each column is encoded in one pass over its values; no row is ever built as
-a ``Struct``.
+encoding of a batch of dict rows (``loadsvc._frame`` encodes a
+``DataFrame`` from its arrays with the same functions). Each column is
+taken out of the rows at C speed and encoded with whole-column calls
+(``map`` of one C function, a text form computed once per distinct date),
+straight into the message on the wire; no row is ever built as a
+``Struct``.
 
 =========================================  ==========================
 Python value                               typed array
@@ -36,24 +39,23 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import enum
+import itertools
 import json
 import math
 import operator
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
 
 from loadsvc.v1 import loadsvc_pb2 as pb
 
-if TYPE_CHECKING:
-    import pandas
-
-__all__ = ["Columns", "EncodeError", "encode_frame", "encode_rows", "pg_text"]
+__all__ = ["Columns", "EncodeError", "Kind", "encode_rows", "fill_column", "fill_present", "kind_of", "kinds_of", "pg_text"]
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MICROSECOND = _dt.timedelta(microseconds=1)
+_MEMO_MIN = 64  # values of a column below which memoizing text forms does not pay
 
 
 class EncodeError(ValueError):
@@ -128,7 +130,7 @@ _BASES: tuple[tuple[type, Kind], ...] = (
 )
 
 
-def _kind(t: type) -> Kind | None:
+def kind_of(t: type) -> Kind | None:
     """The kind of values of type t, or None for a type the client does not
     send."""
     k = _KINDS.get(t)
@@ -195,18 +197,13 @@ def _json_text(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def _micros(v: _dt.datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime."""
-    return (v - _EPOCH) // _MICROSECOND
-
-
 def _numpy_timedelta(v: Any) -> _dt.timedelta:
     return _dt.timedelta(microseconds=int(v.astype("timedelta64[us]").astype("int64")))
 
 
 def pg_text(v: Any) -> str:
     """The PostgreSQL input text of a non-NULL value of a supported type."""
-    k = _kind(type(v))
+    k = kind_of(type(v))
     if k is Kind.TEXT:
         return str(v)
     if k is Kind.INT:
@@ -217,8 +214,12 @@ def pg_text(v: Any) -> str:
         return "true" if v else "false"
     if k is Kind.DECIMAL:
         return _decimal_text(v)
-    if k in (Kind.DATE, Kind.TIME, Kind.DATETIME):
-        return v.isoformat()
+    if k is Kind.DATE:
+        return _dt.date.isoformat(v)
+    if k is Kind.TIME:
+        return _dt.time.isoformat(v)
+    if k is Kind.DATETIME:
+        return _dt.datetime.isoformat(v)
     if k is Kind.TIMEDELTA:
         return _interval_text(v)
     if k is Kind.UUID:
@@ -234,16 +235,65 @@ def pg_text(v: Any) -> str:
     raise TypeError(f"unsupported value type {type(v).__qualname__}")
 
 
-def _column(name: str, values: Sequence[Any], first_row: int) -> pb.TypedColumn:
-    """One column of a message: values has one entry per row, in order;
-    first_row is the load index of values[0], for errors."""
-    col = pb.TypedColumn(name=name)
+def fill_column(col: pb.TypedColumn, values: Sequence[Any], first_row: int) -> None:
+    """Fill col (named already) with values, one entry per row in order;
+    None and pandas' missing-value markers are NULL. first_row is the load
+    index of values[0], for errors."""
     types = set(map(type, values))
+    kinds, null_types = kinds_of(col.name, types, values, first_row)
+    if Kind.NUMPY_DATETIME in kinds or Kind.NUMPY_TIMEDELTA in kinds:
+        # numpy's NaT is a value of the datetime64/timedelta64 type, not a
+        # type of its own; it is the one value unequal to itself.
+        nat_types = {t for t in types if kind_of(t) in (Kind.NUMPY_DATETIME, Kind.NUMPY_TIMEDELTA)}
+        values = [None if type(v) in nat_types and v != v else v for v in values]
+        null_types.add(type(None))
+    nulls: list[bool] | None = None
+    present = values
+    if null_types:
+        if null_types == {type(None)}:
+            nulls = [v is None for v in values]
+        else:
+            nulls = [type(v) in null_types for v in values]
+        if True in nulls:
+            present = [v for v, n in zip(values, nulls) if not n]
+        else:
+            nulls = None
+    fill_present(col, present, types - null_types, kinds, nulls, values, first_row)
+
+
+def fill_present(
+    col: pb.TypedColumn,
+    present: Sequence[Any],
+    types: set[type],
+    kinds: set[Kind],
+    nulls: list[bool] | None,
+    values: Iterable[Any],
+    first_row: int,
+) -> None:
+    """Fill col from its non-NULL values (present, of the exact types
+    types and kinds kinds) and its NULL flags (None: no NULL); values are
+    all the column's values in order (a list, a numpy array), to name a bad
+    one in an error."""
+    if nulls is not None:
+        col.nulls.extend(nulls)
+    try:
+        _fill(col, kinds, types, present, nulls)
+    except (TypeError, ValueError, OverflowError) as e:
+        i, v = _first_bad(values, nulls)
+        raise EncodeError(
+            f"row {first_row + i}, column {col.name!r}: cannot encode {type(v).__qualname__} value: {e}",
+            first_row + i,
+            col.name,
+        ) from e
+
+
+def kinds_of(name: str, types: set[type], values: Iterable[Any], first_row: int) -> tuple[set[Kind], set[type]]:
+    """The kinds of the non-NULL types, and the types that are NULL; a type
+    the client does not send is an EncodeError naming its first row."""
     kinds: set[Kind] = set()
     null_types: set[type] = set()
-    nat_types: set[type] = set()
     for t in types:
-        k = _kind(t)
+        k = kind_of(t)
         if k is None:
             i = next(i for i, v in enumerate(values) if type(v) is t)
             raise EncodeError(
@@ -255,74 +305,42 @@ def _column(name: str, values: Sequence[Any], first_row: int) -> pb.TypedColumn:
             null_types.add(t)
         else:
             kinds.add(k)
-        if k in (Kind.NUMPY_DATETIME, Kind.NUMPY_TIMEDELTA):
-            nat_types.add(t)
-    if nat_types:
-        # numpy's NaT is a value of the datetime64/timedelta64 type, not a
-        # type of its own; it is the one value unequal to itself.
-        values = [None if type(v) in nat_types and v != v else v for v in values]
-        null_types.add(type(None))
-    nulls: list[bool] | None = None
-    if null_types:
-        if null_types == {type(None)}:
-            nulls = [v is None for v in values]
-        else:
-            nulls = [type(v) in null_types for v in values]
-        if not any(nulls):
-            nulls = None
-        else:
-            col.nulls.extend(nulls)
-    try:
-        _fill(col, kinds, types - null_types, values, nulls)
-    except (TypeError, ValueError, OverflowError) as e:
-        i, v = _first_bad(values, nulls)
-        raise EncodeError(
-            f"row {first_row + i}, column {name!r}: cannot encode {type(v).__qualname__} value: {e}",
-            first_row + i,
-            name,
-        ) from e
-    return col
+    return kinds, null_types
 
 
-def _first_bad(values: Sequence[Any], nulls: list[bool] | None) -> tuple[int, Any]:
+def _first_bad(values: Iterable[Any], nulls: list[bool] | None) -> tuple[int, Any]:
     """The first value whose text form fails, to name in an error."""
+    first: tuple[int, Any] | None = None
     for i, v in enumerate(values):
         if nulls is not None and nulls[i]:
             continue
+        first = first or (i, v)
         try:
             pg_text(v)
         except (TypeError, ValueError, OverflowError):
             return i, v
-    return 0, values[0]
+    return first or (0, None)
 
 
 def _fill(
-    col: pb.TypedColumn, kinds: set[Kind], types: set[type], values: Sequence[Any], nulls: list[bool] | None
+    col: pb.TypedColumn, kinds: set[Kind], types: set[type], present: Sequence[Any], nulls: list[bool] | None
 ) -> None:
     """Fill col's one value array: the kinds' own when there is one kind,
-    else texts. types are the exact types of the non-NULL values."""
+    else texts. types are the exact types of the present values."""
     if len(kinds) == 1:
         (kind,) = kinds
-        if _fill_typed(col, kind, types, values, nulls):
+        if _fill_typed(col, kind, types, present, nulls):
             return
-    if nulls is None:
-        col.texts.extend([pg_text(v) for v in values])
-    else:
-        col.texts.extend(["" if n else pg_text(v) for v, n in zip(values, nulls)])
+    col.texts.extend(_with_placeholders(list(map(pg_text, present)), nulls, ""))
 
 
 def _fill_typed(
-    col: pb.TypedColumn, kind: Kind, types: set[type], values: Sequence[Any], nulls: list[bool] | None
+    col: pb.TypedColumn, kind: Kind, types: set[type], present: Sequence[Any], nulls: list[bool] | None
 ) -> bool:
     """Fill col's typed array of kind; False when the values do not fit it
     (an int beyond int64, naive and aware datetimes mixed) and must go as
     texts. Values of the plain Python type go as they are; subclasses and
-    numpy scalars are converted first."""
-    present: Sequence[Any]
-    if nulls is not None:
-        present = [v for v, n in zip(values, nulls) if not n]
-    else:
-        present = values
+    numpy scalars are converted first, a whole column at a time."""
     if kind is Kind.INT:
         ints = present if types == {int} else list(map(int, present))
         if ints and (min(ints) < _INT64_MIN or max(ints) > _INT64_MAX):
@@ -338,26 +356,59 @@ def _fill_typed(
         texts = present if types == {str} else list(map(str, present))
         col.texts.extend(_with_placeholders(texts, nulls, ""))
     elif kind is Kind.DECIMAL:
-        col.texts.extend(_with_placeholders(list(map(_decimal_text, present)), nulls, ""))
+        col.texts.extend(_with_placeholders(_decimal_texts(present), nulls, ""))
     elif kind is Kind.DATE:
-        col.texts.extend(_with_placeholders(list(map(_dt.date.isoformat, present)), nulls, ""))
+        # Equal dates have one text form: a column's few distinct dates
+        # (a month, a report day) are formatted once each.
+        days = _memoized(present, _dt.date.isoformat) if types == {_dt.date} else None
+        col.texts.extend(_with_placeholders(days or list(map(_dt.date.isoformat, present)), nulls, ""))
     elif kind is Kind.TIME:
         col.texts.extend(_with_placeholders(list(map(_dt.time.isoformat, present)), nulls, ""))
     elif kind is Kind.DATETIME:
-        aware = {v.utcoffset() is not None for v in present}
-        if aware == {True}:
-            col.timestamp_micros.extend(_with_placeholders(list(map(_micros, present)), nulls, 0))
+        offsets = set(map(_dt.datetime.utcoffset, present))
+        if offsets and None not in offsets:
+            since = map(operator.sub, present, itertools.repeat(_EPOCH))
+            micros = list(map(operator.floordiv, since, itertools.repeat(_MICROSECOND)))
+            col.timestamp_micros.extend(_with_placeholders(micros, nulls, 0))
         else:
-            # naive ones (or naive and aware mixed, each with its offset)
-            col.texts.extend(_with_placeholders(list(map(_dt.datetime.isoformat, present)), nulls, ""))
+            # naive ones (or naive and aware mixed, each with its offset);
+            # equal naive datetimes have one text form.
+            naive = offsets == {None} and types == {_dt.datetime}
+            isos = _memoized(present, _dt.datetime.isoformat) if naive else None
+            col.texts.extend(_with_placeholders(isos or list(map(_dt.datetime.isoformat, present)), nulls, ""))
     elif kind is Kind.BYTES:
         byts = present if types == {bytes} else list(map(bytes, present))
         col.bytes_values.extend(_with_placeholders(byts, nulls, b""))
     elif kind is Kind.JSON:
         col.json_values.extend(_with_placeholders(list(map(_json_text, present)), nulls, ""))
+    elif kind is Kind.UUID:
+        col.texts.extend(_with_placeholders(list(map(str, present)), nulls, ""))
     else:
         col.texts.extend(_with_placeholders(list(map(pg_text, present)), nulls, ""))
     return True
+
+
+def _decimal_texts(present: Sequence[decimal.Decimal]) -> list[str]:
+    """Each Decimal exactly, in plain decimal: str() at C speed, and the
+    few in exponent form (1E+3, 1E-7) formatted again."""
+    texts = list(map(str, present))
+    joined = "".join(texts)
+    if "E" in joined or "e" in joined:
+        return [_decimal_text(d) if "E" in t or "e" in t else t for d, t in zip(present, texts)]
+    return texts
+
+
+def _memoized(present: Sequence[Any], text: Callable[[Any], str]) -> list[str] | None:
+    """text of each value, computed once per distinct value; None when the
+    values are mostly distinct (then mapping text over them is cheaper).
+    Only for types whose equal values have equal text."""
+    if len(present) < _MEMO_MIN:
+        return None
+    distinct = set(present)
+    if len(distinct) * 2 > len(present):
+        return None
+    memo = {v: text(v) for v in distinct}
+    return list(map(memo.__getitem__, present))
 
 
 def _with_placeholders(present: Sequence[Any], nulls: list[bool] | None, zero: Any) -> Sequence[Any]:
@@ -406,9 +457,16 @@ class Columns:
         return self.names
 
 
-def encode_rows(rows: Sequence[Mapping[str, Any]], first_row: int, columns: Columns) -> pb.TypedRows:
-    """rows (dicts or other mappings) as one message; first_row is the load
-    index of rows[0]. A key a row leaves out is NULL for it."""
+def encode_rows(
+    rows: Sequence[Mapping[str, Any]], first_row: int, columns: Columns, out: pb.TypedRows | None = None
+) -> pb.TypedRows:
+    """rows (dicts or other mappings) as one message, encoded into out (a
+    new TypedRows when None) and returned; first_row is the load index of
+    rows[0]. A key a row leaves out is NULL for it. Each column is taken
+    from the rows in one pass at C speed and encoded into the message in
+    place."""
+    if out is None:
+        out = pb.TypedRows()
     if set(map(type, rows)) != {dict}:
         for i, r in enumerate(rows):
             if not isinstance(r, Mapping):
@@ -417,59 +475,11 @@ def encode_rows(rows: Sequence[Mapping[str, Any]], first_row: int, columns: Colu
                 )
     names = columns.resolve(set().union(*rows), rows, first_row)
     if not rows:
-        return pb.TypedRows()
-    width = len(names)
-    if set(map(len, rows)) == {width}:
-        # Every row has every column: transpose at C speed.
-        get = operator.itemgetter(*names)
-        cols = list(zip(*map(get, rows))) if width > 1 else [tuple(map(get, rows))]
-    else:
-        cols = [[r.get(n) for r in rows] for n in names]
-    return pb.TypedRows(columns=[_column(n, c, first_row) for n, c in zip(names, cols)])
-
-
-def encode_frame(frame: pandas.DataFrame, first_row: int, columns: Columns) -> pb.TypedRows:
-    """A DataFrame (a slice of the load's) as one message; its index is not
-    loaded. first_row is the load index of its first row."""
-    names = list(frame.columns)
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise EncodeError(f"the DataFrame has column {dup!r} twice", first_row, str(dup))
-    columns.resolve(set(names), [names], first_row)
-    by_name = {n: i for i, n in enumerate(names)}
-    out = pb.TypedRows()
-    for n in sorted(names):
-        out.columns.append(_frame_column(n, frame.iloc[:, by_name[n]], first_row))
+        return out
+    # Every row has every column (none has more: resolve checked): take
+    # each column with itemgetter; else with get, a missing key as None.
+    every = set(map(len, rows)) == {len(names)}
+    for n in names:
+        values = list(map(operator.itemgetter(n), rows)) if every else [r.get(n) for r in rows]
+        fill_column(out.columns.add(name=n), values, first_row)
     return out
-
-
-def _frame_column(name: str, series: pandas.Series, first_row: int) -> pb.TypedColumn:
-    """One DataFrame column, by its dtype where numpy's arrays give the
-    typed array at once, else value by value as in dict rows."""
-    import numpy
-
-    mask = series.isna().to_numpy(dtype=bool)
-    has_null = bool(mask.any())
-    dtype = series.dtype
-    col = pb.TypedColumn(name=name)
-    kind = dtype.kind
-    if kind == "i" or (kind == "u" and (len(series) == 0 or series.max() <= _INT64_MAX)):
-        col.int64s.extend(series.to_numpy(dtype="int64", na_value=0).tolist())
-    elif kind == "f":
-        col.float64s.extend(series.to_numpy(dtype="float64", na_value=0.0).tolist())
-    elif kind == "b":
-        col.bools.extend(series.to_numpy(dtype=bool, na_value=False).tolist())
-    elif kind == "M" and getattr(dtype, "tz", None) is not None:
-        micros = numpy.where(mask, 0, series.array.asi8 // 1000)
-        col.timestamp_micros.extend(micros.tolist())
-    elif kind == "M":
-        texts = numpy.datetime_as_string(series.to_numpy(dtype="datetime64[us]"), unit="us")
-        col.texts.extend(numpy.where(mask, "", texts).tolist())
-    else:
-        values = series.tolist()
-        if has_null:
-            values = [None if m else v for v, m in zip(values, mask.tolist())]
-        return _column(name, values, first_row)
-    if has_null:
-        col.nulls.extend(mask.tolist())
-    return col

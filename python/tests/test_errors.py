@@ -18,7 +18,9 @@ def test_unique_violation_is_load_failed(client: loadsvc.Client, db, table: str)
         client.load(table, [{"k": 2, "v": "b"}, {"k": 1, "v": "again"}], "append")
     e = info.value
     assert isinstance(e, loadsvc.LoadError) and not e.retryable
-    assert e.code == grpc.StatusCode.ALREADY_EXISTS
+    assert e.code == "ALREADY_EXISTS" and type(e.code) is str
+    assert e.grpc_code is grpc.StatusCode.ALREADY_EXISTS
+    assert str(e).startswith("ALREADY_EXISTS: load failed: ")
     assert e.reason == "LOAD_FAILED"
     assert (e.sqlstate, e.constraint, e.table) == ("23505", f"{table}_pkey", table)
     assert e.message.startswith("load failed: ")
@@ -29,7 +31,7 @@ def test_bad_value_is_load_failed(client: loadsvc.Client, db, table: str) -> Non
     db.run(f"CREATE TABLE {table} (k int, day date)")
     with pytest.raises(loadsvc.LoadFailed) as info:
         client.load(table, [{"k": 1, "day": "not a date"}], "append")
-    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.code == "INVALID_ARGUMENT"
     assert info.value.sqlstate is not None and info.value.sqlstate.startswith("22")
 
 
@@ -41,7 +43,7 @@ def test_database_down_is_connection_failed(connect, control, table: str) -> Non
     finally:
         control.start_db()
     e = info.value
-    assert e.code == grpc.StatusCode.UNAVAILABLE and e.retryable
+    assert e.code == "UNAVAILABLE" and e.retryable
     assert e.reason == "DATABASE_CONNECTION_FAILED"
     assert e.message.startswith("database connection failed: ")
 
@@ -65,7 +67,7 @@ def test_upsert_without_pk_is_invalid_request(client: loadsvc.Client, db, table:
     with pytest.raises(loadsvc.InvalidRequest) as info:
         client.load(table, [{"k": 1, "v": "a"}], "upsert")
     e = info.value
-    assert e.code == grpc.StatusCode.INVALID_ARGUMENT and not e.retryable
+    assert e.code == "INVALID_ARGUMENT" and not e.retryable
     assert e.field is not None and "pk" in e.field
 
 
@@ -92,19 +94,19 @@ def test_client_side_invalid_requests(client: loadsvc.Client) -> None:
 def test_unknown_token_is_unauthenticated(connect, table: str) -> None:
     with pytest.raises(loadsvc.Unauthenticated) as info:
         connect(token="not-a-token-the-service-knows").load(table, [{"k": 1}], "append")
-    assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert info.value.code == "UNAUTHENTICATED"
 
 
 def test_mtls_is_required(connect, target: str, token: str, tls: dict[str, str], table: str) -> None:
     # no client certificate: the handshake fails, the service is not reached
     with pytest.raises(loadsvc.LoadError) as info:
         connect(max_attempts=1, private_key=None, certificate_chain=None).load(table, [{"k": 1}], "append")
-    assert info.value.code == grpc.StatusCode.UNAVAILABLE and info.value.reason is None
+    assert info.value.code == "UNAVAILABLE" and info.value.reason is None
     # plaintext to a TLS port fails the same way
     with loadsvc.Client(target, token=token, max_attempts=1) as plain:
         with pytest.raises(loadsvc.LoadError) as info:
             plain.load(table, [{"k": 1}], "append")
-    assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    assert info.value.code == "UNAVAILABLE"
     # PEM bytes work as well as paths
     with open(tls["root_certificates"], "rb") as ca:
         pem_client = connect(root_certificates=ca.read())
@@ -116,4 +118,4 @@ def test_too_many_rows_is_resource_exhausted(connect, db, table: str) -> None:
     # One unary Load of more rows than the service's --max-rows (100,000).
     with pytest.raises(loadsvc.ResourceExhausted) as info:
         connect(batch_rows=200_000).load(table, [{"k": i} for i in range(100_001)], "append")
-    assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert info.value.code == "RESOURCE_EXHAUSTED"

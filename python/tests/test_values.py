@@ -7,13 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import sys
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import loadsvc
+from loadsvc._frame import Frame
 from loadsvc._values import Columns, encode_rows
 
 UTC8 = dt.timezone(dt.timedelta(hours=8))
@@ -171,3 +174,134 @@ def test_dataframe_load(client: loadsvc.Client, db, table: str) -> None:
         ("2", None, None, None, "2024-11-01 16:00:00", "f", None, "5"),
         ("3", "Infinity", "年", "2024-11-03 00:00:00", None, "t", "-2.0001", "6"),
     ]
+
+
+def python_calls(f: Callable[[], object]) -> int:
+    """How many Python functions f() calls (C functions not counted)."""
+    calls = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        f()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def wide_rows(n: int) -> list[dict[str, object]]:
+    """n rows of the pipeline's kinds, with NULLs."""
+    months = [dt.date(2024, m, 1) for m in range(1, 13)]
+    return [
+        {
+            "day": None if i % 11 == 0 else months[i % 12],
+            "k": f"K{i:07d}",
+            "note": None if i % 5 == 0 else f"客户 {i % 97}",
+            "amount": None if i % 7 == 0 else decimal.Decimal(i * 125) / 100,
+            "rate": decimal.Decimal("0.051234"),
+            "n": i,
+            "x": i / 3,
+            "ok": i % 2 == 0,
+            "at": dt.datetime(2024, 1, 1, i % 24, tzinfo=UTC8),
+            "ts": dt.datetime(2024, 1, 1 + i % 28),
+        }
+        for i in range(n)
+    ]
+
+
+def test_encoding_makes_no_python_call_per_value() -> None:
+    # Each column is encoded with whole-column calls (map of C functions,
+    # a text per distinct date): the Python calls (about a dozen a column)
+    # do not grow with the rows. Value by value, they would be thousands.
+    rows = wide_rows(5000)
+    frame = pd.DataFrame(rows)
+    frame["day64"] = pd.to_datetime(frame["ts"])
+    frame["opt"] = pd.array([None if i % 3 == 0 else i for i in range(5000)], dtype="Int64")
+    by_rows = python_calls(lambda: encode_rows(rows, 0, Columns()))
+    prepared = Frame(frame)
+    by_frame = python_calls(lambda: prepared.encode(0, len(frame), 0, Columns()))
+    assert by_rows < 500, by_rows
+    assert by_frame < 500, by_frame
+
+
+def test_whole_column_text_forms() -> None:
+    # 100 values each: past the size at which repeated values are formatted
+    # once per distinct value.
+    days = [None if i % 10 == 0 else dt.date(2024, 1 + i % 2, 1) for i in range(100)]
+    got = arrays(days)
+    assert got["texts"] == ["" if d is None else d.isoformat() for d in days]
+    assert got["nulls"] == [d is None for d in days]
+    # Equal Decimals keep their own scale; exponent forms go plain.
+    decimals = [decimal.Decimal(s) for s in ["1.0", "1.00", "1E+3", "-1E-7", "NaN"] * 20]
+    assert arrays(decimals)["texts"] == ["1.0", "1.00", "1000", "-0.0000001", "NaN"] * 20
+    stamps = [dt.datetime(2024, 1, 1 + i % 3, 8, 30) for i in range(100)]
+    assert arrays(stamps)["texts"] == [s.isoformat() for s in stamps]
+    aware = [dt.datetime(1970, 1, 1, 8, tzinfo=UTC8), dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.timezone.utc)] * 50
+    assert arrays(aware)["timestamp_micros"] == [0, 1_000_000] * 50
+    mixed = [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, tzinfo=UTC8)] * 50
+    assert arrays(mixed)["texts"] == ["2024-01-01T00:00:00", "2024-01-01T00:00:00+08:00"] * 50
+
+
+def test_dataframe_and_dicts_load_the_same_rows(connect, db, table: str) -> None:
+    # Every dtype the frame encodes from its arrays, with NULLs, across
+    # message boundaries (batch_rows 1,000 of 2,500 rows), against the same
+    # rows sent as dicts.
+    n = 2500
+    frame = pd.DataFrame(
+        {
+            "n": np.arange(n, dtype="int64"),
+            "opt": pd.array([None if i % 3 == 0 else i for i in range(n)], dtype="Int64"),
+            "x": [math.nan if i % 4 == 0 else i / 8 for i in range(n)],
+            "ok": [i % 2 == 0 for i in range(n)],
+            "day": [None if i % 11 == 0 else dt.date(2024, 1 + i % 12, 1) for i in range(n)],
+            "amount": [None if i % 7 == 0 else decimal.Decimal(i) / 100 for i in range(n)],
+            "note": [None if i % 5 == 0 else f"客户 {i % 97}" for i in range(n)],
+            "ts": pd.to_datetime([None if i % 9 == 0 else f"2024-01-01 00:00:{i % 60:02d}.5" for i in range(n)]),
+            "at": pd.to_datetime([None if i % 6 == 0 else f"2024-02-{1 + i % 28:02d} 08:00" for i in range(n)]).tz_localize(
+                "Asia/Shanghai"
+            ),
+            "big": np.array([2**64 - 1 - i for i in range(n)], dtype="uint64"),
+            "dur": pd.to_timedelta([None if i % 8 == 0 else f"{i} seconds" for i in range(n)]),
+            "cat": pd.Series([None if i % 10 == 0 else f"c{i % 3}" for i in range(n)], dtype="category"),
+        }
+    )
+    cols = """n bigint, opt bigint, x double precision, ok boolean, day date, amount numeric, note text,
+        ts timestamp, at timestamptz, big numeric, dur interval, cat text"""
+    db.run(f"CREATE TABLE {table}_frame ({cols}); CREATE TABLE {table}_dicts ({cols})")
+    c = connect(batch_rows=1000)
+    assert c.load(f"{table}_frame", frame, "append").inserted == n
+    dicts = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame.to_dict("records")]
+    assert c.load(f"{table}_dicts", dicts, "append").inserted == n
+    for a, b in [("frame", "dicts"), ("dicts", "frame")]:
+        assert db.scalar(f"SELECT count(*) FROM (TABLE {table}_{a} EXCEPT ALL TABLE {table}_{b}) d") == "0"
+    assert db.rows(
+        f"""SELECT count(opt), count(x), count(day), count(amount), count(note), count(ts), count(at),
+        count(dur), count(cat), min(big)::text, max(ts)::text FROM {table}_frame"""
+    ) == [("1666", "1875", "2272", "2142", "2000", "2222", "2083", "2187", "2250", "18446744073709549116", "2024-01-01 00:00:59.5")]
+
+
+def test_frame_missing_values_in_object_columns() -> None:
+    # In a DataFrame every value pandas takes for missing is NULL, in
+    # object columns too: None, float and Decimal NaN, NaT, NA.
+    frame = pd.DataFrame(
+        {
+            "d": [decimal.Decimal("1.5"), decimal.Decimal("NaN"), None, decimal.Decimal("2")],
+            "s": ["a", math.nan, pd.NA, "b"],
+            "t": pd.Series([dt.date(2024, 1, 1), pd.NaT, np.datetime64("NaT"), dt.date(2024, 1, 2)], dtype=object),
+            "clean": ["x", "y", "z", "w"],
+        }
+    )
+    got = {
+        c.name: {f.name: list(v) for f, v in c.ListFields() if f.name != "name"}
+        for c in Frame(frame).encode(0, 4, 0, Columns()).columns
+    }
+    assert got == {
+        "clean": {"texts": ["x", "y", "z", "w"]},
+        "d": {"nulls": [False, True, True, False], "texts": ["1.5", "", "", "2"]},
+        "s": {"nulls": [False, True, True, False], "texts": ["a", "", "", "b"]},
+        "t": {"nulls": [False, True, True, False], "texts": ["2024-01-01", "", "", "2024-01-02"]},
+    }

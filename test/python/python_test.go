@@ -20,6 +20,7 @@
 //	LOADSVC_TEST_DATABASE_URL  the database, for psql and checks
 //	LOADSVC_TEST_PSQL          the psql binary of the cluster
 //	LOADSVC_TEST_CONTROL       the control's base URL
+//	LOADSVC_TEST_PID           the service's process id (the benchmark reads its CPU time)
 //
 // A missing Python or Python package fails the test (run `make
 // python-deps`): it never skips. TestBench runs only with
@@ -42,6 +43,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +89,8 @@ func TestPython(t *testing.T) {
 }
 
 // TestBench runs python/bench/bench.py (make bench-python): the client
-// against psycopg2 on 200,000 rows; BENCH_ROWS overrides the count.
+// against asyncpg, psycopg 3 and psycopg2 on 200,000 rows; BENCH_ROWS
+// overrides the count, BENCH_RUNS the rounds.
 func TestBench(t *testing.T) {
 	if os.Getenv("LOADSVC_BENCH_PYTHON") == "" {
 		t.Skip("the Python benchmark runs with LOADSVC_BENCH_PYTHON=1 (make bench-python)")
@@ -123,6 +126,7 @@ func serve(t *testing.T) []string {
 		"LOADSVC_TEST_DATABASE_URL="+url,
 		"LOADSVC_TEST_PSQL="+filepath.Join(cluster.BinDir(), "psql"),
 		"LOADSVC_TEST_CONTROL="+control(t),
+		"LOADSVC_TEST_PID="+strconv.Itoa(p.Cmd.Process.Pid),
 	)
 }
 

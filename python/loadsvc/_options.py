@@ -1,0 +1,94 @@
+"""How one load runs: ``LoadOptions``, shared by ``Client.load`` and
+``Client.writer``.
+
+This module owns the options a caller gives a load (as a ``LoadOptions``,
+as keyword arguments, or both), their defaults, and their translation into
+the wire's ``LoadConfig``; a bad mode or duplicates policy is an
+``InvalidRequest`` before any call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from loadsvc._errors import InvalidRequest
+from loadsvc._result import duplicates_value, mode_value
+from loadsvc.v1 import loadsvc_pb2 as pb
+
+__all__ = ["LoadOptions"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """The options of one load. ``Client.load`` and ``Client.writer`` take
+    one as ``options=``, its fields as keyword arguments, or both (the
+    keyword arguments win)::
+
+        daily = loadsvc.LoadOptions("delete_insert", pk=["月度"], schema="business")
+        client.load("规模明细", rows, options=daily)
+        client.load("规模明细", rows, options=daily, dry_run=True)
+        client.load("规模明细", rows, "delete_insert", pk=["月度"], schema="business")
+
+    ``mode`` and ``duplicates`` take short names (``"append"``,
+    ``"keep_last"``) or enum values; ``duplicates=None`` is the mode's
+    default. ``pk`` is the key columns (a str is one column). ``chunk_size``
+    is the rows of one COPY on the service (``None``: the client's
+    ``batch_rows``, one COPY per message). ``plan_only`` returns the SQL
+    (with a psql script) without touching the database; ``dry_run`` runs
+    the load and rolls it back. ``request_id`` makes the load exactly-once
+    (``load`` picks a random one when it is ``None``).
+    """
+
+    mode: str | int = "delete_insert"
+    pk: Sequence[str] | str | None = None
+    schema: str | None = None
+    chunk_size: int | None = None
+    plan_only: bool = False
+    duplicates: str | int | None = None
+    request_id: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def of(cls, caller: str, options: LoadOptions | None, given: Mapping[str, Any]) -> LoadOptions:
+        """options (or the defaults) with the keyword arguments given to
+        caller ("load()") applied; an unknown name is a TypeError that
+        lists the known ones."""
+        unknown = [k for k in given if k not in _FIELDS]
+        if unknown:
+            raise TypeError(
+                f"{caller} got an unexpected keyword argument {unknown[0]!r}; "
+                f"the options of a load are {', '.join(_FIELDS)}"
+            )
+        base = options if options is not None else cls()
+        return dataclasses.replace(base, **given) if given else base
+
+    def config(self, table: str, *, batch_rows: int, request_id: str) -> pb.LoadConfig:
+        """The LoadConfig of a load of table; chunk_size defaults to
+        batch_rows and request_id (given when the options have none) is the
+        caller's."""
+        try:
+            mode_v = mode_value(self.mode)
+        except ValueError as e:
+            raise InvalidRequest("INVALID_ARGUMENT", str(e), field="config.mode") from None
+        try:
+            dup_v = duplicates_value(self.duplicates)
+        except ValueError as e:
+            raise InvalidRequest("INVALID_ARGUMENT", str(e), field="config.duplicates") from None
+        keys = [self.pk] if isinstance(self.pk, str) else list(self.pk or ())
+        return pb.LoadConfig(
+            table=table,
+            schema=self.schema or "",
+            mode=cast("pb.Mode", mode_v),
+            pk=keys,
+            plan_only=self.plan_only,
+            chunk_size=self.chunk_size or batch_rows,
+            duplicates=cast("pb.Duplicates", dup_v),
+            request_id=self.request_id or request_id,
+            dry_run=self.dry_run,
+        )
+
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LoadOptions))
