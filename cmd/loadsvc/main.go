@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
@@ -144,7 +143,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 		return err
 	}
 	gs := grpc.NewServer(opts...)
-	hs := health.NewServer()
+	hs := server.NewHealthService(cfg.MaxWatchStreams)
 	server.Register(gs, srv)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -153,7 +152,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go srv.WatchDatabase(wctx, hs, cfg.HealthInterval)
+	go srv.WatchDatabase(wctx, hs.Server, cfg.HealthInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
@@ -164,7 +163,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
-	hs.Shutdown() // every service NOT_SERVING first
+	hs.Shutdown() // every service NOT_SERVING first; then health watches end
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }() // no new RPCs; running ones go on
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -172,17 +171,29 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	if err := srv.Drain(dctx); err != nil {
 		log.Warn("shutdown timeout passed; cancelling the loads still running")
 	}
-	// A drained load has still to have its answer written: GracefulStop
-	// ends when it is. Health watches never end by themselves, so it gets
-	// a moment for that, not the whole timeout.
+	stopCalls(dctx, log, gs, stopped)
+	<-errc
+	return nil
+}
+
+// stopCalls ends what GracefulStop (stopped when it returns) waits for.
+// A drained load has still to have its answer written: GracefulStop ends
+// when it is. A reflection stream never ends by itself, so it gets a
+// moment for that, not the whole shutdown timeout (dctx); then Stop
+// cancels what is left (loads roll back).
+func stopCalls(dctx context.Context, log *zap.Logger, gs *grpc.Server, stopped <-chan struct{}) {
 	select {
 	case <-stopped:
 	case <-time.After(answerGrace):
 	case <-dctx.Done():
 	}
-	gs.Stop() // cancels what is left (loads roll back) and ends health watches
-	<-errc
-	return nil
+	select {
+	case <-stopped:
+		log.Info("stopped: every call ended")
+	default:
+		log.Warn("calls still open; closing their connections")
+	}
+	gs.Stop()
 }
 
 // answerGrace is how long a shutdown waits, after the last load finished,

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,6 +54,23 @@ func StartProcess(t *testing.T, bin string, env []string, args ...string) *Proce
 	})
 	p.waitListening(t)
 	return p
+}
+
+// Terminate sends the process SIGTERM and returns how it ended, failing
+// the test when it has not ended within the bound.
+func (p *Process) Terminate(t *testing.T, within time.Duration) error {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(within):
+		t.Fatalf("loadsvc did not exit within %v of SIGTERM\n%s", within, p.Out.String())
+		return nil
+	}
 }
 
 // waitListening waits until the address accepts connections, failing when
