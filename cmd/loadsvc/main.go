@@ -92,16 +92,34 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	opts = append(opts, sec.opts...)
 	opts = append(opts, grpcTrace, grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))
 	opts = append(opts, cfg.transport.serverOptions()...)
-	if cfg.MetricsListen != "" {
-		mlis, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return err
-		}
-		mctx, stopMetrics := context.WithCancel(context.Background()) // scraped while loads drain
-		defer stopMetrics()
-		go metrics.ServeListener(mctx, mlis, reg, log) //nolint:errcheck // logs its own errors
+	stopMetrics, err := serveMetrics(cfg.MetricsListen, reg, log)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics() // scraped while loads drain
 	return serve(ctx, cfg, log, srv, pool, opts, m)
+}
+
+// serveMetrics serves g on /metrics at addr, when set, until the function
+// it returns is called; that waits for the listener to end. The listener's
+// error, whenever it ends with one, is logged.
+func serveMetrics(addr string, g prometheus.Gatherer, log *zap.Logger) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := metrics.ServeListener(ctx, lis, g, log); err != nil {
+			log.Error("metrics listener failed", zap.Error(err))
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // openPool resolves and checks the database URL and makes a pool that
