@@ -142,7 +142,7 @@ func openPool(cfg *config, getenv func(string) string, log *zap.Logger, tracer p
 	if tracer != nil {
 		pcfg.ConnConfig.Tracer = tracer
 	}
-	secret := dsn.Password(res.URL)
+	secret := dsn.Password(res.URL, getenv)
 	redact := func(s string) string { return dsn.RedactString(s, secret) }
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
