@@ -52,7 +52,7 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
-	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush
+	defer log.Sync() // nothing to do about a failed flush (stderr, a pipe or a terminal, cannot be synced)
 
 	log.Info("starting", zap.String("version", version()))
 	if err := checkExposure(ctx, cfg, log); err != nil {
@@ -65,7 +65,9 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	defer func() {
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		stopTracing(c) //nolint:errcheck // best effort at exit
+		if err := stopTracing(c); err != nil {
+			log.Warn("tracing: the last spans may not have been exported", zap.Error(err))
+		}
 	}()
 	pool, redact, err := openPool(cfg, getenv, log, queryTracer)
 	if err != nil {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -46,7 +47,9 @@ func StartProcess(t *testing.T, bin string, env []string, args ...string) *Proce
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		p.Cmd.Process.Kill() //nolint:errcheck // may have exited
+		if err := p.Cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("killing loadsvc: %v", err)
+		}
 		<-p.exited
 		if t.Failed() {
 			t.Logf("loadsvc output:\n%s", p.Out.String())
