@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +48,7 @@ func (c *csvReader) Line() int { return c.line }
 func (c *csvReader) Read() ([]csvField, error) {
 	if c.start {
 		c.start = false
-		c.skipBOM()
+		skipBOM(c.r)
 	}
 	c.buf, c.ends, c.quote = c.buf[:0], c.ends[:0], c.quote[:0]
 	start := c.next
@@ -62,12 +61,6 @@ func (c *csvReader) Read() ([]csvField, error) {
 		return nil, err
 	}
 	return c.fields(), nil
-}
-
-func (c *csvReader) skipBOM() {
-	if b, _ := c.r.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
-		c.r.Discard(3) //nolint:errcheck // just peeked
-	}
 }
 
 // readLine returns the next physical line with its LF, or the rest of the

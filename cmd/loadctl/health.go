@@ -64,7 +64,11 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(err)
 	}
-	return printHealth(stdout, statuses)
+	code, err := printHealth(stdout, statuses)
+	if err != nil {
+		return fail(err)
+	}
+	return code
 }
 
 // checkHealth asks for each service's status; a service the server does not
@@ -86,7 +90,9 @@ func checkHealth(ctx context.Context, c *client.Client) ([]healthpb.HealthCheckR
 	return out, nil
 }
 
-func printHealth(w io.Writer, statuses []healthpb.HealthCheckResponse_ServingStatus) int {
+// printHealth writes each service's status to w and returns the exit code
+// they make, or the error of writing them.
+func printHealth(w io.Writer, statuses []healthpb.HealthCheckResponse_ServingStatus) (int, error) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	code := exitOK
 	for i, st := range statuses {
@@ -95,6 +101,5 @@ func printHealth(w io.Writer, statuses []healthpb.HealthCheckResponse_ServingSta
 			code = exitFailure
 		}
 	}
-	tw.Flush() //nolint:errcheck // stdout
-	return code
+	return code, tw.Flush()
 }

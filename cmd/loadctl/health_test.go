@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"strings"
@@ -31,6 +34,22 @@ func TestHealth(t *testing.T) {
 	r = run(t, nil, "health", "--addr", s.addr)
 	if want := "\"\"                        SERVING\n\"loadsvc.v1.LoadService\"  NOT_SERVING\n"; r.code != 1 || r.stdout != want {
 		t.Errorf("exit %d, stdout:\n%s\nwant exit 1:\n%s", r.code, r.stdout, want)
+	}
+}
+
+// Statuses that cannot be written (stdout closed) fail the command: exit 1
+// with the write error, not exit 0 with nothing printed.
+func TestHealthOutputError(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	pr, stdout := io.Pipe()
+	pr.Close()
+	var stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if code := realMain(ctx, []string{"health", "--addr", s.addr}, strings.NewReader(""), stdout, &stderr); code != exitFailure ||
+		!strings.Contains(stderr.String(), io.ErrClosedPipe.Error()) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 1 naming the closed pipe", code, stderr.String())
 	}
 }
 

@@ -188,9 +188,10 @@ func formatOf(path string) (string, error) {
 	return "", usageErrorf("cannot tell the format of %s from its extension (.csv, .ndjson, .jsonl, .json, .xlsx); use --format csv|ndjson|json|xlsx", path)
 }
 
+// skipBOM skips a UTF-8 byte order mark that r starts with.
 func skipBOM(r *bufio.Reader) {
 	if b, _ := r.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
-		r.Discard(3) //nolint:errcheck // just peeked
+		r.Discard(3) // cannot fail: the 3 bytes are buffered, just peeked
 	}
 }
 

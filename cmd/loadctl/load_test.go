@@ -355,9 +355,13 @@ func TestProgressLines(t *testing.T) {
 	s.exec(t, `CREATE TABLE t (id int, v text)`)
 	pr, pw := io.Pipe()
 	go func() {
-		pw.Write([]byte("id,v\n1,a\n")) //nolint:errcheck // test input
+		if _, err := io.WriteString(pw, "id,v\n1,a\n"); err != nil {
+			t.Errorf("loadctl's input: %v", err)
+		}
 		time.Sleep(150 * time.Millisecond)
-		pw.Write([]byte("2,b\n")) //nolint:errcheck // test input
+		if _, err := io.WriteString(pw, "2,b\n"); err != nil {
+			t.Errorf("loadctl's input: %v", err)
+		}
 		pw.Close()
 	}()
 	r := mustRun(t, pr, "load", "--addr", s.addr, "--table", "t", "--mode", "append")
@@ -380,7 +384,9 @@ func TestInterruptRollsBack(t *testing.T) {
 	go func() {
 		// Rows keep coming until loadctl stops reading; the cancel (as
 		// Ctrl-C would) comes when 50,000 were read, mid-stream.
-		pw.Write([]byte("id\n")) //nolint:errcheck // test input
+		if _, err := pw.Write([]byte("id\n")); err != nil {
+			return
+		}
 		for i := 1; ; i++ {
 			if _, err := pw.Write([]byte("1\n")); err != nil {
 				return

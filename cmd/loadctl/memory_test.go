@@ -116,8 +116,9 @@ func watchHWM(pid int) int64 {
 		for _, line := range strings.Split(string(b), "\n") {
 			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 				var kib int64
-				fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kib) //nolint:errcheck // zero if absent
-				peak = max(peak, kib<<10)
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kib); err == nil {
+					peak = max(peak, kib<<10)
+				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)

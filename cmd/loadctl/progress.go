@@ -106,9 +106,9 @@ func (p *progress) Stop(succeeded bool) {
 	p.read.Store(false) // the last line shows the overall rate
 	p.update()
 	if succeeded {
-		p.bar.Finish() //nolint:errcheck // display only
+		p.bar.Finish() // display only: a failed write to the terminal changes nothing
 	} else {
-		p.bar.Exit() //nolint:errcheck // display only
+		p.bar.Exit() // as above
 	}
 	p.printf("\n") // the bar leaves the cursor on its line
 }
@@ -149,9 +149,9 @@ func (p *progress) update() {
 		p.bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s", rows, rate))
 	}
 	if p.in.size >= 0 {
-		p.bar.Set64(p.in.read.Load()) //nolint:errcheck // display only
+		p.bar.Set64(p.in.read.Load()) // display only, as in Stop
 	} else {
-		p.bar.Add64(0) //nolint:errcheck // spins the spinner
+		p.bar.Add64(0) // spins the spinner; display only
 	}
 }
 

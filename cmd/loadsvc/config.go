@@ -29,6 +29,7 @@ type config struct {
 	StreamMax        time.Duration
 	ShutdownTimeout  time.Duration
 	HealthInterval   time.Duration
+	MaxWatchStreams  int
 	TLSCert          string
 	TLSKey           string
 	TLSClientCA      string
@@ -81,6 +82,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 		"a LoadStream that runs this long, however often it sends, ends with DEADLINE_EXCEEDED and is rolled back; 0 for none (LOADSVC_STREAM_MAX_DURATION)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", env.Dur("LOADSVC_SHUTDOWN_TIMEOUT", 30*time.Second), "how long in-flight loads may finish on SIGTERM (LOADSVC_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.HealthInterval, "health-interval", env.Dur("LOADSVC_HEALTH_INTERVAL", 5*time.Second), "how often the database is pinged for the health of loadsvc.v1.LoadService (LOADSVC_HEALTH_INTERVAL)")
+	fs.IntVar(&c.MaxWatchStreams, "max-watch-streams", env.Int("LOADSVC_MAX_WATCH_STREAMS", 100),
+		"most health Watch streams at once, server-wide (they need no token); more are RESOURCE_EXHAUSTED; 0 refuses every Watch (LOADSVC_MAX_WATCH_STREAMS)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env.Str("LOADSVC_TLS_CERT", ""), "TLS certificate file; reloaded on change and on SIGHUP (LOADSVC_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", env.Str("LOADSVC_TLS_KEY", ""), "TLS private key file (LOADSVC_TLS_KEY)")
 	fs.StringVar(&c.TLSClientCA, "tls-client-ca", env.Str("LOADSVC_TLS_CLIENT_CA", ""), "CA bundle that client certificates must chain to: mTLS (LOADSVC_TLS_CLIENT_CA)")
@@ -110,6 +113,9 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.StreamShareBytes <= 0 || c.MaxPlanBytes <= 0 {
 		return nil, fmt.Errorf("--stream-share-bytes (LOADSVC_STREAM_SHARE_BYTES) and --max-plan-bytes (LOADSVC_MAX_PLAN_BYTES) must be more than 0; got %d and %d",
 			c.StreamShareBytes, c.MaxPlanBytes)
+	}
+	if c.MaxWatchStreams < 0 {
+		return nil, fmt.Errorf("--max-watch-streams (LOADSVC_MAX_WATCH_STREAMS) must be 0 (no Watch) or more, not %d", c.MaxWatchStreams)
 	}
 	if c.MaxConcurrentStreams < 0 || c.ReloadInterval <= 0 {
 		return nil, fmt.Errorf("--max-concurrent-streams must be 0 (no limit) or more, --reload-interval more than 0; got %d and %v",

@@ -5,26 +5,52 @@ import (
 	"testing"
 )
 
+// settingCase is a number setting read from env and args, and what it
+// must come to.
+type settingCase struct {
+	env  []string
+	args []string
+	want int64
+}
+
+// checkSetting loads the config of each case and compares what get reads
+// from it.
+func checkSetting(t *testing.T, get func(*config) int64, cases []settingCase) {
+	t.Helper()
+	for _, tc := range cases {
+		c, err := loadConfig(tc.args, environ(tc.env))
+		if err != nil || get(c) != tc.want {
+			t.Errorf("%v %v: %v, %v; want %d", tc.env, tc.args, c, err, tc.want)
+		}
+	}
+}
+
 // LOADSVC_MAX_INFLIGHT_BYTES: 256 MiB by default, from the environment or
 // the flag, 0 for no bound, never below the largest message.
 func TestInflightBytesConfig(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		env  []string
-		args []string
-		want int64
-	}{
+	checkSetting(t, func(c *config) int64 { return c.MaxInflightBytes }, []settingCase{
 		{nil, nil, 256 << 20},
 		{[]string{"LOADSVC_MAX_INFLIGHT_BYTES=134217728"}, nil, 128 << 20},
 		{[]string{"LOADSVC_MAX_INFLIGHT_BYTES=134217728"}, []string{"--max-inflight-bytes=0"}, 0},
-	} {
-		c, err := loadConfig(tc.args, environ(tc.env))
-		if err != nil || c.MaxInflightBytes != tc.want {
-			t.Errorf("%v %v: %v, %v; want %d", tc.env, tc.args, c, err, tc.want)
-		}
-	}
+	})
 	_, err := loadConfig([]string{"--max-inflight-bytes=1000", "--max-recv-bytes=2000"}, environ(nil))
 	if err == nil || !strings.Contains(err.Error(), "LOADSVC_MAX_RECV_BYTES") {
 		t.Errorf("a budget below the largest message: %v", err)
+	}
+}
+
+// LOADSVC_MAX_WATCH_STREAMS: 100 by default, from the environment or the
+// flag, 0 to refuse every Watch, never negative.
+func TestMaxWatchStreamsConfig(t *testing.T) {
+	t.Parallel()
+	checkSetting(t, func(c *config) int64 { return int64(c.MaxWatchStreams) }, []settingCase{
+		{nil, nil, 100},
+		{[]string{"LOADSVC_MAX_WATCH_STREAMS=7"}, nil, 7},
+		{[]string{"LOADSVC_MAX_WATCH_STREAMS=7"}, []string{"--max-watch-streams=0"}, 0},
+	})
+	_, err := loadConfig(nil, environ([]string{"LOADSVC_MAX_WATCH_STREAMS=-1"}))
+	if err == nil || !strings.Contains(err.Error(), "LOADSVC_MAX_WATCH_STREAMS") {
+		t.Errorf("a negative cap: %v", err)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
@@ -53,7 +52,7 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	if err != nil {
 		return err
 	}
-	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush
+	defer log.Sync() // nothing to do about a failed flush (stderr, a pipe or a terminal, cannot be synced)
 
 	log.Info("starting", zap.String("version", version()))
 	if err := checkExposure(ctx, cfg, log); err != nil {
@@ -66,7 +65,9 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	defer func() {
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		stopTracing(c) //nolint:errcheck // best effort at exit
+		if err := stopTracing(c); err != nil {
+			log.Warn("tracing: the last spans may not have been exported", zap.Error(err))
+		}
 	}()
 	pool, redact, err := openPool(cfg, getenv, log, queryTracer)
 	if err != nil {
@@ -93,16 +94,34 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	opts = append(opts, sec.opts...)
 	opts = append(opts, grpcTrace, grpc.MaxRecvMsgSize(cfg.MaxRecvBytes))
 	opts = append(opts, cfg.transport.serverOptions()...)
-	if cfg.MetricsListen != "" {
-		mlis, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return err
-		}
-		mctx, stopMetrics := context.WithCancel(context.Background()) // scraped while loads drain
-		defer stopMetrics()
-		go metrics.ServeListener(mctx, mlis, reg, log) //nolint:errcheck // logs its own errors
+	stopMetrics, err := serveMetrics(cfg.MetricsListen, reg, log)
+	if err != nil {
+		return err
 	}
+	defer stopMetrics() // scraped while loads drain
 	return serve(ctx, cfg, log, srv, pool, opts, m)
+}
+
+// serveMetrics serves g on /metrics at addr, when set, until the function
+// it returns is called; that waits for the listener to end. The listener's
+// error, whenever it ends with one, is logged.
+func serveMetrics(addr string, g prometheus.Gatherer, log *zap.Logger) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := metrics.ServeListener(ctx, lis, g, log); err != nil {
+			log.Error("metrics listener failed", zap.Error(err))
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // openPool resolves and checks the database URL and makes a pool that
@@ -125,7 +144,7 @@ func openPool(cfg *config, getenv func(string) string, log *zap.Logger, tracer p
 	if tracer != nil {
 		pcfg.ConnConfig.Tracer = tracer
 	}
-	secret := dsn.Password(res.URL)
+	secret := dsn.Password(res.URL, getenv)
 	redact := func(s string) string { return dsn.RedactString(s, secret) }
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
@@ -144,7 +163,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 		return err
 	}
 	gs := grpc.NewServer(opts...)
-	hs := health.NewServer()
+	hs := server.NewHealthService(cfg.MaxWatchStreams)
 	server.Register(gs, srv)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -153,7 +172,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go srv.WatchDatabase(wctx, hs, cfg.HealthInterval)
+	go srv.WatchDatabase(wctx, hs.Server, cfg.HealthInterval)
 
 	errc := make(chan error, 1)
 	go func() { errc <- gs.Serve(lis) }()
@@ -164,7 +183,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", zap.Duration("timeout", cfg.ShutdownTimeout))
-	hs.Shutdown() // every service NOT_SERVING first
+	hs.Shutdown() // every service NOT_SERVING first; then health watches end
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }() // no new RPCs; running ones go on
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -172,17 +191,29 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, srv *server.Server
 	if err := srv.Drain(dctx); err != nil {
 		log.Warn("shutdown timeout passed; cancelling the loads still running")
 	}
-	// A drained load has still to have its answer written: GracefulStop
-	// ends when it is. Health watches never end by themselves, so it gets
-	// a moment for that, not the whole timeout.
+	stopCalls(dctx, log, gs, stopped)
+	<-errc
+	return nil
+}
+
+// stopCalls ends what GracefulStop (stopped when it returns) waits for.
+// A drained load has still to have its answer written: GracefulStop ends
+// when it is. A reflection stream never ends by itself, so it gets a
+// moment for that, not the whole shutdown timeout (dctx); then Stop
+// cancels what is left (loads roll back).
+func stopCalls(dctx context.Context, log *zap.Logger, gs *grpc.Server, stopped <-chan struct{}) {
 	select {
 	case <-stopped:
 	case <-time.After(answerGrace):
 	case <-dctx.Done():
 	}
-	gs.Stop() // cancels what is left (loads roll back) and ends health watches
-	<-errc
-	return nil
+	select {
+	case <-stopped:
+		log.Info("stopped: every call ended")
+	default:
+		log.Warn("calls still open; closing their connections")
+	}
+	gs.Stop()
 }
 
 // answerGrace is how long a shutdown waits, after the last load finished,

@@ -249,7 +249,9 @@ func TestServesReflectionHealthAndLargeRequests(t *testing.T) {
 	if !strings.Contains(msg.String(), "loadsvc.v1.LoadService") {
 		t.Errorf("reflection lists %v", msg)
 	}
-	rs.CloseSend() //nolint:errcheck // done
+	if err := rs.CloseSend(); err != nil {
+		t.Errorf("closing the reflection stream: %v", err)
+	}
 
 	resp, err := p.client.Load(context.Background(), &loadsvcv1.LoadRequest{
 		Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, 0, 20000)})

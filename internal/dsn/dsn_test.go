@@ -155,11 +155,18 @@ func TestCheckPGEnvironment(t *testing.T) {
 	if c := cfg.ConnConfig; c.Host != "envhost" || c.Port != 5439 || c.Password != "Env"+secret {
 		t.Errorf("config from PG* = %s:%d %q", c.Host, c.Port, c.Password)
 	}
-	if got := Password(""); got != "Env"+secret {
-		t.Errorf("Password(\"\") = %q, want PGPASSWORD", got)
+	if got := Password("", nil); got != "Env"+secret {
+		t.Errorf("Password(\"\", nil) = %q, want PGPASSWORD", got)
 	}
-	if got := Password("postgres://h/db"); got != "Env"+secret {
+	if got := Password("postgres://h/db", nil); got != "Env"+secret {
 		t.Errorf("Password without one = %q, want PGPASSWORD", got)
+	}
+	// The caller's getenv, not the process's environment, answers.
+	if got := Password("postgres://h/db", func(string) string { return "" }); got != "" {
+		t.Errorf("Password with a getenv that has no PGPASSWORD = %q, want \"\"", got)
+	}
+	if got := Password("", func(k string) string { return map[string]string{"PGPASSWORD": "Own"}[k] }); got != "Own" {
+		t.Errorf("Password with a getenv's PGPASSWORD = %q, want \"Own\"", got)
 	}
 
 	t.Setenv("PGPORT", "bad")

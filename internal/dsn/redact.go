@@ -24,13 +24,17 @@ func Redact(s string) string {
 
 // Password returns the password a connection string carries (a URL's userinfo
 // or password parameter, or a keyword/value password; the last one wins, as
-// in pgx), or PGPASSWORD when it carries none, so that callers can scrub it
-// from error texts.
-func Password(s string) string {
+// in pgx), or getenv's PGPASSWORD when it carries none, so that callers can
+// scrub it from error texts. getenv is the one Resolve was given; nil means
+// os.Getenv.
+func Password(s string, getenv func(string) string) string {
 	if pw := redact(s).password(); pw != "" {
 		return pw
 	}
-	return os.Getenv("PGPASSWORD")
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return getenv("PGPASSWORD")
 }
 
 // RedactString returns s with every non-empty secret replaced by "xxxxx":

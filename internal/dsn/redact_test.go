@@ -76,7 +76,7 @@ func TestPassword(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()
-			if got := Password(tt.in); got != tt.want {
+			if got := Password(tt.in, nil); got != tt.want {
 				t.Errorf("Password(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 			// Where pgx parses the string, it must agree.

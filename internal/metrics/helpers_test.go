@@ -16,12 +16,12 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/metrics"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -34,20 +34,7 @@ func serveGRPC(t *testing.T, m *metrics.Metrics, pool *pgxpool.Pool) loadsvcv1.L
 	gs := grpc.NewServer(append(m.ServerOptions(), server.ServerOptions(zap.NewNop())...)...)
 	server.Register(gs, srv)
 	m.InitializeMetrics(gs)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-	})
-	return loadsvcv1.NewLoadServiceClient(conn)
+	return loadsvcv1.NewLoadServiceClient(testenv.ServeGRPC(t, gs))
 }
 
 // serveMetrics runs metrics.ServeListener for g on a loopback port until

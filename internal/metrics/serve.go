@@ -32,6 +32,7 @@ func Serve(ctx context.Context, addr string, g prometheus.Gatherer, log *zap.Log
 }
 
 // ServeListener is Serve on a listener of the caller's, which it closes.
+// It logs nothing of its own ending: the caller has the error.
 func ServeListener(ctx context.Context, lis net.Listener, g prometheus.Gatherer, log *zap.Logger) error {
 	if log == nil {
 		log = zap.NewNop()
@@ -49,7 +50,10 @@ func ServeListener(ctx context.Context, lis net.Listener, g prometheus.Gatherer,
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	<-errc // http.ErrServerClosed
-	return err
+	if err != nil {
+		return fmt.Errorf("metrics: a scrape still running %v into the shutdown was cut: %w", ShutdownTimeout, errors.Join(err, srv.Close()))
+	}
+	return nil
 }
 
 // Handler serves g on /metrics, and nothing else.

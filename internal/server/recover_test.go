@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 
@@ -10,9 +9,9 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -33,22 +32,11 @@ func (panicky) Load(_ context.Context, req *loadsvcv1.LoadRequest) (*loadsvcv1.L
 func TestPanicIsInternal(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zap.ErrorLevel)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gs := grpc.NewServer(server.ServerOptions(zap.New(core))...)
 	loadsvcv1.RegisterLoadServiceServer(gs, panicky{})
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	defer gs.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c := loadsvcv1.NewLoadServiceClient(conn)
+	c := loadsvcv1.NewLoadServiceClient(testenv.ServeGRPC(t, gs))
 
-	_, err = c.Load(context.Background(), &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t", PlanOnly: true}})
+	_, err := c.Load(context.Background(), &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t", PlanOnly: true}})
 	st := wantCode(t, err, codes.Internal, "internal error")
 	if strings.Contains(st.Message(), "s3cr3t") || strings.Contains(st.Message(), "goroutine") {
 		t.Errorf("panic text reached the client: %q", st.Message())

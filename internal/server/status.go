@@ -140,3 +140,15 @@ func withDetails(st *status.Status, details ...protoadapt.MessageV1) *status.Sta
 	}
 	return st
 }
+
+// watchesExhausted refuses a health Watch beyond the cap of limit streams.
+func watchesExhausted(limit int) error {
+	return status.Errorf(codes.ResourceExhausted,
+		"too many health Watch streams: the server runs at most %d at once (LOADSVC_MAX_WATCH_STREAMS); use Check, or close a Watch", limit)
+}
+
+// watchShutdown ends a health Watch when the server shuts down, after its
+// last status.
+func watchShutdown() error {
+	return status.Error(codes.Unavailable, "the server is shutting down: this health Watch ends after its last status")
+}

@@ -2,9 +2,11 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +47,9 @@ func StartProcess(t *testing.T, bin string, env []string, args ...string) *Proce
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		p.Cmd.Process.Kill() //nolint:errcheck // may have exited
+		if err := p.Cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("killing loadsvc: %v", err)
+		}
 		<-p.exited
 		if t.Failed() {
 			t.Logf("loadsvc output:\n%s", p.Out.String())
@@ -53,6 +57,23 @@ func StartProcess(t *testing.T, bin string, env []string, args ...string) *Proce
 	})
 	p.waitListening(t)
 	return p
+}
+
+// Terminate sends the process SIGTERM and returns how it ended, failing
+// the test when it has not ended within the bound.
+func (p *Process) Terminate(t *testing.T, within time.Duration) error {
+	t.Helper()
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(within):
+		t.Fatalf("loadsvc did not exit within %v of SIGTERM\n%s", within, p.Out.String())
+		return nil
+	}
 }
 
 // waitListening waits until the address accepts connections, failing when

@@ -212,34 +212,44 @@ func (e *Env) serve(t testing.TB, log *zap.Logger, o options) {
 	e.Health = health.NewServer()
 	e.Health.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(gs, e.Health)
+	var dialOpts []grpc.DialOption
+	if len(callOpts) > 0 {
+		dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(callOpts...))
+	}
+	e.Conn = ServeGRPC(t, gs, dialOpts...)
+	e.Addr = e.Conn.Target()
+	e.Client = loadsvcv1.NewLoadServiceClient(e.Conn)
+}
 
+// ServeGRPC serves gs on a free loopback port and returns a plaintext
+// client connection to it, dialled with opts. At t's cleanup the
+// connection is closed and gs stopped; a Serve that ended with an error
+// fails t.
+func ServeGRPC(t testing.TB, gs *grpc.Server, opts ...grpc.DialOption) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Addr = lis.Addr().String()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		gs.Serve(lis) //nolint:errcheck // ends with Stop
-	}()
-	dialOpts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if len(callOpts) > 0 {
-		dialOpts = append(dialOpts, grpc.WithDefaultCallOptions(callOpts...))
-	}
-	conn, err := grpc.NewClient(e.Addr, dialOpts...)
-	if err != nil {
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }() // nil once stopped
+	stop := func() {
 		gs.Stop()
-		<-served
+		if err := <-served; err != nil {
+			t.Errorf("gRPC server: %v", err)
+		}
+	}
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient(lis.Addr().String(), opts...)
+	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		conn.Close()
-		gs.Stop()
-		<-served
+		stop()
 	})
-	e.Conn = conn
-	e.Client = loadsvcv1.NewLoadServiceClient(conn)
+	return conn
 }
 
 // Texts runs sql on pool and returns the first column of every row as text,

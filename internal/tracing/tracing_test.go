@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -182,20 +181,7 @@ func serve(t *testing.T, tr *Tracing, pool *pgxpool.Pool) *grpc.ClientConn {
 	gs := grpc.NewServer(append(server.ServerOptions(zap.NewNop()), tr.ServerOption())...)
 	server.Register(gs, server.New(&pgexec.Executor{Pool: pool, AcquireTimeout: 5 * time.Second}, server.Options{}))
 	healthpb.RegisterHealthServer(gs, health.NewServer())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis) //nolint:errcheck // ends with Stop
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		gs.Stop()
-	})
-	return conn
+	return testenv.ServeGRPC(t, gs)
 }
 
 // waitSpan waits for the ended span named name: a server span ends after

@@ -117,7 +117,9 @@ func TestServerTimeouts(t *testing.T) {
 		_, err = e.client.Load(context.Background(), &loadsvcv1.LoadRequest{
 			Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Rows: jsonRows(t, []int{1, 2}, "new")})
 		elapsed := time.Since(start)
-		holder.Rollback(context.Background()) //nolint:errcheck // the test's own
+		if err := holder.Rollback(context.Background()); err != nil {
+			t.Fatalf("ending the lock holder's transaction: %v", err)
+		}
 		st := wantCode(t, err, codes.DeadlineExceeded, "load failed: canceling statement due to lock timeout")
 		if sqlstate(st.Details()) != "55P03" {
 			t.Errorf("details %v, want sqlstate 55P03", st.Details())

@@ -159,7 +159,9 @@ func (e *env) checkServerSettings(t *testing.T, name, want string) {
 	conns := make([]*pgxpool.Conn, 0, serverPoolSize)
 	defer func() {
 		for _, c := range conns {
-			c.Exec(ctx, "ROLLBACK") //nolint:errcheck // a check's transaction
+			if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+				t.Errorf("ending a check's transaction: %v", err)
+			}
 			c.Release()
 		}
 	}()

@@ -36,6 +36,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -193,9 +194,13 @@ func control(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(lis) //nolint:errcheck // ends with Close
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {
 		srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("the cluster's control server: %v", err)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if !cluster.Running() {

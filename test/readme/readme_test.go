@@ -1,7 +1,8 @@
 // Package readme_test executes every grpcurl and loadctl example of the
 // README against a live loadsvc (the real binary) on a throwaway PostgreSQL,
 // and checks the output the README shows or the facts it states next to
-// each example, so that the documentation cannot rot.
+// each example, so that the documentation cannot rot; and it holds the
+// Development section's `make test` row to the Makefile.
 package readme_test
 
 import (

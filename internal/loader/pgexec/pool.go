@@ -45,17 +45,17 @@ type cancelHandler struct {
 func (h *cancelHandler) HandleCancel(context.Context) {
 	h.done = make(chan struct{})
 	deadline := time.Now().Add(h.deadline)
-	h.conn.Conn().SetDeadline(deadline) //nolint:errcheck // best effort
+	h.conn.Conn().SetDeadline(deadline) // fails only on a closed connection, which needs no deadline
 	go func() {
 		defer close(h.done)
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		h.conn.CancelRequest(ctx)          //nolint:errcheck // the deadline closes the conn otherwise
+		h.conn.CancelRequest(ctx)          // if it fails, the deadline closes the connection
 		time.Sleep(100 * time.Millisecond) // as pgx: let the cancel land before reuse
 	}()
 }
 
 func (h *cancelHandler) HandleUnwatchAfterCancel() {
 	<-h.done
-	h.conn.Conn().SetDeadline(time.Time{}) //nolint:errcheck // best effort
+	h.conn.Conn().SetDeadline(time.Time{}) // as in HandleCancel
 }

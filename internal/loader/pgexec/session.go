@@ -80,7 +80,7 @@ func (s *session) rollback() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := s.conn.Exec(ctx, "ROLLBACK"); err != nil || s.conn.PgConn().TxStatus() != 'I' {
-		s.conn.Close(ctx) //nolint:errcheck // closing is the fallback
+		s.conn.Close(ctx) // closing is the fallback: the connection is closed whatever it returns
 	}
 }
 

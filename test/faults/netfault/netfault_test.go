@@ -34,7 +34,7 @@ func echo(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				io.Copy(c, c) //nolint:errcheck // ends with the connection
+				io.Copy(c, c) // ends with the connection, reset or closed by the test
 			}()
 		}
 	}()
@@ -43,7 +43,9 @@ func echo(t *testing.T) string {
 }
 
 func roundTrip(c net.Conn, r *bufio.Reader, msg string, timeout time.Duration) (string, error) {
-	c.SetDeadline(time.Now().Add(timeout)) //nolint:errcheck // test
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return "", err
+	}
 	if _, err := c.Write([]byte(msg + "\n")); err != nil {
 		return "", err
 	}
@@ -83,7 +85,9 @@ func TestProxyFaults(t *testing.T) {
 	}
 	p.Heal()
 	// The held bytes arrive after the heal, in order.
-	c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // test
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := r.ReadString('\n'); err != nil || got != "lost?\n" {
 		t.Fatalf("after heal: %q %v", got, err)
 	}
@@ -91,7 +95,9 @@ func TestProxyFaults(t *testing.T) {
 	if n := p.Reset(); n != 1 {
 		t.Errorf("Reset found %d connections, want 1", n)
 	}
-	c.SetDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck // test
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.ReadString('\n'); !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("after reset: %v, want ECONNRESET", err)
 	}
