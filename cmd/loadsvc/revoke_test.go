@@ -39,15 +39,15 @@ func withToken(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
-// waitOpenTransaction waits until a session of the database at url other
-// than the caller's has a transaction open: the stream's load is running.
-func waitOpenTransaction(t *testing.T, url string) {
+// waitOpenTransactions waits until n sessions of the database at url other
+// than the caller's have a transaction open: n streams' loads are running.
+func waitOpenTransactions(t *testing.T, url string, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for adminCount(t, url, `SELECT count(*) FROM pg_stat_activity
-		WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`) == 0 {
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`) < n {
 		if time.Now().After(deadline) {
-			t.Fatal("the stream's load never opened its transaction")
+			t.Fatalf("%d streams' loads never opened their transactions", n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -78,7 +78,7 @@ func TestRemovedTokenEndsItsStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitOpenTransaction(t, url)
+	waitOpenTransactions(t, url, 1)
 	replaceFile(t, tokens, kept+" name=worker-b\n")
 	removed := time.Now()
 	var resp loadsvcv1.LoadResponse

@@ -139,8 +139,8 @@ func TestColumnUnionBombRefused(t *testing.T) {
 
 const bombToken = "tok-0123456789abcdef-secret"
 
-// bombTarget runs the binary with a token and a table t.
-func bombTarget(t *testing.T) (*binProc, string) {
+// bombTarget runs the binary with a token, a table t and env besides.
+func bombTarget(t *testing.T, env ...string) (*binProc, string) {
 	t.Helper()
 	url := cluster.NewDatabase(t)
 	adminExec(t, url, `CREATE TABLE t (id int)`)
@@ -148,7 +148,7 @@ func bombTarget(t *testing.T) (*binProc, string) {
 	if err := os.WriteFile(tokens, []byte(bombToken+" name=worker-a\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startBinary(t, []string{"LOADSVC_DATABASE_URL=" + url, "LOADSVC_AUTH_TOKENS_FILE=" + tokens}), url
+	return startBinary(t, append([]string{"LOADSVC_DATABASE_URL=" + url, "LOADSVC_AUTH_TOKENS_FILE=" + tokens}, env...)), url
 }
 
 // invokeRaw sends body as a Load request with the token, gzip-compressed
@@ -157,6 +157,12 @@ func (p *binProc) invokeRaw(t *testing.T, body []byte, gz bool) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	return p.invokeRawCtx(ctx, body, gz)
+}
+
+// invokeRawCtx sends body as a Load request with the token while ctx
+// lasts, gzip-compressed when gz.
+func (p *binProc) invokeRawCtx(ctx context.Context, body []byte, gz bool) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+bombToken)
 	opts := []grpc.CallOption{grpc.ForceCodec(rawCodec{})}
 	if gz {
