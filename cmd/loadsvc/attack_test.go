@@ -181,27 +181,35 @@ func (p *binProc) oneRow(t *testing.T, id int) {
 
 // Issue 19 #1 and #2: a column value nesting a list in a list a million
 // levels deep (11 MB) or a hundred thousand (1 MB), each level's list
-// replaced by a later null_value of its Value, is refused INVALID_ARGUMENT
-// naming the row, the column and the limit of 64, at once and without
-// memory; the process serves an ordinary load after it. Before: at
-// 1,000,000 levels "fatal error: stack overflow", the process died; at
-// 100,000 accepted with +128 MB of stack.
+// replaced by a later field of its Value (a null_value, or a string_value),
+// is refused INVALID_ARGUMENT naming the row, the column and the limit of
+// 64, at once and without memory; the process serves an ordinary load
+// after it. Before: at 1,000,000 levels "fatal error: stack overflow", the
+// process died; at 100,000 accepted with +125 MiB of stack.
 func TestAttackDeepNestingRefused(t *testing.T) {
 	t.Parallel()
-	attackEach(t, []int{1_000_000, 100_000}, func(t *testing.T, p *binProc, url string, levels int) {
-		body := rawRequest(t, appendCfg, structOf(mapEntry("id", nestedValue(levels, nullValue))))
-		var err error
-		c := p.measure(t, func() { err = p.invokeRaw(t, body, false) })
-		t.Logf("%d levels: %s body: %v; %s", levels, mib(int64(len(body))), status.Code(err), c)
-		wantStatus(t, err, codes.InvalidArgument, `row 0, column "id":`, "nests deeper than 64")
-		if c.grew() >= 64<<20 || c.cpu >= time.Second {
-			t.Errorf("%s, want under 64 MiB of peak RSS growth and 1 s of server CPU", c)
-		}
-		p.oneRow(t, 1)
-		if n := adminCount(t, url, `SELECT count(*) FROM t`); n != 1 {
-			t.Errorf("table has %d rows, want the ordinary load's 1", n)
-		}
-	})
+	for _, replace := range []struct {
+		name  string
+		value []byte
+	}{{"null", nullValue}, {"string", bytesField(nil, 3, nil)}} {
+		t.Run(replace.name, func(t *testing.T) {
+			t.Parallel()
+			attackEach(t, []int{1_000_000, 100_000}, func(t *testing.T, p *binProc, url string, levels int) {
+				body := rawRequest(t, appendCfg, structOf(mapEntry("id", nestedValue(levels, replace.value))))
+				var err error
+				c := p.measure(t, func() { err = p.invokeRaw(t, body, false) })
+				t.Logf("%d levels, %s replaces: %s body: %v; %s", levels, replace.name, mib(int64(len(body))), status.Code(err), c)
+				wantStatus(t, err, codes.InvalidArgument, `row 0, column "id":`, "nests deeper than 64")
+				if c.grew() >= 64<<20 || c.cpu >= time.Second {
+					t.Errorf("%s, want under 64 MiB of peak RSS growth and 1 s of server CPU", c)
+				}
+				p.oneRow(t, 1)
+				if n := adminCount(t, url, `SELECT count(*) FROM t`); n != 1 {
+					t.Errorf("table has %d rows, want the ordinary load's 1", n)
+				}
+			})
+		})
+	}
 }
 
 // attackEach runs attack for each of ns, in parallel, each on a binary and
