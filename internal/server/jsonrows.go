@@ -92,10 +92,13 @@ func (j *jsonRows) decodedBytes() int64 {
 // step adds n to the work done and, every checkEvery, asks whether the
 // request is still wanted.
 func (j *jsonRows) step(n int) error {
-	j.work += n
-	if j.work < j.nextCheck {
+	if j.work += n; j.work < j.nextCheck {
 		return nil
 	}
+	return j.wanted()
+}
+
+func (j *jsonRows) wanted() error {
 	j.nextCheck = j.work + checkEvery
 	return j.ctx.Err()
 }
@@ -152,17 +155,14 @@ func (j *jsonRows) eachEntry(st []byte, fn func(k int, key, value []byte) error)
 }
 
 // entry is one map entry's key and value. proto keeps the last key given
-// after checking each as UTF-8; a value given twice would be merged, and is
+// after checking each as UTF-8: the callers check the last (a column's
+// name once, when it is new); a value given twice would be merged, and is
 // refused as non-canonical.
 func (j *jsonRows) entry(e []byte) (key, value []byte, err error) {
 	// The common entry: a key, then a value, each with a one-byte length.
 	if len(e) >= 4 && e[0] == entryKey<<3|byte(protowire.BytesType) && e[1] < 0x80 {
 		if k := 2 + int(e[1]); k+2 <= len(e) && e[k] == entryValue<<3|byte(protowire.BytesType) && e[k+1] < 0x80 && k+2+int(e[k+1]) == len(e) {
-			key, value = e[2:k], e[k+2:]
-			if !utf8.Valid(key) {
-				return nil, nil, errInvalidUTF8
-			}
-			return key, value, j.step(2 + len(key))
+			return e[2:k], e[k+2:], j.step(2)
 		}
 	}
 	for len(e) > 0 {
@@ -240,7 +240,13 @@ func (j *jsonRows) column(n, k int, key []byte) (int, error) {
 			return c, nil
 		}
 	}
-	c, ok := j.index[string(key)]
+	c, ok := -1, false
+	if len(j.columns) <= 8 { // cheaper than hashing the name
+		c = slices.IndexFunc(j.columns, func(name string) bool { return name == string(key) })
+		ok = c >= 0
+	} else {
+		c, ok = j.index[string(key)]
+	}
 	if !ok {
 		var err error
 		if c, err = j.add(n, string(key)); err != nil {
@@ -259,6 +265,9 @@ func (j *jsonRows) column(n, k int, key []byte) (int, error) {
 // add interns a column name that row n brings, refusing one that cannot be
 // a column of the load.
 func (j *jsonRows) add(n int, name string) (int, error) {
+	if !utf8.ValidString(name) {
+		return 0, &loader.ValidationError{Field: "rows[" + strconv.Itoa(n) + "]", Row: n, Reason: fmt.Sprintf("row %d: a column name is not valid UTF-8", n)}
+	}
 	if j.fixed {
 		return 0, loader.RowError(n, name, "the column is not among the columns of the load (%s); the first message of a stream fixes them", loader.QuoteNames(j.columns))
 	}
@@ -398,6 +407,9 @@ func (j *jsonRows) checkNested(kind protowire.Number, raw []byte, depth int) (in
 	text := 2 // {} or []
 	if kind == valueStruct {
 		err := j.eachEntry(raw, func(_ int, key, value []byte) error {
+			if !utf8.Valid(key) {
+				return errInvalidUTF8
+			}
 			t, err := j.check(value, depth+1)
 			text += 2 + 6*len(key) + 2 + t // "key":value,
 			return err
