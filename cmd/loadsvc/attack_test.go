@@ -470,7 +470,7 @@ var planCfg = &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND
 // each.
 func TestAttackWidePlansRefused(t *testing.T) {
 	t.Parallel()
-	attackEach(t, []int{5242, 40_000}, func(t *testing.T, p *binProc, _ string, rows int) {
+	attackEach(t, []int{3495, 5242, 40_000}, func(t *testing.T, p *binProc, _ string, rows int) {
 		all := [][]byte{wideRow()}
 		for range rows - 1 {
 			all = append(all, narrowRow)
@@ -533,7 +533,7 @@ func TestAttackWidePlanStreamRefused(t *testing.T) {
 	for range 39_999 {
 		rows = append(rows, narrowRow)
 	}
-	attackEach(t, []int{5000, 10_000}, func(t *testing.T, p *binProc, _ string, each int) {
+	attackEach(t, []int{3495, 5000, 10_000}, func(t *testing.T, p *binProc, _ string, each int) {
 		var msgs [][]byte
 		for i := 0; i < len(rows); i += each {
 			cfg := planCfg

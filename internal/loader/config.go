@@ -89,7 +89,8 @@ type Config struct {
 	MaxRows     int
 	MaxRowsHint string
 	// MaxCells, when set below the package's MaxCells, bounds rows ×
-	// columns of the whole load; MaxCellsHint says which limit it is.
+	// columns of the whole load (a plan, held in memory); MaxCellsHint says
+	// which limit it is.
 	MaxCells     int
 	MaxCellsHint string
 	// RequestID, when set, makes the load exactly-once through the

@@ -37,12 +37,13 @@ func CheckColumns(columns, row int, field string) error {
 	return invalid(field, row, "%sa load may carry at most %d distinct columns (PostgreSQL's own limit)", where, MaxColumns)
 }
 
-// CheckCells refuses rows × columns past the config's MaxCells, or past
-// MaxCells a message, before the values are decoded.
-func (c *Config) CheckCells(rows, columns int, field string) error {
+// CheckCells refuses a message of rows rows × columns columns, whose first
+// row is row first of the load, past MaxCells values a message, or the load
+// up to its end past the config's MaxCells, before the values are decoded.
+func (c *Config) CheckCells(first, rows, columns int, field string) error {
 	limit, hint := MaxCells, "a message; send fewer rows a message (LoadStream)"
 	if c.MaxCells > 0 && c.MaxCells < limit {
-		limit, hint = c.MaxCells, c.MaxCellsHint
+		limit, hint, rows = c.MaxCells, c.MaxCellsHint, first+rows
 	}
 	if columns == 0 || rows <= limit/columns {
 		return nil

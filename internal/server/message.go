@@ -158,7 +158,7 @@ func (p parts) decodeRows(ctx context.Context, cfg *loader.Config, c *claim, off
 	if err := j.scan(); err != nil {
 		return nil, err
 	}
-	if err := cfg.CheckCells(p.rows, len(j.columns), "rows"); err != nil {
+	if err := cfg.CheckCells(offset, p.rows, len(j.columns), "rows"); err != nil {
 		return nil, err
 	}
 	if err := c.take(ctx, j.decodedBytes()); err != nil {

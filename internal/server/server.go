@@ -234,9 +234,10 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	if err := cfg.Check(); err != nil {
 		return err
 	}
-	if planOnly { // every value goes into the plan's script, 3 bytes at least
-		cfg.MaxCells = s.opt.MaxPlanBytes / 3
-		cfg.MaxCellsHint = fmt.Sprintf("a plan may hold: it writes each into its script, whose bytes are bounded (LOADSVC_MAX_PLAN_BYTES=%d)", s.opt.MaxPlanBytes)
+	if planOnly { // a plan holds its values in memory, fieldBytes each besides their text
+		cfg.MaxCells = s.opt.MaxPlanBytes / fieldBytes
+		cfg.MaxCellsHint = fmt.Sprintf("a plan may hold in memory (LOADSVC_MAX_PLAN_BYTES=%d, %d bytes a value); plan fewer rows, or run the load with dry_run",
+			s.opt.MaxPlanBytes, fieldBytes)
 	}
 	if s.opt.Ledger.Holds(cfg.Schema, cfg.Table) {
 		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())

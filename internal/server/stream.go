@@ -94,9 +94,6 @@ func (s *Server) planStream(ctx context.Context, cfg *loader.Config, src *stream
 		} else if err := loader.SameColumns(all.Columns, b); err != nil {
 			return nil, err
 		}
-		if err := held.CheckCells(all.Len()+b.Len(), len(all.Columns), "rows"); err != nil {
-			return nil, err
-		}
 		all.Values = append(all.Values, b.Values...)
 		if src.bytes > s.opt.MaxPlanBytes {
 			return nil, limitError("a plan-only stream is held in memory and may carry at most %d bytes (LOADSVC_MAX_PLAN_BYTES); this one carries more", s.opt.MaxPlanBytes)

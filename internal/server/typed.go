@@ -79,7 +79,7 @@ func decodeTyped(ctx context.Context, cfg *loader.Config, cl *claim, typedRows [
 	if err := cfg.CheckRows(offset + rows); err != nil {
 		return nil, err
 	}
-	if err := cfg.CheckCells(rows, len(cols), "typed_rows"); err != nil {
+	if err := cfg.CheckCells(offset, rows, len(cols), "typed_rows"); err != nil {
 		return nil, err
 	}
 	text := 0
