@@ -411,7 +411,7 @@ func childEnv() []string {
 }
 
 func (c *Cluster) prepare() error {
-	if err := os.WriteFile(filepath.Join(c.base, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := writeOwner(c.base); err != nil {
 		return fmt.Errorf("pgcluster: %w", err)
 	}
 	for _, d := range []string{c.dataDir, c.sockDir} {
@@ -751,8 +751,25 @@ func isFile(p string) bool {
 
 // --- leftovers -------------------------------------------------------------
 
-// sweepStale removes pgcluster directories whose owning process is gone and whose
-// postmaster (if any) is gone too: what a process that crashed left.
+// ownerFile names the process that owns a cluster's directory.
+const ownerFile = "owner.pid"
+
+// writeOwner records this process as the owner of the directory base. The
+// file appears whole (written aside, then renamed): sweepStale in another
+// process never reads it empty.
+func writeOwner(base string) error {
+	tmp := filepath.Join(base, ownerFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(base, ownerFile))
+}
+
+// sweepStale removes pgcluster directories whose owning process is gone and
+// whose postmaster (if any) is gone too: what a process that crashed left.
+// The owner file is read once, and a directory without an owner in it yet
+// is left alone: another process is starting a cluster in it right now
+// (MkdirTemp comes before writeOwner).
 func sweepStale() {
 	var dirs []string
 	for _, parent := range []string{os.Getenv("PGCLUSTER_DIR"), shmDir, os.TempDir()} {
@@ -762,11 +779,9 @@ func sweepStale() {
 		}
 	}
 	for _, d := range dirs {
-		if !alive(readPid(filepath.Join(d, "owner.pid"))) &&
-			!alive(readPid(filepath.Join(d, "data", "postmaster.pid"))) {
-			if isFile(filepath.Join(d, "owner.pid")) {
-				_ = os.RemoveAll(d)
-			}
+		owner := readPid(filepath.Join(d, ownerFile))
+		if owner > 0 && !alive(owner) && !alive(readPid(filepath.Join(d, "data", "postmaster.pid"))) {
+			_ = os.RemoveAll(d)
 		}
 	}
 }

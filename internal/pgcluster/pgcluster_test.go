@@ -262,3 +262,51 @@ func TestDropDatabaseWithOpenSession(t *testing.T) {
 		t.Fatalf("dropping a dropped database: %v", err)
 	}
 }
+
+// Start sweeps away the directories of clusters whose process is gone, and
+// only those: a directory whose owner is not written yet belongs to a
+// process starting a cluster at this moment (fuzz workers start theirs
+// together), and one whose owner is alive is in use.
+func TestStartSweepsOnlyDeadOwners(t *testing.T) {
+	parent, err := os.MkdirTemp("", "sweep-") // not t.TempDir: the postgres OS user must reach into it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGCLUSTER_DIR", parent)
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{
+		"pgcluster-dead":     strconv.Itoa(done.Process.Pid),
+		"pgcluster-live":     strconv.Itoa(os.Getpid()),
+		"pgcluster-starting": "", // created, owner not written yet
+	}
+	for dir, owner := range owners {
+		if err := os.MkdirAll(filepath.Join(parent, dir, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(parent, dir, "owner.pid"), []byte(owner), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c, err := pgcluster.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if owner, err := os.ReadFile(filepath.Join(c.Dir(), "owner.pid")); err != nil || string(owner) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("the new cluster's owner.pid holds %q (%v), want this process, %d", owner, err, os.Getpid())
+	}
+	for dir := range owners {
+		_, err := os.Stat(filepath.Join(parent, dir))
+		if gone, want := errors.Is(err, os.ErrNotExist), dir == "pgcluster-dead"; gone != want {
+			t.Errorf("%s removed: %v, want %v (%v)", dir, gone, want, err)
+		}
+	}
+}
