@@ -3,9 +3,10 @@
 // service's pool and Executor, a loadsvc gRPC server (with the health
 // service) on a loopback port and a client connection to it, all torn down
 // at the test's cleanup; the loadsvc binary run as a process of its own
-// (Process), for the tests that need one; and a throwaway certificate
-// authority (CA) for TLS and mutual TLS. It links the testing package:
-// only _test.go files import it.
+// (Process), for the tests that need one; a throwaway certificate
+// authority (CA) for TLS and mutual TLS; and the ways tests wait for a
+// condition instead of sleeping (WaitUntil, FileOpens). It links the
+// testing package: only _test.go files import it.
 //
 //	e := testenv.New(t, cluster, testenv.MaxConns(1))
 //	e.Admin.Exec(ctx, "CREATE TABLE t (id int PRIMARY KEY)")
@@ -176,7 +177,25 @@ func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
 // service configures its own, closed at t's cleanup.
 func NewPool(t testing.TB, url string, maxConns int) *pgxpool.Pool {
 	t.Helper()
-	return newPool(t, url, func(cfg *pgxpool.Config) { cfg.MaxConns = int32(maxConns) }, 3*time.Second)
+	return NewPoolWith(t, url, maxConns, func(*pgxpool.Config) {})
+}
+
+// NewPoolWith is NewPool with adjust changing the config before the pool
+// is made, for example with NeverPing.
+func NewPoolWith(t testing.TB, url string, maxConns int, adjust func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	return newPool(t, url, func(cfg *pgxpool.Config) {
+		cfg.MaxConns = int32(maxConns)
+		adjust(cfg)
+	}, 3*time.Second)
+}
+
+// NeverPing makes a pool hand out its idle connections without pinging
+// them, as pgxpool does within a second of a connection's last use whatever
+// the machine's load: a backend that died meanwhile is found by the first
+// statement. For NewPoolWith and ServicePool.
+func NeverPing(cfg *pgxpool.Config) {
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
 }
 
 // newPool parses url as cmd/loadsvc does, lets adjust change the config,
@@ -288,4 +307,19 @@ func FreeAddr(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// WaitUntil polls cond until it holds, and fails t when it still does not
+// after timeout; what names the awaited condition for the failure. Tests
+// wait with it instead of sleeping for a while that a busy machine can
+// outlast.
+func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not so after %v: %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
