@@ -153,6 +153,17 @@ func adminExec(t *testing.T, url, sql string) {
 	}
 }
 
+// waitSession waits until a session of the database at url other than the
+// caller's matches where, a condition on pg_stat_activity; what names that
+// moment, for the failure.
+func waitSession(t *testing.T, url, where, what string) {
+	t.Helper()
+	testenv.WaitUntil(t, 20*time.Second, what, func() bool {
+		return adminCount(t, url, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND `+where) > 0
+	})
+}
+
 func adminCount(t *testing.T, url, sql string) int64 {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), url)
@@ -292,7 +303,7 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow();`)
 			if first, err := watch.Recv(); err != nil || first.Status != healthpb.HealthCheckResponse_SERVING {
 				t.Fatalf("health before SIGTERM: %v %v", first, err)
 			}
-			time.Sleep(400 * time.Millisecond) // the load is in its slow INSERT
+			waitSession(t, url, "wait_event = 'PgSleep'", "the load is in its slow INSERT")
 			p.stop()
 			if next, err := watch.Recv(); err != nil || next.Status != healthpb.HealthCheckResponse_NOT_SERVING {
 				t.Errorf("health after SIGTERM: %v %v", next, err)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loadsvc/loadsvc/internal/auth"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 )
 
 func TestTokenFileFormat(t *testing.T) {
@@ -190,20 +191,14 @@ func TestWatchReloadsOnChange(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 
 	writeFile(t, file, "# every token revoked by mistake\n")
-	time.Sleep(100 * time.Millisecond) // many polls of the same bad file
+	testenv.WatchOpens(t, file).Wait(t, 5) // five polls of the same bad file, at least
 	valid(t, a, oldTok)
 	if n := logs.FilterMessageSnippet("auth token reload failed").Len(); n != 1 {
 		t.Errorf("%d reload failures logged, want 1 for one bad file", n)
 	}
 
 	writeFile(t, file, newTok+"\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for !authenticates(a, newTok) {
-		if time.Now().After(deadline) {
-			t.Fatal("Watch never loaded the new token")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitUntil(t, 20*time.Second, "Watch loaded the new token", func() bool { return authenticates(a, newTok) })
 	refused(t, a, oldTok)
 	noSecrets(t, logs, oldTok, newTok)
 }

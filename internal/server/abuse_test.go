@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -41,7 +42,7 @@ func TestIdleStreamsEnd(t *testing.T) {
 			ended <- st.RecvMsg(new(loadsvcv1.LoadResponse))
 		}()
 	}
-	time.Sleep(500 * time.Millisecond) // both streams hold their connection now
+	testenv.WaitUntil(t, 20*time.Second, "both streams hold their connection", func() bool { return b.pool.Stat().AcquiredConns() == 2 })
 	ctx := ctxTimeout(t, 20*time.Second)
 	resp, err := b.client.Load(ctx, &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "other", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 3)})
 	if err != nil || resp.Inserted != 3 {

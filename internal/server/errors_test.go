@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -237,7 +238,8 @@ func TestConnectFailures(t *testing.T) {
 // reported: the load succeeds.
 func TestStaleConnectionReplaced(t *testing.T) {
 	t.Parallel()
-	b := setup(t, withMaxConns(1))
+	e := testenv.New(t, cluster, testenv.MaxConns(1), testenv.ServicePool(testenv.NeverPing))
+	b := &bundle{url: e.URL, pool: e.Pool, admin: e.Admin, client: e.Client, exec: e.Exec}
 	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	load := func(first int) error {
 		_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
@@ -247,10 +249,13 @@ func TestStaleConnectionReplaced(t *testing.T) {
 	if err := load(0); err != nil {
 		t.Fatal(err)
 	}
-	// Kill the pool's idle backend; the next load comes within pgxpool's
-	// one-second no-ping window, so only BEGIN finds the corpse.
+	// Kill the pool's idle backend. The pool does not ping it (NeverPing:
+	// the next load as if within pgxpool's one-second no-ping window), so
+	// only BEGIN finds the corpse.
 	b.exec1(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ''`)
-	time.Sleep(50 * time.Millisecond)
+	testenv.WaitUntil(t, 20*time.Second, "the service's backend gone", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ''`) == 0
+	})
 	if err := load(10); err != nil {
 		t.Fatalf("load after its pooled backend died: %v", err)
 	}

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -17,9 +16,9 @@ import (
 )
 
 // commitCutter is a TCP proxy in front of PostgreSQL that, once armed,
-// forwards the next COMMIT to the server and then cuts the connection before
-// the server's answer reaches the client: the load commits, the service
-// sees a lost connection.
+// forwards the next COMMIT to the server, waits until the server answers
+// that it committed, and then cuts the connection without passing that
+// answer on: the load commits, the service sees a lost connection.
 type commitCutter struct {
 	lis   net.Listener
 	to    string
@@ -52,12 +51,13 @@ func (p *commitCutter) accept() {
 			continue
 		}
 		var blocked atomic.Bool
-		p.wg.Go(func() { p.clientToServer(c, s, &blocked) })
-		p.wg.Go(func() { serverToClient(s, c, &blocked) })
+		committed := make(chan struct{})
+		p.wg.Go(func() { p.clientToServer(c, s, &blocked, committed) })
+		p.wg.Go(func() { serverToClient(s, c, &blocked, committed) })
 	}
 }
 
-func (p *commitCutter) clientToServer(c, s net.Conn, blocked *atomic.Bool) {
+func (p *commitCutter) clientToServer(c, s net.Conn, blocked *atomic.Bool, committed <-chan struct{}) {
 	defer c.Close()
 	defer s.Close()
 	buf := make([]byte, 64<<10)
@@ -66,9 +66,12 @@ func (p *commitCutter) clientToServer(c, s net.Conn, blocked *atomic.Bool) {
 		if n > 0 {
 			commit := bytes.Contains(buf[:n], []byte("COMMIT\x00"))
 			if commit && p.armed.CompareAndSwap(true, false) {
-				blocked.Store(true)                // the answer must not get through
-				s.Write(buf[:n])                   // if COMMIT is lost, the test sees it: the retry is then no replay
-				time.Sleep(300 * time.Millisecond) // the server commits meanwhile
+				blocked.Store(true) // the answer must not get through
+				s.Write(buf[:n])    // if COMMIT is lost, the test sees it: the retry is then no replay
+				select {
+				case <-committed:
+				case <-time.After(30 * time.Second): // the test finds no rows
+				}
 				p.cut <- struct{}{}
 				return
 			}
@@ -82,20 +85,30 @@ func (p *commitCutter) clientToServer(c, s net.Conn, blocked *atomic.Bool) {
 	}
 }
 
-func serverToClient(s, c net.Conn, blocked *atomic.Bool) {
+// serverToClient forwards what the server says until blocked; from then on
+// it keeps it from the client and closes committed when the server's
+// CommandComplete for COMMIT arrives: the transaction is committed.
+func serverToClient(s, c net.Conn, blocked *atomic.Bool, committed chan<- struct{}) {
 	buf := make([]byte, 64<<10)
-	for !blocked.Load() {
+	var held []byte
+	for {
 		n, err := s.Read(buf)
-		if n > 0 && !blocked.Load() {
+		switch {
+		case n == 0:
+		case !blocked.Load():
 			if _, werr := c.Write(buf[:n]); werr != nil {
 				return
+			}
+		case committed != nil:
+			if held = append(held, buf[:n]...); bytes.Contains(held, []byte("COMMIT\x00")) {
+				close(committed)
+				committed = nil
 			}
 		}
 		if err != nil {
 			return
 		}
 	}
-	io.Copy(io.Discard, s) // drain until closed, which is its only end
 }
 
 // The connection dropped during COMMIT, then the worker retries with the

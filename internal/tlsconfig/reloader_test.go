@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	"github.com/loadsvc/loadsvc/internal/tlsconfig"
 )
 
@@ -156,8 +157,9 @@ func TestFailedReloadKeepsCertificate(t *testing.T) {
 	}
 	mustServe(t, addr, client, 1)
 
+	opens := testenv.WatchOpens(t, f.key)
 	watch(t, r, 5*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // many polls of the same bad files
+	opens.Wait(t, 5) // five polls of the same bad files
 	if n := logs.FilterMessageSnippet("tls reload failed").Len(); n != 1 {
 		t.Errorf("%d reload failures logged, want 1 for one bad state", n)
 	}

@@ -419,10 +419,14 @@ func TestAcquireFailures(t *testing.T) {
 
 // TestStaleConnectionReplaced kills the backend of the pool's idle
 // connection just before a load: the load gets a fresh session instead of
-// failing.
+// failing. The pool does not ping the connection (NeverPing: the load as
+// if within pgxpool's one-second no-ping window), so only BEGIN finds the
+// backend dead.
 func TestStaleConnectionReplaced(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.pool = testenv.NewPoolWith(t, b.url, 2, testenv.NeverPing)
+	b.exec.Pool = b.pool
 	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY)`)
 	conn, err := b.pool.Acquire(ctxT(t))
 	if err != nil {
@@ -433,10 +437,9 @@ func TestStaleConnectionReplaced(t *testing.T) {
 	if ok, _ := b.text(t, `SELECT pg_terminate_backend($1)::text`, pid); ok != "true" {
 		t.Fatalf("pg_terminate_backend(%d) = %s", pid, ok)
 	}
-	// Wait for the backend to be gone, within pgxpool's 1 s no-ping window.
-	for i := 0; i < 50 && b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid) > 0; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitUntil(t, 20*time.Second, "the killed backend gone", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid) == 0
+	})
 	res := b.load(t, loader.Config{Table: "t", Keys: []string{"id"}}, []row{{"id": 1}, {"id": 2}})
 	if res.Inserted != 2 || b.count(t, "SELECT count(*) FROM t") != 2 {
 		t.Errorf("Inserted = %d; table has %d rows", res.Inserted, b.count(t, "SELECT count(*) FROM t"))
