@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -354,22 +355,33 @@ func TestProgressLines(t *testing.T) {
 	s := startService(t)
 	s.exec(t, `CREATE TABLE t (id int, v text)`)
 	pr, pw := io.Pipe()
+	defer pw.Close()
+	var stdout, stderr testenv.SyncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := make(chan int, 1)
 	go func() {
-		if _, err := io.WriteString(pw, "id,v\n1,a\n"); err != nil {
-			t.Errorf("loadctl's input: %v", err)
-		}
-		time.Sleep(150 * time.Millisecond)
-		if _, err := io.WriteString(pw, "2,b\n"); err != nil {
-			t.Errorf("loadctl's input: %v", err)
-		}
-		pw.Close()
+		code <- realMain(ctx, []string{"load", "--addr", s.addr, "--table", "t", "--mode", "append"}, pr, &stdout, &stderr)
 	}()
-	r := mustRun(t, pr, "load", "--addr", s.addr, "--table", "t", "--mode", "append")
-	if !regexp.MustCompile(`(?m)^loaded [12] rows, \d+ rows/s$`).MatchString(r.stderr) ||
-		!regexp.MustCompile(`(?m)^read all 2 rows, \d+ rows/s; the service is finishing the load$`).MatchString(r.stderr) {
-		t.Errorf("no progress line on stderr:\n%s", r.stderr)
+	if _, err := pw.Write([]byte("id,v\n1,a\n")); err != nil {
+		t.Fatal(err)
 	}
-	r = mustRun(t, strings.NewReader("id\n3\n"), "load", "--addr", s.addr, "--table", "t", "--mode", "append", "--quiet")
+	// The second row once a progress line counted the first.
+	testenv.WaitUntil(t, 20*time.Second, "a progress line for the first row", func() bool {
+		return strings.Contains(stderr.String(), "loaded 1 rows")
+	})
+	if _, err := pw.Write([]byte("2,b\n")); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if c := <-code; c != 0 {
+		t.Fatalf("loadctl load: exit %d\nstderr:\n%s", c, stderr.String())
+	}
+	if !regexp.MustCompile(`(?m)^loaded 1 rows, \d+ rows/s$`).MatchString(stderr.String()) ||
+		!regexp.MustCompile(`(?m)^read all 2 rows, \d+ rows/s; the service is finishing the load$`).MatchString(stderr.String()) {
+		t.Errorf("no progress line on stderr:\n%s", stderr.String())
+	}
+	r := mustRun(t, strings.NewReader("id\n3\n"), "load", "--addr", s.addr, "--table", "t", "--mode", "append", "--quiet")
 	if r.stderr != "" {
 		t.Errorf("--quiet printed:\n%s", r.stderr)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -165,7 +166,10 @@ func TestStreamFailuresWriteNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // let the server copy what it got
+	testenv.WaitUntil(t, 20*time.Second, "the server copied rows and waits for more", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND pid <> pg_backend_pid() AND state = 'idle in transaction' AND query LIKE 'COPY %'`) == 1
+	})
 	cancel()
 	_, err = st.CloseAndRecv()
 	wantCode(t, err, codes.Canceled, "")

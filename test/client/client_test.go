@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loadsvc/loadsvc/internal/pgtest"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -38,16 +39,21 @@ func TestLoadRetriesUntilTheDatabaseIsBack(t *testing.T) {
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	restarted := make(chan error, 1)
+	var resp *loadsvcv1.LoadResponse
+	loaded := make(chan error, 1)
+	ctx := ctxTimeout(t, 30*time.Second)
 	go func() {
-		time.Sleep(time.Second)
-		restarted <- pg.StartAgain()
+		var err error
+		resp, err = c.Load(ctx, appendT, []client.Row{{"id": 1, "v": "a"}, {"id": 2}})
+		loaded <- err
 	}()
-	resp, err := c.Load(ctxTimeout(t, 30*time.Second), appendT, []client.Row{{"id": 1, "v": "a"}, {"id": 2}})
-	if rerr := <-restarted; rerr != nil {
-		t.Fatal(rerr)
+	// Started again once the database's absence was seen, not after a while.
+	testenv.WaitUntil(t, 20*time.Second, "an attempt failed while PostgreSQL is down", func() bool { return a.n.Load() > 0 })
+	if err := pg.StartAgain(); err != nil {
+		t.Fatal(err)
 	}
-	if err != nil {
+	e.admin.Reset() // its sessions ended with the stop; pgxpool would use one unpinged within a second
+	if err := <-loaded; err != nil {
 		t.Fatalf("Load: %v (attempts %v)", err, a.seen())
 	}
 	seen := a.seen()
