@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -44,6 +45,7 @@ func TestDrippingStreamsEnd(t *testing.T) {
 		}()
 	}
 	// Both hold their connection until they are ended; the load waits.
+	testenv.WaitUntil(t, 20*time.Second, "both streams hold their connection", func() bool { return b.pool.Stat().AcquiredConns() == 2 })
 	resp, err := b.client.Load(ctxTimeout(t, 20*time.Second), &loadsvcv1.LoadRequest{
 		Config: &loadsvcv1.LoadConfig{Table: "other", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 3)})
 	if err != nil || resp.Inserted != 3 {
