@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,16 @@ func TestMetricsListenerErrorLogged(t *testing.T) {
 	if _, err := io.WriteString(scrape, "GET /metrics HTTP/1.1\r\nHost: loadsvc\r\nContent-Length: 10\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
+	// The listener accepts in order: once a second scrape is answered, the
+	// first is the server's, and the shutdown must wait for it or cut it.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a second scrape: %s, %v", resp.Status, err)
+	}
+	resp.Body.Close()
 	p.stop()
 	select {
 	case err := <-p.done:
