@@ -42,22 +42,31 @@ func TestIdleStreamsEnd(t *testing.T) {
 			ended <- st.RecvMsg(new(loadsvcv1.LoadResponse))
 		}()
 	}
+	b.wantStreamsEnded(t, ended, "the stream sent no message for 3s, the idle timeout (LOADSVC_STREAM_IDLE_TIMEOUT)")
+}
+
+// wantStreamsEnded holds the server to ending the two streams that hold
+// the pool's two connections, and reports on ended: a load waits for a
+// connection until then and gets one, the streams end with
+// DEADLINE_EXCEEDED and want, t stays empty and the pool clean.
+func (b *bundle) wantStreamsEnded(t *testing.T, ended <-chan error, want string) {
+	t.Helper()
 	testenv.WaitUntil(t, 20*time.Second, "both streams hold their connection", func() bool { return b.pool.Stat().AcquiredConns() == 2 })
-	ctx := ctxTimeout(t, 20*time.Second)
-	resp, err := b.client.Load(ctx, &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "other", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 3)})
+	resp, err := b.client.Load(ctxTimeout(t, 20*time.Second), &loadsvcv1.LoadRequest{
+		Config: &loadsvcv1.LoadConfig{Table: "other", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 3)})
 	if err != nil || resp.Inserted != 3 {
-		t.Fatalf("a load while two streams idle: %v %v", resp, err)
+		t.Fatalf("a load while two streams hold the pool: %v %v", resp, err)
 	}
 	for range 2 {
 		select {
 		case err := <-ended:
-			wantCode(t, err, codes.DeadlineExceeded, "the stream sent no message for 3s, the idle timeout (LOADSVC_STREAM_IDLE_TIMEOUT)")
+			wantCode(t, err, codes.DeadlineExceeded, want)
 		case <-time.After(15 * time.Second):
-			t.Fatal("an idle stream was not ended")
+			t.Fatal("a stream was not ended")
 		}
 	}
 	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
-		t.Errorf("idle streams wrote %d rows", n)
+		t.Errorf("the ended streams wrote %d rows", n)
 	}
 	b.clean(t)
 }

@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-
 	"github.com/loadsvc/loadsvc/internal/server"
-	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -44,23 +41,5 @@ func TestDrippingStreamsEnd(t *testing.T) {
 			ended <- st.RecvMsg(new(loadsvcv1.LoadResponse))
 		}()
 	}
-	// Both hold their connection until they are ended; the load waits.
-	testenv.WaitUntil(t, 20*time.Second, "both streams hold their connection", func() bool { return b.pool.Stat().AcquiredConns() == 2 })
-	resp, err := b.client.Load(ctxTimeout(t, 20*time.Second), &loadsvcv1.LoadRequest{
-		Config: &loadsvcv1.LoadConfig{Table: "other", Mode: loadsvcv1.Mode_MODE_APPEND}, Rows: seqRows(t, 0, 3)})
-	if err != nil || resp.Inserted != 3 {
-		t.Fatalf("a load while two streams drip: %v %v", resp, err)
-	}
-	for range 2 {
-		select {
-		case err := <-ended:
-			wantCode(t, err, codes.DeadlineExceeded, "the stream ran for 2s, the longest a stream may hold a connection (LOADSVC_STREAM_MAX_DURATION)")
-		case <-time.After(15 * time.Second):
-			t.Fatal("a dripping stream was not ended")
-		}
-	}
-	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
-		t.Errorf("the ended streams wrote %d rows", n)
-	}
-	b.clean(t)
+	b.wantStreamsEnded(t, ended, "the stream ran for 2s, the longest a stream may hold a connection (LOADSVC_STREAM_MAX_DURATION)")
 }

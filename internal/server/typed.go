@@ -67,10 +67,11 @@ func decodeTyped(ctx context.Context, cfg *loader.Config, cl *claim, typedRows [
 		}
 		return err
 	})
+	if err != nil && !isRefusal(err) {
+		return nil, &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
+	}
 	if err != nil {
-		return nil, refusal(err, func() error {
-			return &loader.ValidationError{Field: "typed_rows", Row: -1, Reason: "typed_rows is not a valid TypedRows: " + err.Error()}
-		})
+		return nil, err
 	}
 	rows, err := checkColumns(cols)
 	if err != nil {
@@ -91,14 +92,6 @@ func decodeTyped(ctx context.Context, cfg *loader.Config, cl *claim, typedRows [
 	}
 	slices.SortFunc(cols, func(a, b typedColumn) int { return strings.Compare(a.name, b.name) })
 	return fillTyped(cols, rows, offset, text)
-}
-
-// refusal is err when it is the request's end, else the refusal made.
-func refusal(err error, made func() error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return made()
 }
 
 // readColumn reads one TypedColumn, refusing malformed input as
