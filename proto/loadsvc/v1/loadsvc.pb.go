@@ -13,7 +13,9 @@ package loadsvcv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -155,6 +157,58 @@ func (x Duplicates) Number() protoreflect.EnumNumber {
 // Deprecated: Use Duplicates.Descriptor instead.
 func (Duplicates) EnumDescriptor() ([]byte, []int) {
 	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{1}
+}
+
+// SessionState is where a load session is in its life.
+type SessionState int32
+
+const (
+	SessionState_SESSION_STATE_UNSPECIFIED SessionState = 0
+	// Taking rows.
+	SessionState_SESSION_STATE_OPEN SessionState = 1
+	// Committed: LoadSession.result holds what CommitLoad returned.
+	SessionState_SESSION_STATE_COMMITTED SessionState = 2
+)
+
+// Enum value maps for SessionState.
+var (
+	SessionState_name = map[int32]string{
+		0: "SESSION_STATE_UNSPECIFIED",
+		1: "SESSION_STATE_OPEN",
+		2: "SESSION_STATE_COMMITTED",
+	}
+	SessionState_value = map[string]int32{
+		"SESSION_STATE_UNSPECIFIED": 0,
+		"SESSION_STATE_OPEN":        1,
+		"SESSION_STATE_COMMITTED":   2,
+	}
+)
+
+func (x SessionState) Enum() *SessionState {
+	p := new(SessionState)
+	*p = x
+	return p
+}
+
+func (x SessionState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SessionState) Descriptor() protoreflect.EnumDescriptor {
+	return file_loadsvc_v1_loadsvc_proto_enumTypes[2].Descriptor()
+}
+
+func (SessionState) Type() protoreflect.EnumType {
+	return &file_loadsvc_v1_loadsvc_proto_enumTypes[2]
+}
+
+func (x SessionState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SessionState.Descriptor instead.
+func (SessionState) EnumDescriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{2}
 }
 
 // LoadRequest is one batch of rows and the config that says where they go.
@@ -308,9 +362,24 @@ type LoadConfig struct {
 	// statements and checks — and then roll it back: the response has the real
 	// counts, nothing is written (the request_id ledger included). Refused
 	// together with plan_only.
-	DryRun        bool `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DryRun bool `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// How many bad rows the load may reject and still write its good rows
+	// (LoadResponse.rejected); 0 refuses the load at the first bad row's
+	// code, reporting every bad row in a RowErrors status detail.
+	MaxRejectedRows int64 `protobuf:"varint,10,opt,name=max_rejected_rows,json=maxRejectedRows,proto3" json:"max_rejected_rows,omitempty"`
+	// Recorded with the load in its history: for example the source file,
+	// the pipeline run or the worker host. At most 16 entries; keys match
+	// [a-z0-9_.-]{1,63}, values are at most 256 bytes.
+	Labels map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A target column that receives the load's load_id in every row the load
+	// inserts or updates (lineage).
+	StampColumn string `protobuf:"bytes,12,opt,name=stamp_column,json=stampColumn,proto3" json:"stamp_column,omitempty"`
+	// The most rows the load may delete; a load that would delete more is
+	// refused with FAILED_PRECONDITION (reason DELETE_LIMIT_EXCEEDED) and
+	// writes nothing. 0 means no limit.
+	MaxDeletedRows int64 `protobuf:"varint,13,opt,name=max_deleted_rows,json=maxDeletedRows,proto3" json:"max_deleted_rows,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LoadConfig) Reset() {
@@ -406,6 +475,34 @@ func (x *LoadConfig) GetDryRun() bool {
 	return false
 }
 
+func (x *LoadConfig) GetMaxRejectedRows() int64 {
+	if x != nil {
+		return x.MaxRejectedRows
+	}
+	return 0
+}
+
+func (x *LoadConfig) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *LoadConfig) GetStampColumn() string {
+	if x != nil {
+		return x.StampColumn
+	}
+	return ""
+}
+
+func (x *LoadConfig) GetMaxDeletedRows() int64 {
+	if x != nil {
+		return x.MaxDeletedRows
+	}
+	return 0
+}
+
 // LoadResponse says what a load did, or would do for a plan.
 type LoadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -437,7 +534,15 @@ type LoadResponse struct {
 	// request_id; nothing was written this time.
 	Replayed bool `protobuf:"varint,14,opt,name=replayed,proto3" json:"replayed,omitempty"`
 	// True when the load ran as a dry run and was rolled back.
-	DryRun        bool `protobuf:"varint,15,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,15,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// Bad rows left out under config.max_rejected_rows.
+	RejectedRows int64 `protobuf:"varint,16,opt,name=rejected_rows,json=rejectedRows,proto3" json:"rejected_rows,omitempty"`
+	// The rows left out, with what was wrong with them; at most
+	// LOADSVC_MAX_ROW_ERRORS of them.
+	Rejected []*RowError `protobuf:"bytes,17,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	// The executing load's unique, time-ordered id (a UUIDv7), as recorded in
+	// the load history; empty for a plan.
+	LoadId        string `protobuf:"bytes,18,opt,name=load_id,json=loadId,proto3" json:"load_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -577,6 +682,172 @@ func (x *LoadResponse) GetDryRun() bool {
 	return false
 }
 
+func (x *LoadResponse) GetRejectedRows() int64 {
+	if x != nil {
+		return x.RejectedRows
+	}
+	return 0
+}
+
+func (x *LoadResponse) GetRejected() []*RowError {
+	if x != nil {
+		return x.Rejected
+	}
+	return nil
+}
+
+func (x *LoadResponse) GetLoadId() string {
+	if x != nil {
+		return x.LoadId
+	}
+	return ""
+}
+
+// RowErrors is the status detail of a load refused for its rows: every bad
+// row found, in row order, up to LOADSVC_MAX_ROW_ERRORS.
+type RowErrors struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Errors []*RowError            `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	// More bad rows were found than are listed.
+	Truncated     bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RowErrors) Reset() {
+	*x = RowErrors{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RowErrors) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RowErrors) ProtoMessage() {}
+
+func (x *RowErrors) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RowErrors.ProtoReflect.Descriptor instead.
+func (*RowErrors) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RowErrors) GetErrors() []*RowError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *RowErrors) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+// RowError is one bad value or row, with PostgreSQL's own verdict.
+type RowError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's index in the load: in the request's rows for Load, counted
+	// across all messages of a LoadStream or all appends of a session.
+	Row int64 `protobuf:"varint,1,opt,name=row,proto3" json:"row,omitempty"`
+	// The column of the bad value; empty for a row-wide verdict.
+	Column string `protobuf:"bytes,2,opt,name=column,proto3" json:"column,omitempty"`
+	// The value as sent, at most 64 bytes.
+	Value    string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Sqlstate string `protobuf:"bytes,4,opt,name=sqlstate,proto3" json:"sqlstate,omitempty"`
+	Message  string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// The constraint violated, if any.
+	Constraint    string `protobuf:"bytes,6,opt,name=constraint,proto3" json:"constraint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RowError) Reset() {
+	*x = RowError{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RowError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RowError) ProtoMessage() {}
+
+func (x *RowError) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RowError.ProtoReflect.Descriptor instead.
+func (*RowError) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RowError) GetRow() int64 {
+	if x != nil {
+		return x.Row
+	}
+	return 0
+}
+
+func (x *RowError) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *RowError) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *RowError) GetSqlstate() string {
+	if x != nil {
+		return x.Sqlstate
+	}
+	return ""
+}
+
+func (x *RowError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RowError) GetConstraint() string {
+	if x != nil {
+		return x.Constraint
+	}
+	return ""
+}
+
 // Statement is one SQL statement of a load.
 type Statement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -589,7 +860,7 @@ type Statement struct {
 
 func (x *Statement) Reset() {
 	*x = Statement{}
-	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[4]
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +872,7 @@ func (x *Statement) String() string {
 func (*Statement) ProtoMessage() {}
 
 func (x *Statement) ProtoReflect() protoreflect.Message {
-	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[4]
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +885,7 @@ func (x *Statement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Statement.ProtoReflect.Descriptor instead.
 func (*Statement) Descriptor() ([]byte, []int) {
-	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{4}
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Statement) GetSql() string {
@@ -643,7 +914,7 @@ type TypedRows struct {
 
 func (x *TypedRows) Reset() {
 	*x = TypedRows{}
-	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[5]
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +926,7 @@ func (x *TypedRows) String() string {
 func (*TypedRows) ProtoMessage() {}
 
 func (x *TypedRows) ProtoReflect() protoreflect.Message {
-	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[5]
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +939,7 @@ func (x *TypedRows) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypedRows.ProtoReflect.Descriptor instead.
 func (*TypedRows) Descriptor() ([]byte, []int) {
-	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{5}
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TypedRows) GetColumns() []*TypedColumn {
@@ -706,7 +977,7 @@ type TypedColumn struct {
 
 func (x *TypedColumn) Reset() {
 	*x = TypedColumn{}
-	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[6]
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +989,7 @@ func (x *TypedColumn) String() string {
 func (*TypedColumn) ProtoMessage() {}
 
 func (x *TypedColumn) ProtoReflect() protoreflect.Message {
-	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[6]
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +1002,7 @@ func (x *TypedColumn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypedColumn.ProtoReflect.Descriptor instead.
 func (*TypedColumn) Descriptor() ([]byte, []int) {
-	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{6}
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TypedColumn) GetName() string {
@@ -797,12 +1068,838 @@ func (x *TypedColumn) GetJsonValues() []string {
 	return nil
 }
 
+// ListLoadsRequest selects recorded loads; empty fields select everything.
+type ListLoadsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Schema string                 `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	Table  string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	// "committed" or "failed".
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// Loads started at or after since, and before until.
+	Since *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=until,proto3" json:"until,omitempty"`
+	// 0 means 100; at most 1000.
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From the previous page's next_page_token.
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLoadsRequest) Reset() {
+	*x = ListLoadsRequest{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLoadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLoadsRequest) ProtoMessage() {}
+
+func (x *ListLoadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLoadsRequest.ProtoReflect.Descriptor instead.
+func (*ListLoadsRequest) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListLoadsRequest) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *ListLoadsRequest) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *ListLoadsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListLoadsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListLoadsRequest) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *ListLoadsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListLoadsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListLoadsResponse is one page of recorded loads, newest first.
+type ListLoadsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Loads []*LoadRecord          `protobuf:"bytes,1,rep,name=loads,proto3" json:"loads,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLoadsResponse) Reset() {
+	*x = ListLoadsResponse{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLoadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLoadsResponse) ProtoMessage() {}
+
+func (x *ListLoadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLoadsResponse.ProtoReflect.Descriptor instead.
+func (*ListLoadsResponse) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListLoadsResponse) GetLoads() []*LoadRecord {
+	if x != nil {
+		return x.Loads
+	}
+	return nil
+}
+
+func (x *ListLoadsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// LoadRecord is one executing load as loadsvc.load_history records it.
+type LoadRecord struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	LoadId string                 `protobuf:"bytes,1,opt,name=load_id,json=loadId,proto3" json:"load_id,omitempty"`
+	// "committed" or "failed".
+	Status     string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	Principal  string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	Peer       string                 `protobuf:"bytes,4,opt,name=peer,proto3" json:"peer,omitempty"`
+	Schema     string                 `protobuf:"bytes,5,opt,name=schema,proto3" json:"schema,omitempty"`
+	Table      string                 `protobuf:"bytes,6,opt,name=table,proto3" json:"table,omitempty"`
+	Mode       Mode                   `protobuf:"varint,7,opt,name=mode,proto3,enum=loadsvc.v1.Mode" json:"mode,omitempty"`
+	RequestId  string                 `protobuf:"bytes,8,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Labels     map[string]string      `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Rows       int64                  `protobuf:"varint,10,opt,name=rows,proto3" json:"rows,omitempty"`
+	Inserted   int64                  `protobuf:"varint,11,opt,name=inserted,proto3" json:"inserted,omitempty"`
+	Updated    int64                  `protobuf:"varint,12,opt,name=updated,proto3" json:"updated,omitempty"`
+	Deleted    int64                  `protobuf:"varint,13,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Skipped    int64                  `protobuf:"varint,14,opt,name=skipped,proto3" json:"skipped,omitempty"`
+	Rejected   int64                  `protobuf:"varint,15,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	Duration   *durationpb.Duration   `protobuf:"bytes,18,opt,name=duration,proto3" json:"duration,omitempty"`
+	// The gRPC code's name ("OK" for a committed load).
+	Code     string `protobuf:"bytes,19,opt,name=code,proto3" json:"code,omitempty"`
+	Sqlstate string `protobuf:"bytes,20,opt,name=sqlstate,proto3" json:"sqlstate,omitempty"`
+	// The failure's message, capped.
+	Message       string `protobuf:"bytes,21,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadRecord) Reset() {
+	*x = LoadRecord{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadRecord) ProtoMessage() {}
+
+func (x *LoadRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadRecord.ProtoReflect.Descriptor instead.
+func (*LoadRecord) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LoadRecord) GetLoadId() string {
+	if x != nil {
+		return x.LoadId
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetMode() Mode {
+	if x != nil {
+		return x.Mode
+	}
+	return Mode_MODE_UNSPECIFIED
+}
+
+func (x *LoadRecord) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *LoadRecord) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *LoadRecord) GetInserted() int64 {
+	if x != nil {
+		return x.Inserted
+	}
+	return 0
+}
+
+func (x *LoadRecord) GetUpdated() int64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+func (x *LoadRecord) GetDeleted() int64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+func (x *LoadRecord) GetSkipped() int64 {
+	if x != nil {
+		return x.Skipped
+	}
+	return 0
+}
+
+func (x *LoadRecord) GetRejected() int64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *LoadRecord) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *LoadRecord) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+func (x *LoadRecord) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *LoadRecord) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetSqlstate() string {
+	if x != nil {
+		return x.Sqlstate
+	}
+	return ""
+}
+
+func (x *LoadRecord) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// BeginLoadRequest opens a load session.
+type BeginLoadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As for Load; plan_only and dry_run are refused.
+	Config *LoadConfig `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	// How long the session lives; 0 means LOADSVC_SESSION_TTL.
+	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BeginLoadRequest) Reset() {
+	*x = BeginLoadRequest{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BeginLoadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BeginLoadRequest) ProtoMessage() {}
+
+func (x *BeginLoadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BeginLoadRequest.ProtoReflect.Descriptor instead.
+func (*BeginLoadRequest) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *BeginLoadRequest) GetConfig() *LoadConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *BeginLoadRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+// LoadSession is one load session.
+type LoadSession struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	State     SessionState           `protobuf:"varint,3,opt,name=state,proto3,enum=loadsvc.v1.SessionState" json:"state,omitempty"`
+	// Rows stored, all writers together.
+	Rows int64 `protobuf:"varint,4,opt,name=rows,proto3" json:"rows,omitempty"`
+	// Every writer's next offset: the rows it has stored.
+	Committed map[string]int64 `protobuf:"bytes,5,rep,name=committed,proto3" json:"committed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// The config the session was begun with.
+	Config *LoadConfig `protobuf:"bytes,6,opt,name=config,proto3" json:"config,omitempty"`
+	// Set once the session is committed.
+	Result        *LoadResponse `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadSession) Reset() {
+	*x = LoadSession{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadSession) ProtoMessage() {}
+
+func (x *LoadSession) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadSession.ProtoReflect.Descriptor instead.
+func (*LoadSession) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LoadSession) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *LoadSession) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *LoadSession) GetState() SessionState {
+	if x != nil {
+		return x.State
+	}
+	return SessionState_SESSION_STATE_UNSPECIFIED
+}
+
+func (x *LoadSession) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *LoadSession) GetCommitted() map[string]int64 {
+	if x != nil {
+		return x.Committed
+	}
+	return nil
+}
+
+func (x *LoadSession) GetConfig() *LoadConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *LoadSession) GetResult() *LoadResponse {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+// AppendRowsRequest is one writer's batch of rows for a session.
+type AppendRowsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Names the writer; offsets count per writer. Empty is a writer too.
+	Writer string `protobuf:"bytes,2,opt,name=writer,proto3" json:"writer,omitempty"`
+	// How many rows this writer sent before this batch.
+	Offset int64              `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Rows   []*structpb.Struct `protobuf:"bytes,4,rep,name=rows,proto3" json:"rows,omitempty"`
+	// The same rows in the compact typed form; set rows or typed_rows.
+	TypedRows     *TypedRows `protobuf:"bytes,5,opt,name=typed_rows,json=typedRows,proto3" json:"typed_rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendRowsRequest) Reset() {
+	*x = AppendRowsRequest{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendRowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendRowsRequest) ProtoMessage() {}
+
+func (x *AppendRowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendRowsRequest.ProtoReflect.Descriptor instead.
+func (*AppendRowsRequest) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AppendRowsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AppendRowsRequest) GetWriter() string {
+	if x != nil {
+		return x.Writer
+	}
+	return ""
+}
+
+func (x *AppendRowsRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *AppendRowsRequest) GetRows() []*structpb.Struct {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+func (x *AppendRowsRequest) GetTypedRows() *TypedRows {
+	if x != nil {
+		return x.TypedRows
+	}
+	return nil
+}
+
+// AppendRowsResponse acknowledges a batch.
+type AppendRowsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Writer string                 `protobuf:"bytes,1,opt,name=writer,proto3" json:"writer,omitempty"`
+	// The offset of the writer's next batch.
+	NextOffset int64 `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// Rows this call stored: 0 for a batch that was stored already.
+	Rows          int64 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendRowsResponse) Reset() {
+	*x = AppendRowsResponse{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendRowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendRowsResponse) ProtoMessage() {}
+
+func (x *AppendRowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendRowsResponse.ProtoReflect.Descriptor instead.
+func (*AppendRowsResponse) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AppendRowsResponse) GetWriter() string {
+	if x != nil {
+		return x.Writer
+	}
+	return ""
+}
+
+func (x *AppendRowsResponse) GetNextOffset() int64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
+func (x *AppendRowsResponse) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+// GetLoadSessionRequest names a session.
+type GetLoadSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLoadSessionRequest) Reset() {
+	*x = GetLoadSessionRequest{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLoadSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLoadSessionRequest) ProtoMessage() {}
+
+func (x *GetLoadSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLoadSessionRequest.ProtoReflect.Descriptor instead.
+func (*GetLoadSessionRequest) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetLoadSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// CommitLoadRequest names the session to commit.
+type CommitLoadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitLoadRequest) Reset() {
+	*x = CommitLoadRequest{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitLoadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitLoadRequest) ProtoMessage() {}
+
+func (x *CommitLoadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitLoadRequest.ProtoReflect.Descriptor instead.
+func (*CommitLoadRequest) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CommitLoadRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// AbortLoadRequest names the session to drop.
+type AbortLoadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortLoadRequest) Reset() {
+	*x = AbortLoadRequest{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortLoadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortLoadRequest) ProtoMessage() {}
+
+func (x *AbortLoadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortLoadRequest.ProtoReflect.Descriptor instead.
+func (*AbortLoadRequest) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AbortLoadRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// AbortLoadResponse is empty: the session is gone.
+type AbortLoadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortLoadResponse) Reset() {
+	*x = AbortLoadResponse{}
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortLoadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortLoadResponse) ProtoMessage() {}
+
+func (x *AbortLoadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loadsvc_v1_loadsvc_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortLoadResponse.ProtoReflect.Descriptor instead.
+func (*AbortLoadResponse) Descriptor() ([]byte, []int) {
+	return file_loadsvc_v1_loadsvc_proto_rawDescGZIP(), []int{19}
+}
+
 var File_loadsvc_v1_loadsvc_proto protoreflect.FileDescriptor
 
 const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\n" +
 	"\x18loadsvc/v1/loadsvc.proto\x12\n" +
-	"loadsvc.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa0\x01\n" +
+	"loadsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x01\n" +
 	"\vLoadRequest\x12.\n" +
 	"\x06config\x18\x01 \x01(\v2\x16.loadsvc.v1.LoadConfigR\x06config\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x124\n" +
@@ -812,7 +1909,7 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\x06config\x18\x01 \x01(\v2\x16.loadsvc.v1.LoadConfigR\x06config\x12+\n" +
 	"\x04rows\x18\x02 \x03(\v2\x17.google.protobuf.StructR\x04rows\x124\n" +
 	"\n" +
-	"typed_rows\x18\x03 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x9c\x02\n" +
+	"typed_rows\x18\x03 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x8c\x04\n" +
 	"\n" +
 	"LoadConfig\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n" +
@@ -827,7 +1924,15 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"duplicates\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\b \x01(\tR\trequestId\x12\x17\n" +
-	"\adry_run\x18\t \x01(\bR\x06dryRun\"\xe2\x03\n" +
+	"\adry_run\x18\t \x01(\bR\x06dryRun\x12*\n" +
+	"\x11max_rejected_rows\x18\n" +
+	" \x01(\x03R\x0fmaxRejectedRows\x12:\n" +
+	"\x06labels\x18\v \x03(\v2\".loadsvc.v1.LoadConfig.LabelsEntryR\x06labels\x12!\n" +
+	"\fstamp_column\x18\f \x01(\tR\vstampColumn\x12(\n" +
+	"\x10max_deleted_rows\x18\r \x01(\x03R\x0emaxDeletedRows\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd2\x04\n" +
 	"\fLoadResponse\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12$\n" +
 	"\x04mode\x18\x02 \x01(\x0e2\x10.loadsvc.v1.ModeR\x04mode\x12\x18\n" +
@@ -847,7 +1952,22 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\x12duplicates_dropped\x18\f \x01(\x03R\x11duplicatesDropped\x12\x12\n" +
 	"\x04rows\x18\r \x01(\x03R\x04rows\x12\x1a\n" +
 	"\breplayed\x18\x0e \x01(\bR\breplayed\x12\x17\n" +
-	"\adry_run\x18\x0f \x01(\bR\x06dryRun\"1\n" +
+	"\adry_run\x18\x0f \x01(\bR\x06dryRun\x12#\n" +
+	"\rrejected_rows\x18\x10 \x01(\x03R\frejectedRows\x120\n" +
+	"\brejected\x18\x11 \x03(\v2\x14.loadsvc.v1.RowErrorR\brejected\x12\x17\n" +
+	"\aload_id\x18\x12 \x01(\tR\x06loadId\"W\n" +
+	"\tRowErrors\x12,\n" +
+	"\x06errors\x18\x01 \x03(\v2\x14.loadsvc.v1.RowErrorR\x06errors\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"\xa0\x01\n" +
+	"\bRowError\x12\x10\n" +
+	"\x03row\x18\x01 \x01(\x03R\x03row\x12\x16\n" +
+	"\x06column\x18\x02 \x01(\tR\x06column\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\x12\x1a\n" +
+	"\bsqlstate\x18\x04 \x01(\tR\bsqlstate\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1e\n" +
+	"\n" +
+	"constraint\x18\x06 \x01(\tR\n" +
+	"constraint\"1\n" +
 	"\tStatement\x12\x10\n" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\">\n" +
@@ -863,7 +1983,88 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\fbytes_values\x18\a \x03(\fR\vbytesValues\x12)\n" +
 	"\x10timestamp_micros\x18\b \x03(\x03R\x0ftimestampMicros\x12\x1f\n" +
 	"\vjson_values\x18\t \x03(\tR\n" +
-	"jsonValues*\x9a\x01\n" +
+	"jsonValues\"\xf8\x01\n" +
+	"\x10ListLoadsRequest\x12\x16\n" +
+	"\x06schema\x18\x01 \x01(\tR\x06schema\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
+	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\"i\n" +
+	"\x11ListLoadsResponse\x12,\n" +
+	"\x05loads\x18\x01 \x03(\v2\x16.loadsvc.v1.LoadRecordR\x05loads\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xec\x05\n" +
+	"\n" +
+	"LoadRecord\x12\x17\n" +
+	"\aload_id\x18\x01 \x01(\tR\x06loadId\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x12\n" +
+	"\x04peer\x18\x04 \x01(\tR\x04peer\x12\x16\n" +
+	"\x06schema\x18\x05 \x01(\tR\x06schema\x12\x14\n" +
+	"\x05table\x18\x06 \x01(\tR\x05table\x12$\n" +
+	"\x04mode\x18\a \x01(\x0e2\x10.loadsvc.v1.ModeR\x04mode\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\b \x01(\tR\trequestId\x12:\n" +
+	"\x06labels\x18\t \x03(\v2\".loadsvc.v1.LoadRecord.LabelsEntryR\x06labels\x12\x12\n" +
+	"\x04rows\x18\n" +
+	" \x01(\x03R\x04rows\x12\x1a\n" +
+	"\binserted\x18\v \x01(\x03R\binserted\x12\x18\n" +
+	"\aupdated\x18\f \x01(\x03R\aupdated\x12\x18\n" +
+	"\adeleted\x18\r \x01(\x03R\adeleted\x12\x18\n" +
+	"\askipped\x18\x0e \x01(\x03R\askipped\x12\x1a\n" +
+	"\brejected\x18\x0f \x01(\x03R\brejected\x129\n" +
+	"\n" +
+	"started_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x125\n" +
+	"\bduration\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x12\n" +
+	"\x04code\x18\x13 \x01(\tR\x04code\x12\x1a\n" +
+	"\bsqlstate\x18\x14 \x01(\tR\bsqlstate\x12\x18\n" +
+	"\amessage\x18\x15 \x01(\tR\amessage\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"o\n" +
+	"\x10BeginLoadRequest\x12.\n" +
+	"\x06config\x18\x01 \x01(\v2\x16.loadsvc.v1.LoadConfigR\x06config\x12+\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"\x91\x03\n" +
+	"\vLoadSession\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12.\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x18.loadsvc.v1.SessionStateR\x05state\x12\x12\n" +
+	"\x04rows\x18\x04 \x01(\x03R\x04rows\x12D\n" +
+	"\tcommitted\x18\x05 \x03(\v2&.loadsvc.v1.LoadSession.CommittedEntryR\tcommitted\x12.\n" +
+	"\x06config\x18\x06 \x01(\v2\x16.loadsvc.v1.LoadConfigR\x06config\x120\n" +
+	"\x06result\x18\a \x01(\v2\x18.loadsvc.v1.LoadResponseR\x06result\x1a<\n" +
+	"\x0eCommittedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc5\x01\n" +
+	"\x11AppendRowsRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n" +
+	"\x06writer\x18\x02 \x01(\tR\x06writer\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12+\n" +
+	"\x04rows\x18\x04 \x03(\v2\x17.google.protobuf.StructR\x04rows\x124\n" +
+	"\n" +
+	"typed_rows\x18\x05 \x01(\v2\x15.loadsvc.v1.TypedRowsR\ttypedRows\"a\n" +
+	"\x12AppendRowsResponse\x12\x16\n" +
+	"\x06writer\x18\x01 \x01(\tR\x06writer\x12\x1f\n" +
+	"\vnext_offset\x18\x02 \x01(\x03R\n" +
+	"nextOffset\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\"6\n" +
+	"\x15GetLoadSessionRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"2\n" +
+	"\x11CommitLoadRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"1\n" +
+	"\x10AbortLoadRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\x13\n" +
+	"\x11AbortLoadResponse*\x9a\x01\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12MODE_DELETE_INSERT\x10\x01\x12\x0f\n" +
@@ -877,11 +2078,23 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\x16DUPLICATES_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14DUPLICATES_KEEP_LAST\x10\x01\x12\x15\n" +
 	"\x11DUPLICATES_REFUSE\x10\x02\x12\x17\n" +
-	"\x13DUPLICATES_KEEP_ALL\x10\x032\x91\x01\n" +
+	"\x13DUPLICATES_KEEP_ALL\x10\x03*b\n" +
+	"\fSessionState\x12\x1d\n" +
+	"\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12SESSION_STATE_OPEN\x10\x01\x12\x1b\n" +
+	"\x17SESSION_STATE_COMMITTED\x10\x022\xcb\x04\n" +
 	"\vLoadService\x129\n" +
 	"\x04Load\x12\x17.loadsvc.v1.LoadRequest\x1a\x18.loadsvc.v1.LoadResponse\x12G\n" +
 	"\n" +
-	"LoadStream\x12\x1d.loadsvc.v1.LoadStreamRequest\x1a\x18.loadsvc.v1.LoadResponse(\x01B7Z5github.com/loadsvc/loadsvc/proto/loadsvc/v1;loadsvcv1b\x06proto3"
+	"LoadStream\x12\x1d.loadsvc.v1.LoadStreamRequest\x1a\x18.loadsvc.v1.LoadResponse(\x01\x12H\n" +
+	"\tListLoads\x12\x1c.loadsvc.v1.ListLoadsRequest\x1a\x1d.loadsvc.v1.ListLoadsResponse\x12B\n" +
+	"\tBeginLoad\x12\x1c.loadsvc.v1.BeginLoadRequest\x1a\x17.loadsvc.v1.LoadSession\x12K\n" +
+	"\n" +
+	"AppendRows\x12\x1d.loadsvc.v1.AppendRowsRequest\x1a\x1e.loadsvc.v1.AppendRowsResponse\x12L\n" +
+	"\x0eGetLoadSession\x12!.loadsvc.v1.GetLoadSessionRequest\x1a\x17.loadsvc.v1.LoadSession\x12E\n" +
+	"\n" +
+	"CommitLoad\x12\x1d.loadsvc.v1.CommitLoadRequest\x1a\x18.loadsvc.v1.LoadResponse\x12H\n" +
+	"\tAbortLoad\x12\x1c.loadsvc.v1.AbortLoadRequest\x1a\x1d.loadsvc.v1.AbortLoadResponseB7Z5github.com/loadsvc/loadsvc/proto/loadsvc/v1;loadsvcv1b\x06proto3"
 
 var (
 	file_loadsvc_v1_loadsvc_proto_rawDescOnce sync.Once
@@ -895,41 +2108,92 @@ func file_loadsvc_v1_loadsvc_proto_rawDescGZIP() []byte {
 	return file_loadsvc_v1_loadsvc_proto_rawDescData
 }
 
-var file_loadsvc_v1_loadsvc_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_loadsvc_v1_loadsvc_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_loadsvc_v1_loadsvc_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_loadsvc_v1_loadsvc_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_loadsvc_v1_loadsvc_proto_goTypes = []any{
-	(Mode)(0),                 // 0: loadsvc.v1.Mode
-	(Duplicates)(0),           // 1: loadsvc.v1.Duplicates
-	(*LoadRequest)(nil),       // 2: loadsvc.v1.LoadRequest
-	(*LoadStreamRequest)(nil), // 3: loadsvc.v1.LoadStreamRequest
-	(*LoadConfig)(nil),        // 4: loadsvc.v1.LoadConfig
-	(*LoadResponse)(nil),      // 5: loadsvc.v1.LoadResponse
-	(*Statement)(nil),         // 6: loadsvc.v1.Statement
-	(*TypedRows)(nil),         // 7: loadsvc.v1.TypedRows
-	(*TypedColumn)(nil),       // 8: loadsvc.v1.TypedColumn
-	(*structpb.Struct)(nil),   // 9: google.protobuf.Struct
+	(Mode)(0),                     // 0: loadsvc.v1.Mode
+	(Duplicates)(0),               // 1: loadsvc.v1.Duplicates
+	(SessionState)(0),             // 2: loadsvc.v1.SessionState
+	(*LoadRequest)(nil),           // 3: loadsvc.v1.LoadRequest
+	(*LoadStreamRequest)(nil),     // 4: loadsvc.v1.LoadStreamRequest
+	(*LoadConfig)(nil),            // 5: loadsvc.v1.LoadConfig
+	(*LoadResponse)(nil),          // 6: loadsvc.v1.LoadResponse
+	(*RowErrors)(nil),             // 7: loadsvc.v1.RowErrors
+	(*RowError)(nil),              // 8: loadsvc.v1.RowError
+	(*Statement)(nil),             // 9: loadsvc.v1.Statement
+	(*TypedRows)(nil),             // 10: loadsvc.v1.TypedRows
+	(*TypedColumn)(nil),           // 11: loadsvc.v1.TypedColumn
+	(*ListLoadsRequest)(nil),      // 12: loadsvc.v1.ListLoadsRequest
+	(*ListLoadsResponse)(nil),     // 13: loadsvc.v1.ListLoadsResponse
+	(*LoadRecord)(nil),            // 14: loadsvc.v1.LoadRecord
+	(*BeginLoadRequest)(nil),      // 15: loadsvc.v1.BeginLoadRequest
+	(*LoadSession)(nil),           // 16: loadsvc.v1.LoadSession
+	(*AppendRowsRequest)(nil),     // 17: loadsvc.v1.AppendRowsRequest
+	(*AppendRowsResponse)(nil),    // 18: loadsvc.v1.AppendRowsResponse
+	(*GetLoadSessionRequest)(nil), // 19: loadsvc.v1.GetLoadSessionRequest
+	(*CommitLoadRequest)(nil),     // 20: loadsvc.v1.CommitLoadRequest
+	(*AbortLoadRequest)(nil),      // 21: loadsvc.v1.AbortLoadRequest
+	(*AbortLoadResponse)(nil),     // 22: loadsvc.v1.AbortLoadResponse
+	nil,                           // 23: loadsvc.v1.LoadConfig.LabelsEntry
+	nil,                           // 24: loadsvc.v1.LoadRecord.LabelsEntry
+	nil,                           // 25: loadsvc.v1.LoadSession.CommittedEntry
+	(*structpb.Struct)(nil),       // 26: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
 }
 var file_loadsvc_v1_loadsvc_proto_depIdxs = []int32{
-	4,  // 0: loadsvc.v1.LoadRequest.config:type_name -> loadsvc.v1.LoadConfig
-	9,  // 1: loadsvc.v1.LoadRequest.rows:type_name -> google.protobuf.Struct
-	7,  // 2: loadsvc.v1.LoadRequest.typed_rows:type_name -> loadsvc.v1.TypedRows
-	4,  // 3: loadsvc.v1.LoadStreamRequest.config:type_name -> loadsvc.v1.LoadConfig
-	9,  // 4: loadsvc.v1.LoadStreamRequest.rows:type_name -> google.protobuf.Struct
-	7,  // 5: loadsvc.v1.LoadStreamRequest.typed_rows:type_name -> loadsvc.v1.TypedRows
+	5,  // 0: loadsvc.v1.LoadRequest.config:type_name -> loadsvc.v1.LoadConfig
+	26, // 1: loadsvc.v1.LoadRequest.rows:type_name -> google.protobuf.Struct
+	10, // 2: loadsvc.v1.LoadRequest.typed_rows:type_name -> loadsvc.v1.TypedRows
+	5,  // 3: loadsvc.v1.LoadStreamRequest.config:type_name -> loadsvc.v1.LoadConfig
+	26, // 4: loadsvc.v1.LoadStreamRequest.rows:type_name -> google.protobuf.Struct
+	10, // 5: loadsvc.v1.LoadStreamRequest.typed_rows:type_name -> loadsvc.v1.TypedRows
 	0,  // 6: loadsvc.v1.LoadConfig.mode:type_name -> loadsvc.v1.Mode
 	1,  // 7: loadsvc.v1.LoadConfig.duplicates:type_name -> loadsvc.v1.Duplicates
-	0,  // 8: loadsvc.v1.LoadResponse.mode:type_name -> loadsvc.v1.Mode
-	6,  // 9: loadsvc.v1.LoadResponse.statements:type_name -> loadsvc.v1.Statement
-	8,  // 10: loadsvc.v1.TypedRows.columns:type_name -> loadsvc.v1.TypedColumn
-	2,  // 11: loadsvc.v1.LoadService.Load:input_type -> loadsvc.v1.LoadRequest
-	3,  // 12: loadsvc.v1.LoadService.LoadStream:input_type -> loadsvc.v1.LoadStreamRequest
-	5,  // 13: loadsvc.v1.LoadService.Load:output_type -> loadsvc.v1.LoadResponse
-	5,  // 14: loadsvc.v1.LoadService.LoadStream:output_type -> loadsvc.v1.LoadResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	23, // 8: loadsvc.v1.LoadConfig.labels:type_name -> loadsvc.v1.LoadConfig.LabelsEntry
+	0,  // 9: loadsvc.v1.LoadResponse.mode:type_name -> loadsvc.v1.Mode
+	9,  // 10: loadsvc.v1.LoadResponse.statements:type_name -> loadsvc.v1.Statement
+	8,  // 11: loadsvc.v1.LoadResponse.rejected:type_name -> loadsvc.v1.RowError
+	8,  // 12: loadsvc.v1.RowErrors.errors:type_name -> loadsvc.v1.RowError
+	11, // 13: loadsvc.v1.TypedRows.columns:type_name -> loadsvc.v1.TypedColumn
+	27, // 14: loadsvc.v1.ListLoadsRequest.since:type_name -> google.protobuf.Timestamp
+	27, // 15: loadsvc.v1.ListLoadsRequest.until:type_name -> google.protobuf.Timestamp
+	14, // 16: loadsvc.v1.ListLoadsResponse.loads:type_name -> loadsvc.v1.LoadRecord
+	0,  // 17: loadsvc.v1.LoadRecord.mode:type_name -> loadsvc.v1.Mode
+	24, // 18: loadsvc.v1.LoadRecord.labels:type_name -> loadsvc.v1.LoadRecord.LabelsEntry
+	27, // 19: loadsvc.v1.LoadRecord.started_at:type_name -> google.protobuf.Timestamp
+	27, // 20: loadsvc.v1.LoadRecord.finished_at:type_name -> google.protobuf.Timestamp
+	28, // 21: loadsvc.v1.LoadRecord.duration:type_name -> google.protobuf.Duration
+	5,  // 22: loadsvc.v1.BeginLoadRequest.config:type_name -> loadsvc.v1.LoadConfig
+	28, // 23: loadsvc.v1.BeginLoadRequest.ttl:type_name -> google.protobuf.Duration
+	27, // 24: loadsvc.v1.LoadSession.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 25: loadsvc.v1.LoadSession.state:type_name -> loadsvc.v1.SessionState
+	25, // 26: loadsvc.v1.LoadSession.committed:type_name -> loadsvc.v1.LoadSession.CommittedEntry
+	5,  // 27: loadsvc.v1.LoadSession.config:type_name -> loadsvc.v1.LoadConfig
+	6,  // 28: loadsvc.v1.LoadSession.result:type_name -> loadsvc.v1.LoadResponse
+	26, // 29: loadsvc.v1.AppendRowsRequest.rows:type_name -> google.protobuf.Struct
+	10, // 30: loadsvc.v1.AppendRowsRequest.typed_rows:type_name -> loadsvc.v1.TypedRows
+	3,  // 31: loadsvc.v1.LoadService.Load:input_type -> loadsvc.v1.LoadRequest
+	4,  // 32: loadsvc.v1.LoadService.LoadStream:input_type -> loadsvc.v1.LoadStreamRequest
+	12, // 33: loadsvc.v1.LoadService.ListLoads:input_type -> loadsvc.v1.ListLoadsRequest
+	15, // 34: loadsvc.v1.LoadService.BeginLoad:input_type -> loadsvc.v1.BeginLoadRequest
+	17, // 35: loadsvc.v1.LoadService.AppendRows:input_type -> loadsvc.v1.AppendRowsRequest
+	19, // 36: loadsvc.v1.LoadService.GetLoadSession:input_type -> loadsvc.v1.GetLoadSessionRequest
+	20, // 37: loadsvc.v1.LoadService.CommitLoad:input_type -> loadsvc.v1.CommitLoadRequest
+	21, // 38: loadsvc.v1.LoadService.AbortLoad:input_type -> loadsvc.v1.AbortLoadRequest
+	6,  // 39: loadsvc.v1.LoadService.Load:output_type -> loadsvc.v1.LoadResponse
+	6,  // 40: loadsvc.v1.LoadService.LoadStream:output_type -> loadsvc.v1.LoadResponse
+	13, // 41: loadsvc.v1.LoadService.ListLoads:output_type -> loadsvc.v1.ListLoadsResponse
+	16, // 42: loadsvc.v1.LoadService.BeginLoad:output_type -> loadsvc.v1.LoadSession
+	18, // 43: loadsvc.v1.LoadService.AppendRows:output_type -> loadsvc.v1.AppendRowsResponse
+	16, // 44: loadsvc.v1.LoadService.GetLoadSession:output_type -> loadsvc.v1.LoadSession
+	6,  // 45: loadsvc.v1.LoadService.CommitLoad:output_type -> loadsvc.v1.LoadResponse
+	22, // 46: loadsvc.v1.LoadService.AbortLoad:output_type -> loadsvc.v1.AbortLoadResponse
+	39, // [39:47] is the sub-list for method output_type
+	31, // [31:39] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_loadsvc_v1_loadsvc_proto_init() }
@@ -942,8 +2206,8 @@ func file_loadsvc_v1_loadsvc_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loadsvc_v1_loadsvc_proto_rawDesc), len(file_loadsvc_v1_loadsvc_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   7,
+			NumEnums:      3,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

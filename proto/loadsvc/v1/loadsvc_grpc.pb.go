@@ -23,8 +23,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LoadService_Load_FullMethodName       = "/loadsvc.v1.LoadService/Load"
-	LoadService_LoadStream_FullMethodName = "/loadsvc.v1.LoadService/LoadStream"
+	LoadService_Load_FullMethodName           = "/loadsvc.v1.LoadService/Load"
+	LoadService_LoadStream_FullMethodName     = "/loadsvc.v1.LoadService/LoadStream"
+	LoadService_ListLoads_FullMethodName      = "/loadsvc.v1.LoadService/ListLoads"
+	LoadService_BeginLoad_FullMethodName      = "/loadsvc.v1.LoadService/BeginLoad"
+	LoadService_AppendRows_FullMethodName     = "/loadsvc.v1.LoadService/AppendRows"
+	LoadService_GetLoadSession_FullMethodName = "/loadsvc.v1.LoadService/GetLoadSession"
+	LoadService_CommitLoad_FullMethodName     = "/loadsvc.v1.LoadService/CommitLoad"
+	LoadService_AbortLoad_FullMethodName      = "/loadsvc.v1.LoadService/AbortLoad"
 )
 
 // LoadServiceClient is the client API for LoadService service.
@@ -44,6 +50,31 @@ type LoadServiceClient interface {
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	LoadStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[LoadStreamRequest, LoadResponse], error)
+	// ListLoads lists the recorded executing loads (loadsvc.load_history),
+	// newest first: with authentication, only those of tables the caller's
+	// token may write.
+	ListLoads(ctx context.Context, in *ListLoadsRequest, opts ...grpc.CallOption) (*ListLoadsResponse, error)
+	// BeginLoad opens a load session: rows appended by any number of writers,
+	// on any replica, over any time up to its ttl, applied by CommitLoad in one
+	// transaction. The config is checked now, as for Load.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	BeginLoad(ctx context.Context, in *BeginLoadRequest, opts ...grpc.CallOption) (*LoadSession, error)
+	// AppendRows stores one writer's batch in the session's stage, durably, in
+	// a transaction of its own, exactly once by offset.
+	AppendRows(ctx context.Context, in *AppendRowsRequest, opts ...grpc.CallOption) (*AppendRowsResponse, error)
+	// GetLoadSession returns a session with every writer's next offset, so
+	// that a restarted writer can resume.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	GetLoadSession(ctx context.Context, in *GetLoadSessionRequest, opts ...grpc.CallOption) (*LoadSession, error)
+	// CommitLoad applies the session's rows to its table in one transaction
+	// and drops its stage; retried, it returns the same result.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	CommitLoad(ctx context.Context, in *CommitLoadRequest, opts ...grpc.CallOption) (*LoadResponse, error)
+	// AbortLoad drops a session and its stage.
+	AbortLoad(ctx context.Context, in *AbortLoadRequest, opts ...grpc.CallOption) (*AbortLoadResponse, error)
 }
 
 type loadServiceClient struct {
@@ -77,6 +108,66 @@ func (c *loadServiceClient) LoadStream(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LoadService_LoadStreamClient = grpc.ClientStreamingClient[LoadStreamRequest, LoadResponse]
 
+func (c *loadServiceClient) ListLoads(ctx context.Context, in *ListLoadsRequest, opts ...grpc.CallOption) (*ListLoadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLoadsResponse)
+	err := c.cc.Invoke(ctx, LoadService_ListLoads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *loadServiceClient) BeginLoad(ctx context.Context, in *BeginLoadRequest, opts ...grpc.CallOption) (*LoadSession, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoadSession)
+	err := c.cc.Invoke(ctx, LoadService_BeginLoad_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *loadServiceClient) AppendRows(ctx context.Context, in *AppendRowsRequest, opts ...grpc.CallOption) (*AppendRowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AppendRowsResponse)
+	err := c.cc.Invoke(ctx, LoadService_AppendRows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *loadServiceClient) GetLoadSession(ctx context.Context, in *GetLoadSessionRequest, opts ...grpc.CallOption) (*LoadSession, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoadSession)
+	err := c.cc.Invoke(ctx, LoadService_GetLoadSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *loadServiceClient) CommitLoad(ctx context.Context, in *CommitLoadRequest, opts ...grpc.CallOption) (*LoadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LoadResponse)
+	err := c.cc.Invoke(ctx, LoadService_CommitLoad_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *loadServiceClient) AbortLoad(ctx context.Context, in *AbortLoadRequest, opts ...grpc.CallOption) (*AbortLoadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortLoadResponse)
+	err := c.cc.Invoke(ctx, LoadService_AbortLoad_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LoadServiceServer is the server API for LoadService service.
 // All implementations must embed UnimplementedLoadServiceServer
 // for forward compatibility.
@@ -94,6 +185,31 @@ type LoadServiceServer interface {
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	LoadStream(grpc.ClientStreamingServer[LoadStreamRequest, LoadResponse]) error
+	// ListLoads lists the recorded executing loads (loadsvc.load_history),
+	// newest first: with authentication, only those of tables the caller's
+	// token may write.
+	ListLoads(context.Context, *ListLoadsRequest) (*ListLoadsResponse, error)
+	// BeginLoad opens a load session: rows appended by any number of writers,
+	// on any replica, over any time up to its ttl, applied by CommitLoad in one
+	// transaction. The config is checked now, as for Load.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	BeginLoad(context.Context, *BeginLoadRequest) (*LoadSession, error)
+	// AppendRows stores one writer's batch in the session's stage, durably, in
+	// a transaction of its own, exactly once by offset.
+	AppendRows(context.Context, *AppendRowsRequest) (*AppendRowsResponse, error)
+	// GetLoadSession returns a session with every writer's next offset, so
+	// that a restarted writer can resume.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	GetLoadSession(context.Context, *GetLoadSessionRequest) (*LoadSession, error)
+	// CommitLoad applies the session's rows to its table in one transaction
+	// and drops its stage; retried, it returns the same result.
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	CommitLoad(context.Context, *CommitLoadRequest) (*LoadResponse, error)
+	// AbortLoad drops a session and its stage.
+	AbortLoad(context.Context, *AbortLoadRequest) (*AbortLoadResponse, error)
 	mustEmbedUnimplementedLoadServiceServer()
 }
 
@@ -109,6 +225,24 @@ func (UnimplementedLoadServiceServer) Load(context.Context, *LoadRequest) (*Load
 }
 func (UnimplementedLoadServiceServer) LoadStream(grpc.ClientStreamingServer[LoadStreamRequest, LoadResponse]) error {
 	return status.Error(codes.Unimplemented, "method LoadStream not implemented")
+}
+func (UnimplementedLoadServiceServer) ListLoads(context.Context, *ListLoadsRequest) (*ListLoadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLoads not implemented")
+}
+func (UnimplementedLoadServiceServer) BeginLoad(context.Context, *BeginLoadRequest) (*LoadSession, error) {
+	return nil, status.Error(codes.Unimplemented, "method BeginLoad not implemented")
+}
+func (UnimplementedLoadServiceServer) AppendRows(context.Context, *AppendRowsRequest) (*AppendRowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AppendRows not implemented")
+}
+func (UnimplementedLoadServiceServer) GetLoadSession(context.Context, *GetLoadSessionRequest) (*LoadSession, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLoadSession not implemented")
+}
+func (UnimplementedLoadServiceServer) CommitLoad(context.Context, *CommitLoadRequest) (*LoadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CommitLoad not implemented")
+}
+func (UnimplementedLoadServiceServer) AbortLoad(context.Context, *AbortLoadRequest) (*AbortLoadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AbortLoad not implemented")
 }
 func (UnimplementedLoadServiceServer) mustEmbedUnimplementedLoadServiceServer() {}
 func (UnimplementedLoadServiceServer) testEmbeddedByValue()                     {}
@@ -156,6 +290,114 @@ func _LoadService_LoadStream_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type LoadService_LoadStreamServer = grpc.ClientStreamingServer[LoadStreamRequest, LoadResponse]
 
+func _LoadService_ListLoads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLoadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LoadServiceServer).ListLoads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LoadService_ListLoads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LoadServiceServer).ListLoads(ctx, req.(*ListLoadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LoadService_BeginLoad_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BeginLoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LoadServiceServer).BeginLoad(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LoadService_BeginLoad_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LoadServiceServer).BeginLoad(ctx, req.(*BeginLoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LoadService_AppendRows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AppendRowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LoadServiceServer).AppendRows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LoadService_AppendRows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LoadServiceServer).AppendRows(ctx, req.(*AppendRowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LoadService_GetLoadSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLoadSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LoadServiceServer).GetLoadSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LoadService_GetLoadSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LoadServiceServer).GetLoadSession(ctx, req.(*GetLoadSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LoadService_CommitLoad_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommitLoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LoadServiceServer).CommitLoad(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LoadService_CommitLoad_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LoadServiceServer).CommitLoad(ctx, req.(*CommitLoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LoadService_AbortLoad_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortLoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LoadServiceServer).AbortLoad(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LoadService_AbortLoad_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LoadServiceServer).AbortLoad(ctx, req.(*AbortLoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LoadService_ServiceDesc is the grpc.ServiceDesc for LoadService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -166,6 +408,30 @@ var LoadService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Load",
 			Handler:    _LoadService_Load_Handler,
+		},
+		{
+			MethodName: "ListLoads",
+			Handler:    _LoadService_ListLoads_Handler,
+		},
+		{
+			MethodName: "BeginLoad",
+			Handler:    _LoadService_BeginLoad_Handler,
+		},
+		{
+			MethodName: "AppendRows",
+			Handler:    _LoadService_AppendRows_Handler,
+		},
+		{
+			MethodName: "GetLoadSession",
+			Handler:    _LoadService_GetLoadSession_Handler,
+		},
+		{
+			MethodName: "CommitLoad",
+			Handler:    _LoadService_CommitLoad_Handler,
+		},
+		{
+			MethodName: "AbortLoad",
+			Handler:    _LoadService_AbortLoad_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -11,10 +11,12 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loadsvc/v1/loadsvc.proto\x12\nloadsvc.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa0\x01\n\x0bLoadRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x16.loadsvc.v1.LoadConfigR\x06\x63onfig\x12+\n\x04rows\x18\x02 \x03(\x0b\x32\x17.google.protobuf.StructR\x04rows\x12\x34\n\ntyped_rows\x18\x03 \x01(\x0b\x32\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\xa6\x01\n\x11LoadStreamRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x16.loadsvc.v1.LoadConfigR\x06\x63onfig\x12+\n\x04rows\x18\x02 \x03(\x0b\x32\x17.google.protobuf.StructR\x04rows\x12\x34\n\ntyped_rows\x18\x03 \x01(\x0b\x32\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x9c\x02\n\nLoadConfig\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n\x06schema\x18\x02 \x01(\tR\x06schema\x12$\n\x04mode\x18\x03 \x01(\x0e\x32\x10.loadsvc.v1.ModeR\x04mode\x12\x0e\n\x02pk\x18\x04 \x03(\tR\x02pk\x12\x1b\n\tplan_only\x18\x05 \x01(\x08R\x08planOnly\x12\x1d\n\nchunk_size\x18\x06 \x01(\x05R\tchunkSize\x12\x36\n\nduplicates\x18\x07 \x01(\x0e\x32\x16.loadsvc.v1.DuplicatesR\nduplicates\x12\x1d\n\nrequest_id\x18\x08 \x01(\tR\trequestId\x12\x17\n\x07\x64ry_run\x18\t \x01(\x08R\x06\x64ryRun\"\xe2\x03\n\x0cLoadResponse\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12$\n\x04mode\x18\x02 \x01(\x0e\x32\x10.loadsvc.v1.ModeR\x04mode\x12\x18\n\x07\x64\x65leted\x18\x03 \x01(\x03R\x07\x64\x65leted\x12\x1a\n\x08inserted\x18\x04 \x01(\x03R\x08inserted\x12\x18\n\x07\x62\x61tches\x18\x05 \x01(\x05R\x07\x62\x61tches\x12\x1b\n\tplan_only\x18\x06 \x01(\x08R\x08planOnly\x12\x35\n\nstatements\x18\x07 \x03(\x0b\x32\x15.loadsvc.v1.StatementR\nstatements\x12\x1d\n\nsql_script\x18\x08 \x01(\tR\tsqlScript\x12\'\n\x0fskipped_columns\x18\t \x03(\tR\x0eskippedColumns\x12\x18\n\x07updated\x18\n \x01(\x03R\x07updated\x12\x18\n\x07skipped\x18\x0b \x01(\x03R\x07skipped\x12-\n\x12\x64uplicates_dropped\x18\x0c \x01(\x03R\x11\x64uplicatesDropped\x12\x12\n\x04rows\x18\r \x01(\x03R\x04rows\x12\x1a\n\x08replayed\x18\x0e \x01(\x08R\x08replayed\x12\x17\n\x07\x64ry_run\x18\x0f \x01(\x08R\x06\x64ryRun\"1\n\tStatement\x12\x10\n\x03sql\x18\x01 \x01(\tR\x03sql\x12\x12\n\x04rows\x18\x02 \x01(\x03R\x04rows\">\n\tTypedRows\x12\x31\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x17.loadsvc.v1.TypedColumnR\x07\x63olumns\"\x86\x02\n\x0bTypedColumn\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05nulls\x18\x02 \x03(\x08R\x05nulls\x12\x16\n\x06int64s\x18\x03 \x03(\x12R\x06int64s\x12\x1a\n\x08\x66loat64s\x18\x04 \x03(\x01R\x08\x66loat64s\x12\x14\n\x05\x62ools\x18\x05 \x03(\x08R\x05\x62ools\x12\x14\n\x05texts\x18\x06 \x03(\tR\x05texts\x12!\n\x0c\x62ytes_values\x18\x07 \x03(\x0cR\x0b\x62ytesValues\x12)\n\x10timestamp_micros\x18\x08 \x03(\x03R\x0ftimestampMicros\x12\x1f\n\x0bjson_values\x18\t \x03(\tR\njsonValues*\x9a\x01\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12MODE_DELETE_INSERT\x10\x01\x12\x0f\n\x0bMODE_APPEND\x10\x02\x12\x0f\n\x0bMODE_UPSERT\x10\x03\x12\x17\n\x13MODE_INSERT_MISSING\x10\x04\x12\x17\n\x13MODE_FILL_NULL_ONLY\x10\x05\x12\x10\n\x0cMODE_REPLACE\x10\x06*r\n\nDuplicates\x12\x1a\n\x16\x44UPLICATES_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44UPLICATES_KEEP_LAST\x10\x01\x12\x15\n\x11\x44UPLICATES_REFUSE\x10\x02\x12\x17\n\x13\x44UPLICATES_KEEP_ALL\x10\x03\x32\x91\x01\n\x0bLoadService\x12\x39\n\x04Load\x12\x17.loadsvc.v1.LoadRequest\x1a\x18.loadsvc.v1.LoadResponse\x12G\n\nLoadStream\x12\x1d.loadsvc.v1.LoadStreamRequest\x1a\x18.loadsvc.v1.LoadResponse(\x01\x42\x37Z5github.com/loadsvc/loadsvc/proto/loadsvc/v1;loadsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loadsvc/v1/loadsvc.proto\x12\nloadsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x01\n\x0bLoadRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x16.loadsvc.v1.LoadConfigR\x06\x63onfig\x12+\n\x04rows\x18\x02 \x03(\x0b\x32\x17.google.protobuf.StructR\x04rows\x12\x34\n\ntyped_rows\x18\x03 \x01(\x0b\x32\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\xa6\x01\n\x11LoadStreamRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x16.loadsvc.v1.LoadConfigR\x06\x63onfig\x12+\n\x04rows\x18\x02 \x03(\x0b\x32\x17.google.protobuf.StructR\x04rows\x12\x34\n\ntyped_rows\x18\x03 \x01(\x0b\x32\x15.loadsvc.v1.TypedRowsR\ttypedRows\"\x8c\x04\n\nLoadConfig\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12\x16\n\x06schema\x18\x02 \x01(\tR\x06schema\x12$\n\x04mode\x18\x03 \x01(\x0e\x32\x10.loadsvc.v1.ModeR\x04mode\x12\x0e\n\x02pk\x18\x04 \x03(\tR\x02pk\x12\x1b\n\tplan_only\x18\x05 \x01(\x08R\x08planOnly\x12\x1d\n\nchunk_size\x18\x06 \x01(\x05R\tchunkSize\x12\x36\n\nduplicates\x18\x07 \x01(\x0e\x32\x16.loadsvc.v1.DuplicatesR\nduplicates\x12\x1d\n\nrequest_id\x18\x08 \x01(\tR\trequestId\x12\x17\n\x07\x64ry_run\x18\t \x01(\x08R\x06\x64ryRun\x12*\n\x11max_rejected_rows\x18\n \x01(\x03R\x0fmaxRejectedRows\x12:\n\x06labels\x18\x0b \x03(\x0b\x32\".loadsvc.v1.LoadConfig.LabelsEntryR\x06labels\x12!\n\x0cstamp_column\x18\x0c \x01(\tR\x0bstampColumn\x12(\n\x10max_deleted_rows\x18\r \x01(\x03R\x0emaxDeletedRows\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xd2\x04\n\x0cLoadResponse\x12\x14\n\x05table\x18\x01 \x01(\tR\x05table\x12$\n\x04mode\x18\x02 \x01(\x0e\x32\x10.loadsvc.v1.ModeR\x04mode\x12\x18\n\x07\x64\x65leted\x18\x03 \x01(\x03R\x07\x64\x65leted\x12\x1a\n\x08inserted\x18\x04 \x01(\x03R\x08inserted\x12\x18\n\x07\x62\x61tches\x18\x05 \x01(\x05R\x07\x62\x61tches\x12\x1b\n\tplan_only\x18\x06 \x01(\x08R\x08planOnly\x12\x35\n\nstatements\x18\x07 \x03(\x0b\x32\x15.loadsvc.v1.StatementR\nstatements\x12\x1d\n\nsql_script\x18\x08 \x01(\tR\tsqlScript\x12\'\n\x0fskipped_columns\x18\t \x03(\tR\x0eskippedColumns\x12\x18\n\x07updated\x18\n \x01(\x03R\x07updated\x12\x18\n\x07skipped\x18\x0b \x01(\x03R\x07skipped\x12-\n\x12\x64uplicates_dropped\x18\x0c \x01(\x03R\x11\x64uplicatesDropped\x12\x12\n\x04rows\x18\r \x01(\x03R\x04rows\x12\x1a\n\x08replayed\x18\x0e \x01(\x08R\x08replayed\x12\x17\n\x07\x64ry_run\x18\x0f \x01(\x08R\x06\x64ryRun\x12#\n\rrejected_rows\x18\x10 \x01(\x03R\x0crejectedRows\x12\x30\n\x08rejected\x18\x11 \x03(\x0b\x32\x14.loadsvc.v1.RowErrorR\x08rejected\x12\x17\n\x07load_id\x18\x12 \x01(\tR\x06loadId\"W\n\tRowErrors\x12,\n\x06\x65rrors\x18\x01 \x03(\x0b\x32\x14.loadsvc.v1.RowErrorR\x06\x65rrors\x12\x1c\n\ttruncated\x18\x02 \x01(\x08R\ttruncated\"\xa0\x01\n\x08RowError\x12\x10\n\x03row\x18\x01 \x01(\x03R\x03row\x12\x16\n\x06\x63olumn\x18\x02 \x01(\tR\x06\x63olumn\x12\x14\n\x05value\x18\x03 \x01(\tR\x05value\x12\x1a\n\x08sqlstate\x18\x04 \x01(\tR\x08sqlstate\x12\x18\n\x07message\x18\x05 \x01(\tR\x07message\x12\x1e\n\nconstraint\x18\x06 \x01(\tR\nconstraint\"1\n\tStatement\x12\x10\n\x03sql\x18\x01 \x01(\tR\x03sql\x12\x12\n\x04rows\x18\x02 \x01(\x03R\x04rows\">\n\tTypedRows\x12\x31\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x17.loadsvc.v1.TypedColumnR\x07\x63olumns\"\x86\x02\n\x0bTypedColumn\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n\x05nulls\x18\x02 \x03(\x08R\x05nulls\x12\x16\n\x06int64s\x18\x03 \x03(\x12R\x06int64s\x12\x1a\n\x08\x66loat64s\x18\x04 \x03(\x01R\x08\x66loat64s\x12\x14\n\x05\x62ools\x18\x05 \x03(\x08R\x05\x62ools\x12\x14\n\x05texts\x18\x06 \x03(\tR\x05texts\x12!\n\x0c\x62ytes_values\x18\x07 \x03(\x0cR\x0b\x62ytesValues\x12)\n\x10timestamp_micros\x18\x08 \x03(\x03R\x0ftimestampMicros\x12\x1f\n\x0bjson_values\x18\t \x03(\tR\njsonValues\"\xf8\x01\n\x10ListLoadsRequest\x12\x16\n\x06schema\x18\x01 \x01(\tR\x06schema\x12\x14\n\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n\x06status\x18\x03 \x01(\tR\x06status\x12\x30\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12\x30\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05until\x12\x1b\n\tpage_size\x18\x06 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x07 \x01(\tR\tpageToken\"i\n\x11ListLoadsResponse\x12,\n\x05loads\x18\x01 \x03(\x0b\x32\x16.loadsvc.v1.LoadRecordR\x05loads\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xec\x05\n\nLoadRecord\x12\x17\n\x07load_id\x18\x01 \x01(\tR\x06loadId\x12\x16\n\x06status\x18\x02 \x01(\tR\x06status\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x12\n\x04peer\x18\x04 \x01(\tR\x04peer\x12\x16\n\x06schema\x18\x05 \x01(\tR\x06schema\x12\x14\n\x05table\x18\x06 \x01(\tR\x05table\x12$\n\x04mode\x18\x07 \x01(\x0e\x32\x10.loadsvc.v1.ModeR\x04mode\x12\x1d\n\nrequest_id\x18\x08 \x01(\tR\trequestId\x12:\n\x06labels\x18\t \x03(\x0b\x32\".loadsvc.v1.LoadRecord.LabelsEntryR\x06labels\x12\x12\n\x04rows\x18\n \x01(\x03R\x04rows\x12\x1a\n\x08inserted\x18\x0b \x01(\x03R\x08inserted\x12\x18\n\x07updated\x18\x0c \x01(\x03R\x07updated\x12\x18\n\x07\x64\x65leted\x18\r \x01(\x03R\x07\x64\x65leted\x12\x18\n\x07skipped\x18\x0e \x01(\x03R\x07skipped\x12\x1a\n\x08rejected\x18\x0f \x01(\x03R\x08rejected\x12\x39\n\nstarted_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n\x0b\x66inished_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishedAt\x12\x35\n\x08\x64uration\x18\x12 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08\x64uration\x12\x12\n\x04\x63ode\x18\x13 \x01(\tR\x04\x63ode\x12\x1a\n\x08sqlstate\x18\x14 \x01(\tR\x08sqlstate\x12\x18\n\x07message\x18\x15 \x01(\tR\x07message\x1a\x39\n\x0bLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"o\n\x10\x42\x65ginLoadRequest\x12.\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x16.loadsvc.v1.LoadConfigR\x06\x63onfig\x12+\n\x03ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x03ttl\"\x91\x03\n\x0bLoadSession\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12.\n\x05state\x18\x03 \x01(\x0e\x32\x18.loadsvc.v1.SessionStateR\x05state\x12\x12\n\x04rows\x18\x04 \x01(\x03R\x04rows\x12\x44\n\tcommitted\x18\x05 \x03(\x0b\x32&.loadsvc.v1.LoadSession.CommittedEntryR\tcommitted\x12.\n\x06\x63onfig\x18\x06 \x01(\x0b\x32\x16.loadsvc.v1.LoadConfigR\x06\x63onfig\x12\x30\n\x06result\x18\x07 \x01(\x0b\x32\x18.loadsvc.v1.LoadResponseR\x06result\x1a<\n\x0e\x43ommittedEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"\xc5\x01\n\x11\x41ppendRowsRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x16\n\x06writer\x18\x02 \x01(\tR\x06writer\x12\x16\n\x06offset\x18\x03 \x01(\x03R\x06offset\x12+\n\x04rows\x18\x04 \x03(\x0b\x32\x17.google.protobuf.StructR\x04rows\x12\x34\n\ntyped_rows\x18\x05 \x01(\x0b\x32\x15.loadsvc.v1.TypedRowsR\ttypedRows\"a\n\x12\x41ppendRowsResponse\x12\x16\n\x06writer\x18\x01 \x01(\tR\x06writer\x12\x1f\n\x0bnext_offset\x18\x02 \x01(\x03R\nnextOffset\x12\x12\n\x04rows\x18\x03 \x01(\x03R\x04rows\"6\n\x15GetLoadSessionRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"2\n\x11\x43ommitLoadRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"1\n\x10\x41\x62ortLoadRequest\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\"\x13\n\x11\x41\x62ortLoadResponse*\x9a\x01\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12MODE_DELETE_INSERT\x10\x01\x12\x0f\n\x0bMODE_APPEND\x10\x02\x12\x0f\n\x0bMODE_UPSERT\x10\x03\x12\x17\n\x13MODE_INSERT_MISSING\x10\x04\x12\x17\n\x13MODE_FILL_NULL_ONLY\x10\x05\x12\x10\n\x0cMODE_REPLACE\x10\x06*r\n\nDuplicates\x12\x1a\n\x16\x44UPLICATES_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44UPLICATES_KEEP_LAST\x10\x01\x12\x15\n\x11\x44UPLICATES_REFUSE\x10\x02\x12\x17\n\x13\x44UPLICATES_KEEP_ALL\x10\x03*b\n\x0cSessionState\x12\x1d\n\x19SESSION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SESSION_STATE_OPEN\x10\x01\x12\x1b\n\x17SESSION_STATE_COMMITTED\x10\x02\x32\xcb\x04\n\x0bLoadService\x12\x39\n\x04Load\x12\x17.loadsvc.v1.LoadRequest\x1a\x18.loadsvc.v1.LoadResponse\x12G\n\nLoadStream\x12\x1d.loadsvc.v1.LoadStreamRequest\x1a\x18.loadsvc.v1.LoadResponse(\x01\x12H\n\tListLoads\x12\x1c.loadsvc.v1.ListLoadsRequest\x1a\x1d.loadsvc.v1.ListLoadsResponse\x12\x42\n\tBeginLoad\x12\x1c.loadsvc.v1.BeginLoadRequest\x1a\x17.loadsvc.v1.LoadSession\x12K\n\nAppendRows\x12\x1d.loadsvc.v1.AppendRowsRequest\x1a\x1e.loadsvc.v1.AppendRowsResponse\x12L\n\x0eGetLoadSession\x12!.loadsvc.v1.GetLoadSessionRequest\x1a\x17.loadsvc.v1.LoadSession\x12\x45\n\nCommitLoad\x12\x1d.loadsvc.v1.CommitLoadRequest\x1a\x18.loadsvc.v1.LoadResponse\x12H\n\tAbortLoad\x12\x1c.loadsvc.v1.AbortLoadRequest\x1a\x1d.loadsvc.v1.AbortLoadResponseB7Z5github.com/loadsvc/loadsvc/proto/loadsvc/v1;loadsvcv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loadsvc.v1.loadsvc_pb2', globals())
@@ -22,24 +24,64 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'Z5github.com/loadsvc/loadsvc/proto/loadsvc/v1;loadsvcv1'
-  _MODE._serialized_start=1555
-  _MODE._serialized_end=1709
-  _DUPLICATES._serialized_start=1711
-  _DUPLICATES._serialized_end=1825
-  _LOADREQUEST._serialized_start=71
-  _LOADREQUEST._serialized_end=231
-  _LOADSTREAMREQUEST._serialized_start=234
-  _LOADSTREAMREQUEST._serialized_end=400
-  _LOADCONFIG._serialized_start=403
-  _LOADCONFIG._serialized_end=687
-  _LOADRESPONSE._serialized_start=690
-  _LOADRESPONSE._serialized_end=1172
-  _STATEMENT._serialized_start=1174
-  _STATEMENT._serialized_end=1223
-  _TYPEDROWS._serialized_start=1225
-  _TYPEDROWS._serialized_end=1287
-  _TYPEDCOLUMN._serialized_start=1290
-  _TYPEDCOLUMN._serialized_end=1552
-  _LOADSERVICE._serialized_start=1828
-  _LOADSERVICE._serialized_end=1973
+  _LOADCONFIG_LABELSENTRY._options = None
+  _LOADCONFIG_LABELSENTRY._serialized_options = b'8\001'
+  _LOADRECORD_LABELSENTRY._options = None
+  _LOADRECORD_LABELSENTRY._serialized_options = b'8\001'
+  _LOADSESSION_COMMITTEDENTRY._options = None
+  _LOADSESSION_COMMITTEDENTRY._serialized_options = b'8\001'
+  _MODE._serialized_start=4329
+  _MODE._serialized_end=4483
+  _DUPLICATES._serialized_start=4485
+  _DUPLICATES._serialized_end=4599
+  _SESSIONSTATE._serialized_start=4601
+  _SESSIONSTATE._serialized_end=4699
+  _LOADREQUEST._serialized_start=136
+  _LOADREQUEST._serialized_end=296
+  _LOADSTREAMREQUEST._serialized_start=299
+  _LOADSTREAMREQUEST._serialized_end=465
+  _LOADCONFIG._serialized_start=468
+  _LOADCONFIG._serialized_end=992
+  _LOADCONFIG_LABELSENTRY._serialized_start=935
+  _LOADCONFIG_LABELSENTRY._serialized_end=992
+  _LOADRESPONSE._serialized_start=995
+  _LOADRESPONSE._serialized_end=1589
+  _ROWERRORS._serialized_start=1591
+  _ROWERRORS._serialized_end=1678
+  _ROWERROR._serialized_start=1681
+  _ROWERROR._serialized_end=1841
+  _STATEMENT._serialized_start=1843
+  _STATEMENT._serialized_end=1892
+  _TYPEDROWS._serialized_start=1894
+  _TYPEDROWS._serialized_end=1956
+  _TYPEDCOLUMN._serialized_start=1959
+  _TYPEDCOLUMN._serialized_end=2221
+  _LISTLOADSREQUEST._serialized_start=2224
+  _LISTLOADSREQUEST._serialized_end=2472
+  _LISTLOADSRESPONSE._serialized_start=2474
+  _LISTLOADSRESPONSE._serialized_end=2579
+  _LOADRECORD._serialized_start=2582
+  _LOADRECORD._serialized_end=3330
+  _LOADRECORD_LABELSENTRY._serialized_start=935
+  _LOADRECORD_LABELSENTRY._serialized_end=992
+  _BEGINLOADREQUEST._serialized_start=3332
+  _BEGINLOADREQUEST._serialized_end=3443
+  _LOADSESSION._serialized_start=3446
+  _LOADSESSION._serialized_end=3847
+  _LOADSESSION_COMMITTEDENTRY._serialized_start=3787
+  _LOADSESSION_COMMITTEDENTRY._serialized_end=3847
+  _APPENDROWSREQUEST._serialized_start=3850
+  _APPENDROWSREQUEST._serialized_end=4047
+  _APPENDROWSRESPONSE._serialized_start=4049
+  _APPENDROWSRESPONSE._serialized_end=4146
+  _GETLOADSESSIONREQUEST._serialized_start=4148
+  _GETLOADSESSIONREQUEST._serialized_end=4202
+  _COMMITLOADREQUEST._serialized_start=4204
+  _COMMITLOADREQUEST._serialized_end=4254
+  _ABORTLOADREQUEST._serialized_start=4256
+  _ABORTLOADREQUEST._serialized_end=4305
+  _ABORTLOADRESPONSE._serialized_start=4307
+  _ABORTLOADRESPONSE._serialized_end=4326
+  _LOADSERVICE._serialized_start=4702
+  _LOADSERVICE._serialized_end=5289
 # @@protoc_insertion_point(module_scope)

@@ -25,6 +25,36 @@ class LoadServiceStub(object):
                 request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadStreamRequest.SerializeToString,
                 response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadResponse.FromString,
                 )
+        self.ListLoads = channel.unary_unary(
+                '/loadsvc.v1.LoadService/ListLoads',
+                request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.ListLoadsRequest.SerializeToString,
+                response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.ListLoadsResponse.FromString,
+                )
+        self.BeginLoad = channel.unary_unary(
+                '/loadsvc.v1.LoadService/BeginLoad',
+                request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.BeginLoadRequest.SerializeToString,
+                response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadSession.FromString,
+                )
+        self.AppendRows = channel.unary_unary(
+                '/loadsvc.v1.LoadService/AppendRows',
+                request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.AppendRowsRequest.SerializeToString,
+                response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.AppendRowsResponse.FromString,
+                )
+        self.GetLoadSession = channel.unary_unary(
+                '/loadsvc.v1.LoadService/GetLoadSession',
+                request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.GetLoadSessionRequest.SerializeToString,
+                response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadSession.FromString,
+                )
+        self.CommitLoad = channel.unary_unary(
+                '/loadsvc.v1.LoadService/CommitLoad',
+                request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.CommitLoadRequest.SerializeToString,
+                response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadResponse.FromString,
+                )
+        self.AbortLoad = channel.unary_unary(
+                '/loadsvc.v1.LoadService/AbortLoad',
+                request_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.AbortLoadRequest.SerializeToString,
+                response_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.AbortLoadResponse.FromString,
+                )
 
 
 class LoadServiceServicer(object):
@@ -52,6 +82,61 @@ class LoadServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLoads(self, request, context):
+        """ListLoads lists the recorded executing loads (loadsvc.load_history),
+        newest first: with authentication, only those of tables the caller's
+        token may write.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BeginLoad(self, request, context):
+        """BeginLoad opens a load session: rows appended by any number of writers,
+        on any replica, over any time up to its ttl, applied by CommitLoad in one
+        transaction. The config is checked now, as for Load.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AppendRows(self, request, context):
+        """AppendRows stores one writer's batch in the session's stage, durably, in
+        a transaction of its own, exactly once by offset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLoadSession(self, request, context):
+        """GetLoadSession returns a session with every writer's next offset, so
+        that a restarted writer can resume.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitLoad(self, request, context):
+        """CommitLoad applies the session's rows to its table in one transaction
+        and drops its stage; retried, it returns the same result.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortLoad(self, request, context):
+        """AbortLoad drops a session and its stage.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LoadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -64,6 +149,36 @@ def add_LoadServiceServicer_to_server(servicer, server):
                     servicer.LoadStream,
                     request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadStreamRequest.FromString,
                     response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadResponse.SerializeToString,
+            ),
+            'ListLoads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLoads,
+                    request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.ListLoadsRequest.FromString,
+                    response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.ListLoadsResponse.SerializeToString,
+            ),
+            'BeginLoad': grpc.unary_unary_rpc_method_handler(
+                    servicer.BeginLoad,
+                    request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.BeginLoadRequest.FromString,
+                    response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadSession.SerializeToString,
+            ),
+            'AppendRows': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendRows,
+                    request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.AppendRowsRequest.FromString,
+                    response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.AppendRowsResponse.SerializeToString,
+            ),
+            'GetLoadSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLoadSession,
+                    request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.GetLoadSessionRequest.FromString,
+                    response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadSession.SerializeToString,
+            ),
+            'CommitLoad': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitLoad,
+                    request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.CommitLoadRequest.FromString,
+                    response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.LoadResponse.SerializeToString,
+            ),
+            'AbortLoad': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortLoad,
+                    request_deserializer=loadsvc_dot_v1_dot_loadsvc__pb2.AbortLoadRequest.FromString,
+                    response_serializer=loadsvc_dot_v1_dot_loadsvc__pb2.AbortLoadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -107,5 +222,107 @@ class LoadService(object):
         return grpc.experimental.stream_unary(request_iterator, target, '/loadsvc.v1.LoadService/LoadStream',
             loadsvc_dot_v1_dot_loadsvc__pb2.LoadStreamRequest.SerializeToString,
             loadsvc_dot_v1_dot_loadsvc__pb2.LoadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListLoads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/loadsvc.v1.LoadService/ListLoads',
+            loadsvc_dot_v1_dot_loadsvc__pb2.ListLoadsRequest.SerializeToString,
+            loadsvc_dot_v1_dot_loadsvc__pb2.ListLoadsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def BeginLoad(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/loadsvc.v1.LoadService/BeginLoad',
+            loadsvc_dot_v1_dot_loadsvc__pb2.BeginLoadRequest.SerializeToString,
+            loadsvc_dot_v1_dot_loadsvc__pb2.LoadSession.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def AppendRows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/loadsvc.v1.LoadService/AppendRows',
+            loadsvc_dot_v1_dot_loadsvc__pb2.AppendRowsRequest.SerializeToString,
+            loadsvc_dot_v1_dot_loadsvc__pb2.AppendRowsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetLoadSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/loadsvc.v1.LoadService/GetLoadSession',
+            loadsvc_dot_v1_dot_loadsvc__pb2.GetLoadSessionRequest.SerializeToString,
+            loadsvc_dot_v1_dot_loadsvc__pb2.LoadSession.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CommitLoad(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/loadsvc.v1.LoadService/CommitLoad',
+            loadsvc_dot_v1_dot_loadsvc__pb2.CommitLoadRequest.SerializeToString,
+            loadsvc_dot_v1_dot_loadsvc__pb2.LoadResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def AbortLoad(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/loadsvc.v1.LoadService/AbortLoad',
+            loadsvc_dot_v1_dot_loadsvc__pb2.AbortLoadRequest.SerializeToString,
+            loadsvc_dot_v1_dot_loadsvc__pb2.AbortLoadResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
