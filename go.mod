@@ -7,9 +7,9 @@ require (
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/loadsvc/loadsvc/client v0.1.0
+	github.com/loadsvc/loadsvc/client v0.2.0
 	github.com/loadsvc/loadsvc/pgtext v0.1.0
-	github.com/loadsvc/loadsvc/proto v0.1.0
+	github.com/loadsvc/loadsvc/proto v0.2.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

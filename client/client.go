@@ -105,7 +105,9 @@ func (c *Client) Health(ctx context.Context) error {
 // replayed set. The request is bounded by the service's --max-rows; use a
 // Writer for more. With cfg.DryRun the load runs and is rolled back: the
 // response has the real counts and DryRun set, and nothing is written.
-// Errors are *Error.
+// Errors are *Error; a load refused for its rows has every bad row in
+// Error.RowErrors. With cfg.MaxRejectedRows the bad rows (up to that many)
+// are left out and the response lists them in Rejected.
 func (c *Client) Load(ctx context.Context, cfg *loadsvcv1.LoadConfig, rows []Row) (*loadsvcv1.LoadResponse, error) {
 	req, err := loadRequest(cfg, rows)
 	if err != nil {
@@ -120,18 +122,28 @@ func (c *Client) Load(ctx context.Context, cfg *loadsvcv1.LoadConfig, rows []Row
 	if err != nil {
 		return nil, err
 	}
-	return resp, checkDryRun(cfg, resp)
+	return resp, checkResponse(cfg, resp)
 }
 
-// checkDryRun is an error when a dry run was asked for and the response is
-// not one: a service that predates dry runs ignores the field and commits.
-func checkDryRun(cfg *loadsvcv1.LoadConfig, resp *loadsvcv1.LoadResponse) error {
-	if !cfg.GetDryRun() || resp.GetDryRun() {
+// checkResponse is an error when the response shows that the service
+// ignored a setting that guards what a load writes, as a service that
+// predates it does: a dry run that COMMITTED, a delete beyond
+// max_deleted_rows, a stamp_column with no load_id to stamp.
+func checkResponse(cfg *loadsvcv1.LoadConfig, resp *loadsvcv1.LoadResponse) error {
+	ignored := ""
+	switch {
+	case cfg.GetDryRun() && !resp.GetDryRun():
+		ignored = "dry runs: it ignored dry_run"
+	case cfg.GetMaxDeletedRows() > 0 && resp.GetDeleted() > cfg.GetMaxDeletedRows():
+		ignored = fmt.Sprintf("max_deleted_rows: it ignored the limit of %d", cfg.GetMaxDeletedRows())
+	case cfg.GetStampColumn() != "" && !cfg.GetPlanOnly() && !resp.GetDryRun() && !resp.GetReplayed() && resp.GetLoadId() == "":
+		ignored = fmt.Sprintf("stamp_column: it ignored stamp_column %q", cfg.GetStampColumn())
+	default:
 		return nil
 	}
 	return &Error{Code: codes.FailedPrecondition, Row: -1, Message: fmt.Sprintf(
-		"the service does not support dry runs: it ignored dry_run and COMMITTED the load (%d rows deleted, %d inserted, %d updated)",
-		resp.GetDeleted(), resp.GetInserted(), resp.GetUpdated())}
+		"the service does not support %s and COMMITTED the load (%d rows deleted, %d inserted, %d updated)",
+		ignored, resp.GetDeleted(), resp.GetInserted(), resp.GetUpdated())}
 }
 
 // loadRequest encodes rows as one typed request whose config has a

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
 func TestAsError(t *testing.T) {
@@ -47,4 +50,32 @@ func wantError(t *testing.T, err error, code codes.Code) *Error {
 		t.Fatalf("got %s %q, want %s", e.Code, e.Message, code)
 	}
 	return e
+}
+
+// TestRowErrorsDetail: the loadsvc.v1.RowErrors detail of a status becomes
+// Error.RowErrors and RowErrorsTruncated, beside the ErrorInfo.
+func TestRowErrorsDetail(t *testing.T) {
+	t.Parallel()
+	st, err := status.New(codes.InvalidArgument, "load failed: 2 bad rows").WithDetails(
+		&errdetails.ErrorInfo{Reason: "LOAD_FAILED", Metadata: map[string]string{"sqlstate": "22P02"}},
+		&loadsvcv1.RowErrors{Truncated: true, Errors: []*loadsvcv1.RowError{
+			{Row: 3, Column: "nav", Value: "一百万", Sqlstate: "22P02", Message: `invalid input syntax for type numeric: "一百万"`},
+			{Row: 7, Sqlstate: "23514", Message: "check", Constraint: "nav_positive"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := wantError(t, st.Err(), codes.InvalidArgument)
+	if e.SQLState != "22P02" || !e.RowErrorsTruncated || len(e.RowErrors) != 2 {
+		t.Fatalf("got sqlstate %q, truncated %v, %d row errors", e.SQLState, e.RowErrorsTruncated, len(e.RowErrors))
+	}
+	if r := e.RowErrors[0]; r.GetRow() != 3 || r.GetColumn() != "nav" || r.GetValue() != "一百万" {
+		t.Errorf("first row error: %v", r)
+	}
+	if r := e.RowErrors[1]; r.GetRow() != 7 || r.GetConstraint() != "nav_positive" {
+		t.Errorf("second row error: %v", r)
+	}
+	if e, _ := AsError(status.Error(codes.InvalidArgument, "no details")); e.RowErrors != nil || e.RowErrorsTruncated {
+		t.Errorf("a status without the detail has row errors: %v", e.RowErrors)
+	}
 }

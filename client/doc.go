@@ -29,5 +29,13 @@
 // how each Go type is sent. Every error Load, Health and a Writer return is an
 // *Error (AsError), carrying what the status details say: the SQLSTATE,
 // constraint and detail of a database failure, the field and row of a bad
-// request.
+// request, and every bad row of a load refused for its rows (RowErrors).
+//
+// LoadConfig carries the other settings as the service takes them:
+// MaxRejectedRows lets a load leave up to that many bad rows out and write
+// the others (LoadResponse.Rejected lists them), Labels are recorded with
+// the load in the service's history (LoadResponse.LoadId names it),
+// StampColumn receives the load_id in every row written, and
+// MaxDeletedRows refuses a load that would delete more. History lists the
+// recorded loads, newest first.
 package client

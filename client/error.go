@@ -9,6 +9,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
 // Error is a failed RPC with what the status details say, or an error the
@@ -32,6 +34,15 @@ type Error struct {
 	Field string
 	// Row is the row index from Field, -1 if none.
 	Row int
+	// RowErrors are the bad rows of a load refused for its rows (the
+	// loadsvc.v1.RowErrors detail), in row order: every bad value or row
+	// the service found, up to its LOADSVC_MAX_ROW_ERRORS. RowError.Row is
+	// the row's index in the load (for a Writer, counted across its
+	// messages, as Writer.Rows counts).
+	RowErrors []*loadsvcv1.RowError
+	// RowErrorsTruncated is set when the service found more bad rows than
+	// RowErrors lists.
+	RowErrorsTruncated bool
 
 	status *status.Status // the RPC's status; nil for the client's own errors
 	cause  error          // what it wraps (a context error), if anything
@@ -97,6 +108,8 @@ func fromStatus(st *status.Status, cause error) *Error {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			e.setInfo(d)
+		case *loadsvcv1.RowErrors:
+			e.RowErrors, e.RowErrorsTruncated = d.GetErrors(), d.GetTruncated()
 		case *errdetails.BadRequest:
 			if v := d.GetFieldViolations(); len(v) > 0 && e.Field == "" {
 				e.Field = v[0].GetField()

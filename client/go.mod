@@ -4,7 +4,7 @@ go 1.26.8
 
 require (
 	github.com/loadsvc/loadsvc/pgtext v0.1.0
-	github.com/loadsvc/loadsvc/proto v0.1.0
+	github.com/loadsvc/loadsvc/proto v0.2.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

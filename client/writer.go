@@ -123,7 +123,7 @@ func (w *Writer) close() (*loadsvcv1.LoadResponse, error) {
 		w.failed = toError(err)
 		return nil, w.failed
 	}
-	return resp, checkDryRun(w.cfg, resp)
+	return resp, checkResponse(w.cfg, resp)
 }
 
 // Abort cancels the stream: the service rolls the load back and nothing of

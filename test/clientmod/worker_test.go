@@ -48,7 +48,7 @@ func run(args []string) error {
 	resp, err := c.Load(ctx, &loadsvcv1.LoadConfig{Table: args[1], Pk: []string{"id"}},
 		[]client.Row{{"id": 1, "day": day, "nav": 1.25}, {"id": 2, "day": day, "nav": nil}})
 	if e, ok := client.AsError(err); ok {
-		return fmt.Errorf("load: %w (sqlstate %q, field %q)", e, e.SQLState, e.Field)
+		return fmt.Errorf("load: %w (sqlstate %q, field %q, %d bad rows)", e, e.SQLState, e.Field, len(e.RowErrors))
 	}
 	fmt.Printf("inserted %d\n", resp.GetInserted())
 	return nil
