@@ -29,6 +29,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"load", "--table", "t", f, f}, "loadctl load: one FILE at most, got 2"},
 		{[]string{"load", "--bogus"}, "loadctl load: flag provided but not defined: -bogus\n"},
 		{[]string{"health", "extra"}, "loadctl health: no arguments expected"},
+		{[]string{"load", "--table", "t", "--rejects", "r.csv", f}, "loadctl load: --rejects writes the rows a load leaves out under --max-rejected N"},
+		{[]string{"load", "--table", "t", "--max-rejected", "5", "--rejects", "r.csv", "--plan", f}, "loadctl load: --rejects writes"},
+		{[]string{"load", "--table", "t", "--max-deleted", "-1", f}, "loadctl load: --max-rejected and --max-deleted must be 0 or more"},
+		{[]string{"load", "--table", "t", "--label", "novalue", f}, "loadctl load: invalid value \"novalue\" for flag -label: --label \"novalue\": want key=value\n"},
+		{[]string{"load", "--table", "t", "--label", "a=1", "--label", "a=2", f}, "loadctl load: invalid value \"a=2\" for flag -label: --label \"a=2\": the key \"a\" is given twice\n"},
+		{[]string{"history", "--status", "ok"}, "loadctl history: unknown --status \"ok\": want committed or failed\n"},
+		{[]string{"history", "--limit", "0"}, "loadctl history: --limit must be 1 or more, got 0\n"},
+		{[]string{"history", "--since", "last week"}, "loadctl history: --since \"last week\": want a duration back from now"},
+		{[]string{"history", "extra"}, "loadctl history: no arguments expected"},
 		{[]string{"help", "nope"}, "loadctl: unknown command \"nope\""},
 	} {
 		r := run(t, nil, tc.args...)
@@ -51,6 +60,9 @@ func TestHelp(t *testing.T) {
 			!strings.Contains(r.stdout, "  -max-plan-rows int\n    \tmost rows --plan sends (in one request) (default 100000)\n") {
 			t.Errorf("%q: exit %d, stdout:\n%s", args, r.code, r.stdout)
 		}
+	}
+	if r := run(t, nil, "help", "history"); r.code != 0 || !strings.HasPrefix(r.stdout, historyUsage) || !strings.Contains(r.stdout, "-since when") {
+		t.Errorf("help history: exit %d, stdout:\n%s", r.code, r.stdout)
 	}
 	if r := run(t, nil, "help", "health"); r.code != 0 || !strings.HasPrefix(r.stdout, healthUsage) || !strings.Contains(r.stdout, "-timeout duration") {
 		t.Errorf("help health: exit %d, stdout:\n%s", r.code, r.stdout)

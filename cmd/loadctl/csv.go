@@ -258,6 +258,15 @@ func (c *csvRows) isNull(f csvField) bool {
 	return f.Text == ""
 }
 
+// Pos is the line the last row started on.
+func (c *csvRows) Pos() int64 { return int64(c.rd.Line()) }
+
+// Place is "line N".
+func (c *csvRows) Place(pos int64, _ string) string { return linePlace(pos) }
+
+// linePlace is "line N".
+func linePlace(pos int64) string { return fmt.Sprintf("line %d", pos) }
+
 // Where is the file and line the last row started on.
 func (c *csvRows) Where() string { return fmt.Sprintf("%s:%d", c.name, c.rd.Line()) }
 

@@ -28,6 +28,14 @@ type rowSource interface {
 	// Where is the place of the last row read: "data.csv:12" (its first
 	// line) or "data.json: row 12".
 	Where() string
+	// Pos is the position of the last row read in its source: the line it
+	// starts on (CSV, JSON; 1-based, the header and blank lines counted),
+	// or its sheet row (Excel).
+	Pos() int64
+	// Place names a position, and within it column's value, as a person
+	// finds it in the source: "line 12", or the cell "净值!C512" (the row
+	// "净值!512:512" when column is "" or not in the sheet).
+	Place(pos int64, column string) string
 }
 
 // input is the file (or standard input) being loaded, with a count of the
@@ -53,8 +61,9 @@ type readOptions struct {
 
 // openInput opens path ("" or "-" for stdin) and settles its format: the
 // format flag, else the file's extension, else (stdin) a sniff of the first
-// byte that is not white space.
-func openInput(path, format string, stdin io.Reader) (*input, error) {
+// byte that is not white space. With spool, standard input is first copied
+// to a temporary file, so that it can be read again (rereadable).
+func openInput(path, format string, stdin io.Reader, spool bool) (*input, error) {
 	format, err := normalFormat(format)
 	if err != nil {
 		return nil, err
@@ -63,6 +72,16 @@ func openInput(path, format string, stdin io.Reader) (*input, error) {
 	src := stdin
 	if path == "" || path == "-" {
 		in.name = "stdin"
+		if spool && format != formatXLSX {
+			if err := in.spool(); err != nil {
+				in.Close()
+				return nil, err
+			}
+			src = io.NewSectionReader(in.file, 0, 1<<62)
+			if st, err := in.file.Stat(); err == nil {
+				in.size = st.Size()
+			}
+		}
 	} else {
 		if format == "" {
 			if in.format, err = formatOf(path); err != nil {
@@ -84,12 +103,18 @@ func openInput(path, format string, stdin io.Reader) (*input, error) {
 	if in.format == formatXLSX {
 		return in, nil // a zip is read at random (rows)
 	}
-	in.r = bufio.NewReaderSize(&countingReader{r: src, n: &in.read}, 64<<10)
-	skipBOM(in.r)
+	in.r = textReader(&countingReader{r: src, n: &in.read})
 	if in.format == "" {
 		in.format = sniff(in.r)
 	}
 	return in, nil
+}
+
+// textReader is a buffered reader of a text input, past a byte order mark.
+func textReader(r io.Reader) *bufio.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipBOM(br)
+	return br
 }
 
 // Close closes the file and what was opened on it, and removes a
@@ -107,16 +132,54 @@ func (in *input) rows(o readOptions) (rowSource, error) {
 	if o.sheet != "" && in.format != formatXLSX {
 		return nil, usageErrorf("--sheet is for .xlsx workbooks; %s is %s", in.name, in.format)
 	}
+	if in.format == formatXLSX {
+		return in.sheetRows(o.sheet, o.xlsxText)
+	}
+	return in.textRows(in.r, o)
+}
+
+// textRows reads the rows of a text input (CSV, NDJSON, a JSON array)
+// from r.
+func (in *input) textRows(r *bufio.Reader, o readOptions) (rowSource, error) {
 	switch in.format {
 	case formatCSV:
-		return newCSVRows(in.r, in.name, o.comma, o.null)
+		return newCSVRows(r, in.name, o.comma, o.null)
 	case formatNDJSON:
-		return newJSONRows(in.r, in.name, false)
-	case formatXLSX:
-		return in.sheetRows(o.sheet, o.xlsxText)
+		return newJSONRows(r, in.name, false)
 	default:
-		return newJSONRows(in.r, in.name, true)
+		return newJSONRows(r, in.name, true)
 	}
+}
+
+// rereadable reports whether the input can be read again from its start:
+// a file, or standard input spooled to one.
+func (in *input) rereadable() bool { return in.file != nil }
+
+// reread returns a second reader of the input's rows, from its start, and
+// what closes it. The first reader is not disturbed.
+func (in *input) reread(o readOptions) (rowSource, func(), error) {
+	none := func() {}
+	if !in.rereadable() {
+		return nil, none, fmt.Errorf("%s cannot be read again", in.name)
+	}
+	st, err := in.file.Stat()
+	if err != nil {
+		return nil, none, err
+	}
+	r := io.NewSectionReader(in.file, 0, st.Size())
+	if in.format != formatXLSX {
+		src, err := in.textRows(textReader(r), o)
+		return src, none, err
+	}
+	wb, err := openWorkbook(r, st.Size(), in.name, o.xlsxText)
+	if err != nil {
+		return nil, none, err
+	}
+	x, err := newXLSXRows(wb, o.sheet)
+	if err != nil {
+		return nil, none, err
+	}
+	return x, func() { x.Close() }, nil
 }
 
 // sheetRows opens the workbook and the sheet, holding at most textLimit
@@ -147,7 +210,7 @@ func (in *input) sheetRows(sheet string, textLimit int64) (rowSource, error) {
 
 // spool copies standard input to a temporary file, removed by Close.
 func (in *input) spool() error {
-	f, err := os.CreateTemp("", "loadctl-stdin-*.xlsx")
+	f, err := os.CreateTemp("", "loadctl-stdin-*")
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"maps"
 	"math"
 	"strings"
 
@@ -54,6 +56,22 @@ never touches the database; it sends the whole file in one request.
 database makes, then rolls it back: it prints the real counts (rows deleted,
 inserted) and writes nothing.
 
+A load refused for its rows prints one line per bad value or row, in row
+order: its place in the file (CSV and JSON "line 12", the line the row
+starts on as an editor counts it; Excel the cell, "净值!C512"), the column,
+the value and PostgreSQL's reason. --max-rejected N lets the load leave out
+up to N bad rows and write the others (more refuses it as a whole); the
+rows left out are printed the same way, and --rejects FILE writes them as
+CSV: the file's columns with the rows' original values (read again from the
+file; standard input is kept in a temporary file for it), then position,
+column, sqlstate and reason.
+
+Every load is recorded in the service's history with its labels: source
+(the file's name, and the sheet of a workbook) unless --label source=...
+says otherwise, and each --label key=value. --max-deleted N refuses a load
+that would delete more than N rows (FAILED_PRECONDITION, nothing written).
+--stamp-column COL writes the load's id into COL of every row it writes.
+
 Modes: append, delete_insert (the default), upsert, insert_missing,
 fill_null_only, replace. Every mode but append and replace needs --pk.
 
@@ -62,7 +80,7 @@ keeps them all (the key is the scope it refreshes) and the other keyed modes
 refuse them; keep_last keeps the last row of each key, refuse refuses the
 load, keep_all keeps every row (delete_insert only).
 
-Exit status: 0 loaded, 1 failed (the status code's name and message on
+Exit status: 0 loaded (rows left out under --max-rejected included), 1 failed (the status code's name and message on
 stderr), 2 usage error.
 `
 
@@ -86,6 +104,11 @@ type loadOptions struct {
 	null        optionalString
 	quiet       bool
 	json        bool
+	maxRejected int64
+	rejects     string
+	maxDeleted  int64
+	stampColumn string
+	labels      labelFlags
 }
 
 func newLoadFlags(o *loadOptions) *flag.FlagSet {
@@ -109,6 +132,12 @@ func newLoadFlags(o *loadOptions) *flag.FlagSet {
 	fs.Var(&o.null, "null", "CSV: an unquoted field equal to `marker` is NULL, and an unquoted empty field the empty string")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON (the LoadResponse)")
+	fs.Int64Var(&o.maxRejected, "max-rejected", 0, "leave out up to `N` bad rows and load the others (0: a bad row refuses the load)")
+	fs.StringVar(&o.rejects, "rejects", "", "with --max-rejected: write the rows left out to this CSV `file`, with their position, column, sqlstate and reason")
+	fs.Int64Var(&o.maxDeleted, "max-deleted", 0, "refuse the load if it would delete more than `N` rows (0: no limit)")
+	fs.StringVar(&o.stampColumn, "stamp-column", "", "a target `column` that receives the load's id in every row written")
+	o.labels = labelFlags{}
+	fs.Var(o.labels, "label", "a `key=value` recorded with the load in the service's history (repeatable); source=FILE is set unless given")
 	return fs
 }
 
@@ -124,7 +153,7 @@ func runLoad(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fail(err)
 	}
-	in, err := openInput(o.file(pos), o.format, stdin)
+	in, err := openInput(o.file(pos), o.format, stdin, o.rejects != "")
 	if err != nil {
 		return fail(err)
 	}
@@ -174,6 +203,12 @@ func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, readOptions, e
 	if ro.comma, err = parseDelimiter(o.delimiter); err != nil {
 		return nil, ro, err
 	}
+	if o.maxRejected < 0 || o.maxDeleted < 0 {
+		return nil, ro, usageErrorf("--max-rejected and --max-deleted must be 0 or more")
+	}
+	if o.rejects != "" && (o.maxRejected == 0 || o.plan) {
+		return nil, ro, usageErrorf("--rejects writes the rows a load leaves out under --max-rejected N: give --max-rejected, and no --plan")
+	}
 	if o.chunkSize < 0 || o.chunkSize > math.MaxInt32 || o.maxPlanRows < 1 {
 		return nil, ro, usageErrorf("--chunk-size must be 0 or more and --max-plan-rows 1 or more")
 	}
@@ -183,7 +218,8 @@ func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, readOptions, e
 	ro.xlsxText = int64(o.xlsxTextMiB) << 20
 	o.conn.resolve()
 	cfg := &loadsvcv1.LoadConfig{Table: o.table, Schema: o.schema, Mode: mode, Pk: pk, Duplicates: dup,
-		ChunkSize: int32(o.chunkSize), RequestId: o.requestID, PlanOnly: o.plan, DryRun: o.dryRun}
+		ChunkSize: int32(o.chunkSize), RequestId: o.requestID, PlanOnly: o.plan, DryRun: o.dryRun,
+		MaxRejectedRows: o.maxRejected, MaxDeletedRows: o.maxDeleted, StampColumn: o.stampColumn, Labels: o.labels}
 	return cfg, ro, nil
 }
 
@@ -238,30 +274,71 @@ func parseDelimiter(s string) (byte, error) {
 	return s[0], nil
 }
 
-// run loads (or plans) the input.
+// run loads (or plans) the input. A load refused for its rows comes back
+// as a badRowsError that places every bad row in the source; rows left out
+// under --max-rejected are printed on stderr the same way, and written to
+// --rejects.
 func (o *loadOptions) run(ctx context.Context, cfg *loadsvcv1.LoadConfig, in *input, ro readOptions, stderr io.Writer) (*loadsvcv1.LoadResponse, error) {
 	src, err := in.rows(ro)
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := cfg.Labels["source"]; !ok {
+		cfg.Labels = maps.Clone(cfg.Labels)
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels["source"] = sourceLabel(in, src)
 	}
 	c, err := o.conn.dial()
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	loc := &locator{in: in, ro: ro, src: src, idx: &posIndex{}}
+	var resp *loadsvcv1.LoadResponse
 	if o.plan {
-		return planLoad(ctx, c, cfg, src, in.name, o.maxPlanRows)
+		resp, err = planLoad(ctx, c, cfg, src, in.name, o.maxPlanRows, loc.idx)
+	} else {
+		prog := startProgress(in, stderr, o.quiet)
+		resp, err = streamLoad(ctx, c, cfg, src, prog, loc.idx)
+		prog.Stop(err == nil)
 	}
-	prog := startProgress(in, stderr, o.quiet)
-	resp, err := streamLoad(ctx, c, cfg, src, prog)
-	prog.Stop(err == nil)
-	return resp, err
+	if err != nil {
+		return nil, loc.withPlaces(err)
+	}
+	return resp, o.reportRejected(loc, resp, stderr)
+}
+
+// reportRejected prints the rows a load left out under --max-rejected, one
+// line each, and writes them to --rejects.
+func (o *loadOptions) reportRejected(loc *locator, resp *loadsvcv1.LoadResponse, stderr io.Writer) error {
+	rejected := resp.GetRejected()
+	if len(rejected) == 0 {
+		return nil
+	}
+	lines, err := loc.describeAll(rejected)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "loadctl: %s left out (--max-rejected %d):\n", plural(int(resp.GetRejectedRows()), "bad row"), o.maxRejected)
+	for _, line := range lines {
+		fmt.Fprintln(stderr, line)
+	}
+	if n := resp.GetRejectedRows(); n > int64(len(byRow(rejected))) {
+		fmt.Fprintf(stderr, "loadctl: the service lists %d of the %d rows left out (its LOADSVC_MAX_ROW_ERRORS)\n", len(byRow(rejected)), n)
+	}
+	if o.rejects == "" {
+		return nil
+	}
+	return writeRejects(o.rejects, loc, rejected)
 }
 
 // streamLoad sends every row over one LoadStream: one transaction, memory
 // bounded by one batch. A bad row or a cancel aborts the stream, and the
-// service rolls everything back.
-func streamLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, prog *progress) (*loadsvcv1.LoadResponse, error) {
+// service rolls everything back. idx records where each row sent is in the
+// source.
+func streamLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, prog *progress, idx *posIndex) (*loadsvcv1.LoadResponse, error) {
 	w, err := c.NewWriter(ctx, cfg, client.WriterOptions{})
 	if err != nil && ctx.Err() != nil {
 		return nil, errCancelled
@@ -287,6 +364,7 @@ func streamLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig
 			}
 			return nil, err
 		}
+		idx.add(src.Pos())
 		prog.Add(1)
 	}
 	prog.AllRead()

@@ -5,6 +5,7 @@
 //	loadctl load --table t --pk month --sheet 规模明细 --dry-run book.xlsx
 //	loadctl load --table t --plan FILE > plan.sql
 //	loadctl health --addr HOST:PORT
+//	loadctl history --table t --since 7d --status failed
 //
 // A load streams the file (constant memory) over one LoadStream, so the whole
 // file goes in one transaction: it loads completely or not at all. Run
@@ -52,6 +53,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runLoad(ctx, rest, stdin, stdout, stderr)
 	case "health":
 		return runHealth(ctx, rest, stdout, stderr)
+	case "history":
+		return runHistory(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(rest, stdout, stderr)
 	default:
@@ -65,9 +68,10 @@ const mainUsage = `loadctl loads CSV, NDJSON and JSON files and Excel sheets int
 Usage:
   loadctl load --table TABLE [flags] [FILE]   load FILE (stdin when - or absent)
   loadctl health [flags]                      check that the service is serving
+  loadctl history [flags]                     list the recorded loads, newest first
   loadctl help [COMMAND]                      this help, or a command's flags
 
-Run 'loadctl help load' or 'loadctl help health' for their flags.
+Run 'loadctl help load', 'loadctl help health' or 'loadctl help history' for their flags.
 `
 
 func runHelp(args []string, stdout, stderr io.Writer) int {
@@ -80,6 +84,8 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		printUsage(stdout, newLoadFlags(&loadOptions{}), loadUsage)
 	case "health":
 		printUsage(stdout, newHealthFlags(&healthOptions{}), healthUsage)
+	case "history":
+		printUsage(stdout, newHistoryFlags(&historyOptions{}), historyUsage)
 	default:
 		fmt.Fprintf(stderr, "loadctl: unknown command %q\n\n%s", args[0], mainUsage)
 		return exitUsage

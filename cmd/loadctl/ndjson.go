@@ -16,15 +16,18 @@ import (
 // JSON text for json/jsonb columns.
 type jsonRows struct {
 	dec   *json.Decoder
+	lines *lineCounter
 	name  string
 	array bool
-	n     int // rows read
+	n     int   // rows read
+	line  int64 // the line the last row read starts on
 }
 
 func newJSONRows(r io.Reader, name string, array bool) (*jsonRows, error) {
-	dec := json.NewDecoder(r)
+	lines := &lineCounter{r: r}
+	dec := json.NewDecoder(lines)
 	dec.UseNumber()
-	j := &jsonRows{dec: dec, name: name, array: array}
+	j := &jsonRows{dec: dec, lines: lines, name: name, array: array}
 	if array {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -56,6 +59,9 @@ func (j *jsonRows) Next() (client.Row, error) {
 		}
 		return nil, j.errorf("%v", err)
 	}
+	// raw is the value without the white space around it, and the decoder
+	// has read up to its end.
+	j.line = j.lines.lineAt(j.dec.InputOffset() - int64(len(raw)))
 	return j.object(raw)
 }
 
@@ -147,6 +153,12 @@ func describeToken(tok json.Token) string {
 		return "a number"
 	}
 }
+
+// Pos is the line the last row read starts on.
+func (j *jsonRows) Pos() int64 { return j.line }
+
+// Place is "line N".
+func (j *jsonRows) Place(pos int64, _ string) string { return linePlace(pos) }
 
 // Where is the file and the number of the last row read.
 func (j *jsonRows) Where() string { return fmt.Sprintf("%s: row %d", j.name, j.n) }

@@ -47,10 +47,14 @@ func printTable(w io.Writer, r *loadsvcv1.LoadResponse) error {
 		{"updated", r.GetUpdated()},
 		{"skipped", r.GetSkipped()},
 		{"duplicates dropped", r.GetDuplicatesDropped()},
+		{"rejected", r.GetRejectedRows()},
 		{"batches", r.GetBatches()},
 		{"skipped columns", skipped},
 	} {
 		fmt.Fprintf(tw, "%s\t%v\n", kv[0], kv[1])
+	}
+	if r.GetLoadId() != "" {
+		fmt.Fprintf(tw, "load id\t%s\n", r.GetLoadId())
 	}
 	if r.GetReplayed() {
 		fmt.Fprintf(tw, "replayed\tyes: loaded before under this request id, nothing written now\n")
@@ -68,6 +72,9 @@ func printError(w io.Writer, err error) {
 	if e, ok := client.AsError(err); ok {
 		fmt.Fprintf(w, "loadctl: %s: %s\n", e.Code, e.Message)
 		printDetails(w, e)
+		if be := (*badRowsError)(nil); errors.As(err, &be) {
+			printBadRows(w, be)
+		}
 		if ie := (*inputError)(nil); errors.As(err, &ie) {
 			fmt.Fprintf(w, "  input: %s\n", ie.where)
 		}

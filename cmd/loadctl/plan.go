@@ -13,8 +13,9 @@ import (
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
-// planLoad asks for the plan of the whole file in one plan-only request.
-func planLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, name string, max int) (*loadsvcv1.LoadResponse, error) {
+// planLoad asks for the plan of the whole file in one plan-only request;
+// idx records where each row is in the source.
+func planLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, name string, max int, idx *posIndex) (*loadsvcv1.LoadResponse, error) {
 	var rows []*structpb.Struct
 	for {
 		row, err := src.Next()
@@ -32,6 +33,7 @@ func planLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, 
 			return nil, fmt.Errorf("%s: row %d: %w", name, len(rows)+1, err)
 		}
 		rows = append(rows, s)
+		idx.add(src.Pos())
 	}
 	return c.Service().Load(ctx, &loadsvcv1.LoadRequest{Config: cfg, Rows: rows})
 }

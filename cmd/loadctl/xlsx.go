@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/xuri/excelize/v2"
 
@@ -345,6 +346,41 @@ func formatTime(t time.Time, class numFmtClass) string {
 		return t.Format(time.DateOnly)
 	}
 	return t.Format(time.DateTime)
+}
+
+// Pos is the sheet row of the last row read.
+func (x *xlsxRows) Pos() int64 { return int64(x.row) }
+
+// Place is the cell of column in sheet row pos, "净值!C512", or the row
+// "净值!512:512" when column is "" or has no cell in the header row; a
+// sheet name that needs it is quoted as Excel quotes it ('My sheet'!C512).
+func (x *xlsxRows) Place(pos int64, column string) string {
+	sheet := sheetRef(x.sheet)
+	for col, name := range x.columns {
+		if name == column && column != "" {
+			if ref, err := excelize.CoordinatesToCellName(col, int(pos)); err == nil {
+				return sheet + "!" + ref
+			}
+		}
+	}
+	return fmt.Sprintf("%s!%d:%d", sheet, pos, pos)
+}
+
+// sheetRef is a sheet's name as a reference writes it: as it is when it
+// is letters, digits, '_' and '.' not starting with a digit, else in single
+// quotes, with a quote in it doubled.
+func sheetRef(name string) string {
+	plain := name != ""
+	for i, r := range name {
+		if !(unicode.IsLetter(r) || r == '_' || r == '.' || (unicode.IsDigit(r) && i > 0)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return name
+	}
+	return "'" + strings.ReplaceAll(name, "'", "''") + "'"
 }
 
 // Where is the sheet and row of the last row read.

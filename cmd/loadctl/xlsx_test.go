@@ -152,7 +152,7 @@ func TestLoadXLSXSheet(t *testing.T) {
 func TestXLSXRowsValues(t *testing.T) {
 	t.Parallel()
 	book := writeWorkbook(t)
-	in, err := openInput(book, "", nil)
+	in, err := openInput(book, "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

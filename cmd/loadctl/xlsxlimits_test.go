@@ -255,7 +255,7 @@ func TestXLSXSheetLimits(t *testing.T) {
 // textLimit bytes of text, and returns the first error.
 func readAllRows(t *testing.T, book string, textLimit int64) error {
 	t.Helper()
-	in, err := openInput(book, "", nil)
+	in, err := openInput(book, "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
