@@ -20,7 +20,12 @@ others. ``LoadError.code`` is the status code's name, a plain string
 (``"ALREADY_EXISTS"``).
 
 ``load()`` and ``writer()`` share one ``LoadOptions``: pass one as
-``options=``, or its fields as keyword arguments. A token sent without TLS
+``options=``, or its fields as keyword arguments. A load refused for its
+rows raises ``LoadFailed`` with every bad row in ``row_errors``
+(``RowError``: row, column, value, sqlstate, message, constraint, and the
+DataFrame index label); with ``max_rejected_rows`` the bad rows are left
+out and ``result.rejected`` lists them. ``Client.history`` lists the
+recorded loads. A token sent without TLS
 to an address that is not loopback raises an ``InsecureTokenWarning``.
 
 The package owns the public names below; ``loadsvc.v1`` holds the generated
@@ -37,6 +42,7 @@ from loadsvc._errors import (
     LoadFailed,
     PermissionDenied,
     ResourceExhausted,
+    RowError,
     Unauthenticated,
 )
 from loadsvc._options import LoadOptions
@@ -56,6 +62,7 @@ __all__ = [
     "LoadResult",
     "PermissionDenied",
     "ResourceExhausted",
+    "RowError",
     "Statement",
     "Unauthenticated",
     "Writer",

@@ -11,13 +11,16 @@ encoded in place, into the request that goes on the wire.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import datetime as dt
 import itertools
 import os
 import queue
 import random
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
@@ -27,7 +30,7 @@ import grpc
 from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error
 from loadsvc._frame import Frame, is_frame
 from loadsvc._options import LoadOptions
-from loadsvc._result import LoadResult
+from loadsvc._result import LoadResult, load_record
 from loadsvc._target import warn_plaintext_token
 from loadsvc._values import Columns, EncodeError, encode_rows
 from loadsvc.v1 import loadsvc_pb2 as pb
@@ -55,6 +58,11 @@ PathOrPem = Union[bytes, str, "os.PathLike[str]"]
 _T = TypeVar("_T")
 #: Encodes one message's rows into the TypedRows given.
 _Fill = Callable[[pb.TypedRows], object]
+#: The DataFrame index label of a row of the load (None: not a DataFrame's).
+_Label = Callable[[int], Union[Hashable, None]]
+
+#: The largest page ListLoads serves.
+_MAX_PAGE = 1000
 
 
 def new_request_id() -> str:
@@ -166,15 +174,62 @@ class Client:
         opts = LoadOptions.of("load()", options, _given(mode, pk, kwargs))
         config = opts.config(table, batch_rows=self._batch_rows, request_id=new_request_id())
         source = _source(rows, self._batch_rows)
-        if source.single:
-            # Encoded once: a retry sends the same request again.
-            request = pb.LoadRequest(config=config)
-            for fill in source.messages(Columns()):
-                _encode(request.typed_rows, fill)
-            return self._retry(lambda timeout: self._load_once(request, timeout), lambda: True)
-        return self._retry(
-            lambda timeout: self._stream_once(config, source, timeout), lambda: source.replayable
-        )
+        try:
+            if source.single:
+                # Encoded once: a retry sends the same request again.
+                request = pb.LoadRequest(config=config)
+                for fill in source.messages(Columns()):
+                    _encode(request.typed_rows, fill)
+                result = self._retry(lambda timeout: self._load_once(request, timeout), lambda: True)
+            else:
+                result = self._retry(
+                    lambda timeout: self._stream_once(config, source, timeout), lambda: source.replayable
+                )
+        except LoadError as e:
+            raise _labelled(e, source.label) from None
+        return _labelled_result(result, source.label)
+
+    def history(
+        self,
+        table: str | None = None,
+        *,
+        schema: str | None = None,
+        status: str | None = None,
+        since: dt.datetime | dt.timedelta | None = None,
+        until: dt.datetime | dt.timedelta | None = None,
+        limit: int = 100,
+    ) -> list[Mapping[str, Any]]:
+        """The loads the service recorded (``loadsvc.load_history``),
+        newest first, at most ``limit`` of them (pages of ``ListLoads``
+        followed as needed); with a token, only those of tables it may
+        write.
+
+        ``table``, ``schema`` and ``status`` (``"committed"`` or
+        ``"failed"``) select; ``since`` and ``until`` bound when the load
+        started: a datetime (naive is UTC) or a timedelta back from now.
+        Each record is a Mapping with the keys ``load_id``, ``status``,
+        ``principal``, ``peer``, ``schema``, ``table``, ``mode`` (a short
+        name), ``request_id``, ``labels`` (a dict), ``rows``, ``inserted``,
+        ``updated``, ``deleted``, ``skipped``, ``rejected``, ``started_at``
+        and ``finished_at`` (aware datetimes in UTC), ``duration`` (a
+        timedelta), ``code`` (``"OK"`` for a committed load), ``sqlstate``
+        and ``message``. Raises a ``LoadError`` subclass.
+        """
+        if limit < 1:
+            raise ValueError(f"limit {limit}: want at least 1")
+        req = pb.ListLoadsRequest(table=table or "", schema=schema or "", status=status or "")
+        now = dt.datetime.now(dt.timezone.utc)
+        for name, when in (("since", since), ("until", until)):
+            if when is not None:
+                getattr(req, name).FromDatetime(_utc(when, now))
+        out: list[Mapping[str, Any]] = []
+        while True:
+            req.page_size = min(limit - len(out), _MAX_PAGE)
+            page = self._retry(lambda timeout: self._list_once(req, timeout), lambda: True)
+            out.extend(load_record(r) for r in page.loads)
+            if len(out) >= limit or not page.next_page_token or not page.loads:
+                return out[:limit]
+            req.page_token = page.next_page_token
 
     def writer(
         self,
@@ -244,6 +299,13 @@ class Client:
             raise from_rpc_error(e) from None
         return LoadResult.from_response(resp)
 
+    def _list_once(self, request: pb.ListLoadsRequest, timeout: float | None) -> pb.ListLoadsResponse:
+        try:
+            resp: pb.ListLoadsResponse = self._stub.ListLoads(request, timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return resp
+
     def _stream_once(self, config: pb.LoadConfig, source: _Source, timeout: float | None) -> LoadResult:
         stream = _Stream(self, config, timeout)
         try:
@@ -280,6 +342,7 @@ class Writer:
         self._pending: list[Mapping[str, Any]] = []
         self._rows = 0  # rows sent so far
         self._failed: LoadError | None = None
+        self._frames = _FrameLabels()
         self.result = None
 
     @property
@@ -318,6 +381,7 @@ class Writer:
         if is_frame(rows):
             self._flush()
             frame = Frame(rows)
+            self._frames.add(self._rows, frame.index)
             for start in range(0, len(frame), batch):
                 stop = min(start + batch, len(frame))
                 self._send(partial(frame.encode, start, stop, self._rows, self._columns), stop - start)
@@ -347,9 +411,9 @@ class Writer:
             _encode(msg.typed_rows, fill)
             self._stream.send(msg)
         except LoadError as e:
-            self._failed = e
+            self._failed = _labelled(e, self._frames.label)
             self._stream.cancel()
-            raise
+            raise self._failed from None
         self._rows += n
 
     def _close(self) -> LoadResult:
@@ -357,10 +421,10 @@ class Writer:
         try:
             self._check()
             self._flush()
-            return LoadResult.from_response(self._stream.close())
+            return LoadResult.from_response(self._stream.close(), self._frames.label)
         except LoadError as e:
-            self._failed = e
-            raise
+            self._failed = _labelled(e, self._frames.label)
+            raise self._failed from None
         finally:
             self._stream.cancel()
 
@@ -452,6 +516,8 @@ class _Source:
     row (for a retry)."""
 
     single = False
+    #: The DataFrame index label of a row, for a DataFrame's rows.
+    label: _Label | None = None
 
     @property
     def replayable(self) -> bool:
@@ -484,6 +550,9 @@ class _FrameSource(_Source):
         self._frame = Frame(frame)
         self._batch = batch
         self.single = len(self._frame) <= batch
+        labels = _FrameLabels()
+        labels.add(0, self._frame.index)
+        self.label = labels.label
 
     def messages(self, columns: Columns) -> Iterator[_Fill]:
         n = len(self._frame)
@@ -547,6 +616,54 @@ def _encode(out: pb.TypedRows, fill: _Fill) -> None:
     except EncodeError as e:
         field = f"rows[{e.row}]" + (f".{e.column}" if e.column else "")
         raise InvalidRequest("INVALID_ARGUMENT", str(e), field=field) from None
+
+
+class _FrameLabels:
+    """The index labels of the rows of a load that came from DataFrames:
+    for each frame, the load index of its first row and its index (the
+    frame's own object, not a copy)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._indexes: list[Any] = []
+
+    def add(self, start: int, index: Any) -> None:
+        self._starts.append(start)
+        self._indexes.append(index)
+
+    def label(self, row: int) -> Hashable | None:
+        """The label of the load's row, or None when no frame had it."""
+        i = bisect.bisect_right(self._starts, row) - 1
+        if i < 0 or row - self._starts[i] >= len(self._indexes[i]):
+            return None
+        label: Hashable = self._indexes[i][row - self._starts[i]]
+        return label
+
+
+def _labelled(e: LoadError, label: _Label | None) -> LoadError:
+    """e, its row errors given their DataFrame index labels."""
+    if label is not None and e.row_errors:
+        e.row_errors = tuple(dataclasses.replace(r, label=label(r.row)) for r in e.row_errors)
+    return e
+
+
+def _labelled_result(result: LoadResult, label: _Label | None) -> LoadResult:
+    """result, its rejected rows given their DataFrame index labels."""
+    if label is None or not result.rejected:
+        return result
+    return dataclasses.replace(
+        result, rejected=tuple(dataclasses.replace(r, label=label(r.row)) for r in result.rejected)
+    )
+
+
+def _utc(when: dt.datetime | dt.timedelta, now: dt.datetime) -> dt.datetime:
+    """A time given as a datetime (naive is UTC) or a timedelta back from
+    now, as a naive UTC datetime (what Timestamp.FromDatetime takes)."""
+    if isinstance(when, dt.timedelta):
+        when = now - when
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return when.replace(tzinfo=None)
 
 
 def _given(mode: str | int | None, pk: Sequence[str] | str | None, kwargs: dict[str, Any]) -> dict[str, Any]:

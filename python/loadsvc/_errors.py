@@ -1,11 +1,12 @@
 """The client's errors: one class hierarchy for every way a load can fail.
 
-This module owns ``LoadError`` and its subclasses, and the translation of a
-gRPC error into them: the status code, the message, and the
-``google.rpc.ErrorInfo`` / ``google.rpc.BadRequest`` details loadsvc sends
+This module owns ``LoadError`` and its subclasses, ``RowError`` (one bad
+value or row of a load), and the translation of a gRPC error into them: the
+status code, the message, and the ``google.rpc.ErrorInfo`` /
+``google.rpc.BadRequest`` / ``loadsvc.v1.RowErrors`` details loadsvc sends
 in the ``grpc-status-details-bin`` trailer (decoded with the mirrors in
 ``loadsvc.rpc``, since Debian 12 ships neither grpcio-status nor googleapis'
-Python protos).
+Python protos, and with the stubs in ``loadsvc.v1``).
 
 Which class an error is, first match wins:
 
@@ -34,12 +35,15 @@ Every error carries every attribute; those its status does not give are
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 
 import grpc
 
 from loadsvc.rpc import status_pb2
+from loadsvc.v1 import loadsvc_pb2 as pb
 
 __all__ = [
     "ConnectionFailed",
@@ -48,14 +52,59 @@ __all__ = [
     "LoadFailed",
     "PermissionDenied",
     "ResourceExhausted",
+    "RowError",
     "Unauthenticated",
     "from_rpc_error",
+    "row_errors",
 ]
 
 _DETAILS_KEY = "grpc-status-details-bin"
 _ERROR_INFO = "google.rpc.ErrorInfo"
 _BAD_REQUEST = "google.rpc.BadRequest"
+_ROW_ERRORS = "loadsvc.v1.RowErrors"
 _ROW = re.compile(r"^rows\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad value or row of a load, with PostgreSQL's own verdict.
+
+    ``row`` is the row's index in the load (0-based: the position in the
+    rows given, counted across every message of a stream or writer);
+    ``label`` is the DataFrame's index label of that row when a DataFrame
+    was loaded, else ``None``. ``column`` is the column of the bad value
+    (``None`` for a verdict on the whole row, such as a CHECK), ``value``
+    the value as sent (at most 64 bytes), ``sqlstate`` and ``message``
+    PostgreSQL's, ``constraint`` the constraint violated, if any.
+    """
+
+    row: int
+    column: str | None
+    value: str
+    sqlstate: str
+    message: str
+    constraint: str | None
+    label: Hashable | None = None
+
+    @classmethod
+    def from_proto(cls, e: pb.RowError) -> RowError:
+        """The RowError of a loadsvc.v1.RowError."""
+        return cls(
+            row=e.row,
+            column=e.column or None,
+            value=e.value,
+            sqlstate=e.sqlstate,
+            message=e.message,
+            constraint=e.constraint or None,
+        )
+
+
+def row_errors(errors: Iterable[pb.RowError], label: Callable[[int], Hashable | None] | None) -> tuple[RowError, ...]:
+    """The RowErrors of errors, each labelled with label(row) when given."""
+    out = tuple(RowError.from_proto(e) for e in errors)
+    if label is None:
+        return out
+    return tuple(dataclasses.replace(e, label=label(e.row)) for e in out)
 
 
 class LoadError(Exception):
@@ -70,6 +119,9 @@ class LoadError(Exception):
     field (``"rows[3].plan_code"``) and ``row`` its row index.
     ``attempts`` is how many times the client sent the load, and ``note``
     says why it stopped retrying (``None`` when it did not retry).
+    ``row_errors`` are the bad rows of a load refused for its rows, in row
+    order (``RowError``; empty for any other error), and
+    ``row_errors_truncated`` says the service found more than it lists.
     """
 
     code: str
@@ -85,6 +137,8 @@ class LoadError(Exception):
     row: int | None
     attempts: int
     note: str | None
+    row_errors: tuple[RowError, ...]
+    row_errors_truncated: bool
 
     def __init__(
         self,
@@ -94,6 +148,8 @@ class LoadError(Exception):
         reason: str | None = None,
         metadata: Mapping[str, str] | None = None,
         field: str | None = None,
+        row_errors: tuple[RowError, ...] = (),
+        row_errors_truncated: bool = False,
     ) -> None:
         super().__init__(code, message)
         self.code = code
@@ -110,6 +166,8 @@ class LoadError(Exception):
         self.row = int(m.group(1)) if m else None
         self.attempts = 1
         self.note = None
+        self.row_errors = row_errors
+        self.row_errors_truncated = row_errors_truncated
 
     def __str__(self) -> str:
         s = f"{self.code}: {self.message}"
@@ -138,7 +196,8 @@ class ConnectionFailed(LoadError):
 class LoadFailed(LoadError):
     """PostgreSQL refused the load (a constraint, a bad value, a missing
     table...) and it was rolled back: nothing was written. ``sqlstate`` and
-    the other PostgreSQL fields say why; sending it again fails again."""
+    the other PostgreSQL fields say why; sending it again fails again. A
+    load refused for its rows lists every bad row in ``row_errors``."""
 
 
 class InvalidRequest(LoadError):
@@ -194,6 +253,8 @@ def from_rpc_error(err: grpc.RpcError) -> LoadError:
     reason: str | None = None
     metadata: dict[str, str] = {}
     field: str | None = None
+    bad_rows: tuple[RowError, ...] = ()
+    truncated = False
     for key, value in err.trailing_metadata() or ():
         if key != _DETAILS_KEY:
             continue
@@ -207,5 +268,16 @@ def from_rpc_error(err: grpc.RpcError) -> LoadError:
                 bad = status_pb2.BadRequest.FromString(any_.value)
                 if bad.field_violations:
                     field = bad.field_violations[0].field
+            elif name == _ROW_ERRORS and not bad_rows:
+                rows = pb.RowErrors.FromString(any_.value)
+                bad_rows, truncated = row_errors(rows.errors, None), rows.truncated
     cls = error_class(code, reason)
-    return cls(code, message, reason=reason, metadata=metadata, field=field)
+    return cls(
+        code,
+        message,
+        reason=reason,
+        metadata=metadata,
+        field=field,
+        row_errors=bad_rows,
+        row_errors_truncated=truncated,
+    )

@@ -39,9 +39,11 @@ def is_frame(obj: object) -> bool:
 
 class Frame:
     """A DataFrame's columns, ready to encode any run of its rows; its
-    index is not loaded."""
+    index is not loaded, but kept (``index``, the frame's own) to name the
+    rows the service reports."""
 
     def __init__(self, frame: pandas.DataFrame) -> None:
+        self.index: Any = frame.index
         self._names: list[Any] = list(frame.columns)
         self._rows = len(frame)
         self._arrays = [_Array(frame.iloc[:, i]) for i in range(len(self._names))]

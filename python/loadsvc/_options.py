@@ -40,6 +40,15 @@ class LoadOptions:
     (with a psql script) without touching the database; ``dry_run`` runs
     the load and rolls it back. ``request_id`` makes the load exactly-once
     (``load`` picks a random one when it is ``None``).
+
+    ``max_rejected_rows`` lets the load leave out up to that many bad rows
+    and write the others (``result.rejected`` lists them; 0: a bad row
+    refuses the load, ``LoadFailed.row_errors`` lists every one).
+    ``max_deleted_rows`` refuses a load that would delete more rows (0: no
+    limit). ``labels`` are recorded with the load in the service's history
+    (at most 16; keys ``[a-z0-9_.-]``, values up to 256 bytes), and
+    ``stamp_column`` names a target column that receives the load's
+    ``load_id`` in every row written.
     """
 
     mode: str | int = "delete_insert"
@@ -50,6 +59,10 @@ class LoadOptions:
     duplicates: str | int | None = None
     request_id: str | None = None
     dry_run: bool = False
+    max_rejected_rows: int = 0
+    max_deleted_rows: int = 0
+    labels: Mapping[str, str] | None = None
+    stamp_column: str | None = None
 
     @classmethod
     def of(cls, caller: str, options: LoadOptions | None, given: Mapping[str, Any]) -> LoadOptions:
@@ -88,6 +101,10 @@ class LoadOptions:
             duplicates=cast("pb.Duplicates", dup_v),
             request_id=self.request_id or request_id,
             dry_run=self.dry_run,
+            max_rejected_rows=self.max_rejected_rows,
+            max_deleted_rows=self.max_deleted_rows,
+            labels=dict(self.labels or {}),
+            stamp_column=self.stamp_column or "",
         )
 
 

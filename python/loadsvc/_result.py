@@ -9,13 +9,15 @@ keeps working) and the translation between the short names callers write
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, fields
+from datetime import timezone
 from typing import Any, NamedTuple
 
+from loadsvc._errors import RowError, row_errors
 from loadsvc.v1 import loadsvc_pb2 as pb
 
-__all__ = ["LoadResult", "Statement", "duplicates_value", "mode_name", "mode_value"]
+__all__ = ["LoadResult", "Statement", "duplicates_value", "load_record", "mode_name", "mode_value"]
 
 # Short name → enum value, in the proto's order.
 MODES: dict[str, int] = {
@@ -102,10 +104,16 @@ class LoadResult(Mapping[str, Any]):
     skipped_columns: tuple[str, ...]  # generated columns the rows carried, left out
     statements: tuple[Statement, ...]
     sql_script: str | None  # plan_only: a psql script doing the same load; else None
+    rejected_rows: int  # bad rows left out under max_rejected_rows
+    rejected: tuple[RowError, ...]  # those rows, with what was wrong (up to the service's cap)
+    load_id: str | None  # the load's id in the service's history; None for a plan
 
     @classmethod
-    def from_response(cls, resp: pb.LoadResponse) -> LoadResult:
-        """The result of a LoadResponse."""
+    def from_response(
+        cls, resp: pb.LoadResponse, label: Callable[[int], Hashable | None] | None = None
+    ) -> LoadResult:
+        """The result of a LoadResponse; label(row) is the DataFrame index
+        label of a rejected row, when a DataFrame was loaded."""
         return cls(
             mode=mode_name(resp.mode),
             table=resp.table,
@@ -121,6 +129,9 @@ class LoadResult(Mapping[str, Any]):
             skipped_columns=tuple(resp.skipped_columns),
             statements=tuple(Statement(s.sql, s.rows) for s in resp.statements),
             sql_script=resp.sql_script if resp.plan_only else None,
+            rejected_rows=resp.rejected_rows,
+            rejected=row_errors(resp.rejected, label),
+            load_id=resp.load_id or None,
         )
 
     def __getitem__(self, key: str) -> Any:
@@ -138,8 +149,36 @@ class LoadResult(Mapping[str, Any]):
         return key in _KEYS
 
     def __repr__(self) -> str:
-        shown = {k: self[k] for k in _KEYS if k not in ("statements", "sql_script")}
+        shown = {k: self[k] for k in _KEYS if k not in ("statements", "sql_script", "rejected")}
         return f"LoadResult({shown})"
 
 
 _KEYS: tuple[str, ...] = tuple(f.name for f in fields(LoadResult))
+
+
+def load_record(r: pb.LoadRecord) -> dict[str, Any]:
+    """A LoadRecord of the history as a plain dict: mode as a short name,
+    times as aware UTC datetimes (None when unset), duration a timedelta."""
+    return {
+        "load_id": r.load_id,
+        "status": r.status,
+        "principal": r.principal,
+        "peer": r.peer,
+        "schema": r.schema,
+        "table": r.table,
+        "mode": mode_name(r.mode),
+        "request_id": r.request_id,
+        "labels": dict(r.labels),
+        "rows": r.rows,
+        "inserted": r.inserted,
+        "updated": r.updated,
+        "deleted": r.deleted,
+        "skipped": r.skipped,
+        "rejected": r.rejected,
+        "started_at": r.started_at.ToDatetime(tzinfo=timezone.utc) if r.HasField("started_at") else None,
+        "finished_at": r.finished_at.ToDatetime(tzinfo=timezone.utc) if r.HasField("finished_at") else None,
+        "duration": r.duration.ToTimedelta() if r.HasField("duration") else None,
+        "code": r.code,
+        "sqlstate": r.sqlstate,
+        "message": r.message,
+    }
