@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -307,5 +308,61 @@ func TestLabelsHistoryAndDeleteGuard(t *testing.T) {
 	table := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(table) != 2 || !strings.HasPrefix(table[0], "STARTED (UTC)") || !strings.Contains(table[1], id[1]) || !strings.Contains(table[1], "run=42,source=nov.csv") {
 		t.Errorf("history table:\n%s", r.stdout)
+	}
+}
+
+// TestBadRowsOfAMillionInBoundedMemory: a million rows, each spanning two
+// lines (so every row is a break in the position index, which keeps only
+// the first 64Ki), with 100 bad dates spread through them, loaded under
+// --max-rejected 100 by the built binary: every bad row is named by its
+// line (those past the index's bound found by reading the file again), the
+// rejects file holds the 100 rows, and memory stays bounded.
+func TestBadRowsOfAMillionInBoundedMemory(t *testing.T) {
+	t.Parallel()
+	const rows, every = 1_000_000, 10_000
+	s := startService(t)
+	s.exec(t, `CREATE TABLE big (id bigint, day date, note text)`)
+	binc := make(chan string, 1)
+	go func() { binc <- buildLoadctl(t) }()
+	buf := append(make([]byte, 0, 40*rows), "id,day,note\n"...)
+	for i := range rows {
+		day := "2024-11-01"
+		if i%every == every/2 {
+			day = "2024-13-01"
+		}
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, ","+day+",\"note\nsecond line\"\n"...)
+	}
+	path := writeFile(t, "big.csv", string(buf))
+	bin := <-binc
+	if bin == "" {
+		t.FailNow()
+	}
+	rejects := filepath.Join(t.TempDir(), "rejects.csv")
+	run := runBounded(t, bin, s, 150<<20, path, "--table", "big", "--quiet", "--max-rejected", "100", "--rejects", rejects)
+	t.Logf("%d rows, 100 bad: %v, loadctl CPU %v, peak RSS %d MiB", rows, run.took, run.cpu, run.peak>>20)
+	if run.code != 0 || !strings.Contains(run.stdout, "rejected            100\n") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", run.code, run.stdout, run.stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(run.stderr, "\n"), "\n")
+	if len(lines) != 101 || lines[0] != "loadctl: 100 bad rows left out (--max-rejected 100):" {
+		t.Fatalf("stderr has %d lines:\n%s", len(lines), run.stderr)
+	}
+	for k, line := range lines[1:] {
+		row := int64(k*every + every/2)
+		if want := "line " + itoa(2+2*row) + `, column "day", value "2024-13-01": `; !strings.HasPrefix(line, want) {
+			t.Errorf("bad row %d: %q, want it to start %q", k, line, want)
+		}
+	}
+	b, err := os.ReadFile(rejects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csvAll(t, string(b), nil)
+	if err != nil || len(recs) != 100 || recs[99]["id"] != itoa(99*every+every/2) || recs[99]["note"] != "note\nsecond line" {
+		t.Errorf("rejects file: %d records, last %v (%v)", len(recs), recs[len(recs)-1], err)
+	}
+	if got := s.query(t, `SELECT count(*)::text FROM big`); got[0] != itoa(rows-100) {
+		t.Errorf("%s rows loaded, want %d", got[0], rows-100)
 	}
 }
