@@ -317,13 +317,13 @@ func (o *loadOptions) reportRejected(loc *locator, resp *loadsvcv1.LoadResponse,
 	if len(rejected) == 0 {
 		return nil
 	}
-	lines, err := loc.describeAll(rejected)
-	if err != nil {
-		return err
-	}
+	lines, unplaced := loc.describeAll(rejected)
 	fmt.Fprintf(stderr, "loadctl: %s left out (--max-rejected %d):\n", plural(int(resp.GetRejectedRows()), "bad row"), o.maxRejected)
 	for _, line := range lines {
 		fmt.Fprintln(stderr, line)
+	}
+	if unplaced != nil {
+		fmt.Fprintf(stderr, "loadctl: some rows are named by their place in the load only: %v\n", unplaced)
 	}
 	if n := resp.GetRejectedRows(); n > int64(len(byRow(rejected))) {
 		fmt.Fprintf(stderr, "loadctl: the service lists %d of the %d rows left out (its LOADSVC_MAX_ROW_ERRORS)\n", len(byRow(rejected)), n)

@@ -28,7 +28,7 @@ var rejectColumns = []string{"position", "column", "sqlstate", "reason"}
 func writeRejects(path string, l *locator, rejected []*loadsvcv1.RowError) error {
 	rows, err := l.find(rejected, true)
 	if err != nil {
-		return fmt.Errorf("--rejects %s: %w", path, err)
+		return fmt.Errorf("--rejects %s: the rejected rows could not be read again: %w", path, err)
 	}
 	cols := sourceColumns(l.src, rows)
 	f, err := os.Create(path)

@@ -9,6 +9,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
@@ -138,3 +142,35 @@ func TestParseWhen(t *testing.T) {
 }
 
 func validUTF8(s string) bool { return utf8.ValidString(s) }
+
+// TestBadRowsPrinted: a status carrying a RowErrors detail is printed as
+// the status, its details, then one line per bad value or row placed in
+// the source, and a note when the service listed only some.
+func TestBadRowsPrinted(t *testing.T) {
+	t.Parallel()
+	loc := loadedLocator(t, writeFile(t, "in.csv", "k,day\n1,2024-11-01\n2,\"2024-\n13-01\"\nx,2024-11-02\n"), readOptions{comma: ','})
+	st, err := status.New(codes.InvalidArgument, "load failed: date/time field value out of range").WithDetails(
+		&errdetails.ErrorInfo{Reason: "LOAD_FAILED", Metadata: map[string]string{"sqlstate": "22008"}},
+		&loadsvcv1.RowErrors{Truncated: true, Errors: []*loadsvcv1.RowError{
+			{Row: 1, Column: "day", Value: "2024-\n13-01", Sqlstate: "22008", Message: "date/time field value out of range"},
+			{Row: 2, Column: "k", Value: "x", Sqlstate: "22P02", Message: `invalid input syntax for type integer: "x"`},
+			{Row: 2, Sqlstate: "23514", Message: "new row violates check constraint", Constraint: "c"},
+			{Row: 9, Sqlstate: "23514", Message: "not in the file"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printError(&out, loc.withPlaces(st.Err()))
+	want := "loadctl: InvalidArgument: load failed: date/time field value out of range\n" +
+		"  reason: LOAD_FAILED\n  sqlstate: 22008\n" +
+		"line 3, column \"day\", value \"2024-\\n13-01\": date/time field value out of range (SQLSTATE 22008)\n" +
+		"line 5, column \"k\", value \"x\": invalid input syntax for type integer: \"x\" (SQLSTATE 22P02)\n" +
+		"line 5: new row violates check constraint (SQLSTATE 23514)\n" +
+		"row 10 of the load: not in the file (SQLSTATE 23514)\n" +
+		"loadctl: the service found more bad rows than the 4 it lists (its LOADSVC_MAX_ROW_ERRORS)\n" +
+		"loadctl: some rows are named by their place in the load only: " + loc.in.name + " ends at row 4, before row 10: has it changed since it was loaded?\n"
+	if out.String() != want {
+		t.Errorf("printed:\n%q\nwant:\n%q", out.String(), want)
+	}
+}

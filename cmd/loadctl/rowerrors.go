@@ -31,7 +31,8 @@ type locator struct {
 
 // find returns the rows of errs by their index: their positions, and their
 // values too when values is set (which takes a second pass over the
-// source). A row it cannot find is missing from the map.
+// source). A row it cannot find is missing from the map, and the error
+// says why.
 func (l *locator) find(errs []*loadsvcv1.RowError, values bool) (map[int64]sourceRow, error) {
 	found := make(map[int64]sourceRow, len(errs))
 	var again []int64
@@ -45,10 +46,8 @@ func (l *locator) find(errs []*loadsvcv1.RowError, values bool) (map[int64]sourc
 	switch {
 	case len(again) == 0:
 		return found, nil
-	case !l.in.rereadable() && values:
-		return nil, errors.New("the rows' values cannot be read again: the input is not a file")
 	case !l.in.rereadable():
-		return found, nil
+		return found, fmt.Errorf("%s cannot be read again to find the rows past loadctl's index of positions", l.in.name)
 	}
 	slices.Sort(again)
 	return found, l.reread(slices.Compact(again), found)
@@ -65,7 +64,7 @@ func (l *locator) reread(want []int64, found map[int64]sourceRow) error {
 	for i := int64(0); len(want) > 0; i++ {
 		row, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s ends at row %d, before row %d: it changed since it was loaded", l.in.name, i, want[0])
+			return fmt.Errorf("%s ends at row %d, before row %d: has it changed since it was loaded?", l.in.name, i+1, want[0]+1)
 		}
 		if err != nil {
 			return err
@@ -106,17 +105,15 @@ func describe(place string, e *loadsvcv1.RowError) string {
 	return b.String()
 }
 
-// describeAll is the lines of errs, each placed in the source.
+// describeAll is the lines of errs, each placed in the source, and why
+// some could not be placed, if any could not.
 func (l *locator) describeAll(errs []*loadsvcv1.RowError) ([]string, error) {
 	rows, err := l.find(errs, false)
-	if err != nil {
-		return nil, err
-	}
 	lines := make([]string, len(errs))
 	for i, e := range errs {
 		lines[i] = describe(l.place(e, rows), e)
 	}
-	return lines, nil
+	return lines, err
 }
 
 // badRowsError is a load refused for its rows: the service's error, and
@@ -125,6 +122,7 @@ type badRowsError struct {
 	err       error
 	lines     []string
 	truncated bool
+	unplaced  error // why some rows could not be placed, if any
 }
 
 func (e *badRowsError) Error() string { return e.err.Error() }
@@ -137,11 +135,8 @@ func (l *locator) withPlaces(err error) error {
 	if !ok || len(e.RowErrors) == 0 {
 		return err
 	}
-	lines, perr := l.describeAll(e.RowErrors)
-	if perr != nil {
-		return fmt.Errorf("%w (and finding the bad rows in %s: %v)", err, l.in.name, perr)
-	}
-	return &badRowsError{err: err, lines: lines, truncated: e.RowErrorsTruncated}
+	lines, unplaced := l.describeAll(e.RowErrors)
+	return &badRowsError{err: e, lines: lines, truncated: e.RowErrorsTruncated, unplaced: unplaced}
 }
 
 // printBadRows writes the lines of a badRowsError, one per bad value or
@@ -152,5 +147,8 @@ func printBadRows(w io.Writer, e *badRowsError) {
 	}
 	if e.truncated {
 		fmt.Fprintf(w, "loadctl: the service found more bad rows than the %d it lists (its LOADSVC_MAX_ROW_ERRORS)\n", len(e.lines))
+	}
+	if e.unplaced != nil {
+		fmt.Fprintf(w, "loadctl: some rows are named by their place in the load only: %v\n", e.unplaced)
 	}
 }
