@@ -285,17 +285,16 @@ func TestLabelsHistoryAndDeleteGuard(t *testing.T) {
 	if id == nil || !strings.Contains(r.stdout, "deleted             5\n") {
 		t.Fatalf("stdout:\n%s", r.stdout)
 	}
-	book, _ := scaleBook(t)
-	s.exec(t, scaleTable)
-	mustRun(t, nil, "load", "--addr", s.addr, "--table", "规模明细", "--mode", "append", "--quiet", "--max-rejected", "7", book)
+	s.exec(t, xlsxTable)
+	mustRun(t, nil, "load", "--addr", s.addr, "--table", "规模明细", "--sheet", "规模明细", "--mode", "append", "--quiet", writeWorkbook(t))
 
 	r = mustRun(t, nil, "history", "--addr", s.addr, "--json", "--since", "1h")
 	var recs []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 4 {
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 3 { // the dry run is not recorded
 		t.Fatalf("history --json (%v):\n%s", err, r.stdout)
 	}
 	labels := func(i int) map[string]any { m, _ := recs[i]["labels"].(map[string]any); return m }
-	if recs[0]["table"] != "规模明细" || labels(0)["source"] != "monthly.xlsx!规模明细" || recs[0]["rejected"] != "7" {
+	if recs[0]["table"] != "规模明细" || labels(0)["source"] != "monthly.xlsx!规模明细" || recs[0]["inserted"] != "3" {
 		t.Errorf("newest record: %v", recs[0])
 	}
 	if recs[1]["loadId"] != id[1] || recs[1]["status"] != "committed" || labels(1)["source"] != "nov.csv" || labels(1)["run"] != "42" {
