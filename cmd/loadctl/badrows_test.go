@@ -304,6 +304,7 @@ func TestLabelsHistoryAndDeleteGuard(t *testing.T) {
 		t.Errorf("the refused load's record: %v", recs[2])
 	}
 	r = mustRun(t, nil, "history", "--addr", s.addr, "--table", "t", "--status", "committed", "--limit", "1")
+	t.Logf("loadctl history --table t --status committed --limit 1:\n%s", r.stdout)
 	table := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(table) != 2 || !strings.HasPrefix(table[0], "STARTED (UTC)") || !strings.Contains(table[1], id[1]) || !strings.Contains(table[1], "run=42,source=nov.csv") {
 		t.Errorf("history table:\n%s", r.stdout)
