@@ -165,6 +165,7 @@ func TestSevenBadCellsInOneRunCSV(t *testing.T) {
 		if r.code != 1 || !strings.HasPrefix(r.stderr, "loadctl: ") {
 			t.Fatalf("%v: exit %d, stderr:\n%s", extra, r.code, r.stderr)
 		}
+		t.Logf("loadctl load %v monthly.csv: exit %d, stderr:\n%s", extra, r.code, r.stderr)
 		wantBadLines(t, r.stderr, func(b badCell) string { return "line " + itoa(int64(lines[b.row])) })
 	}
 	if got := s.query(t, `SELECT count(*)::text FROM "规模明细"`); got[0] != "0" {
@@ -183,6 +184,7 @@ func TestSevenBadCellsInOneRunXLSX(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
+	t.Logf("loadctl load monthly.xlsx: stderr:\n%s", r.stderr)
 	wantBadLines(t, r.stderr, func(b badCell) string {
 		if b.column == "" {
 			return "规模明细!" + itoa(int64(rows[b.row])) + ":" + itoa(int64(rows[b.row]))
