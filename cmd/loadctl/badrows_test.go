@@ -264,12 +264,13 @@ func TestRejectsFile(t *testing.T) {
 
 // TestLabelsHistoryAndDeleteGuard: a load records its labels (source by
 // default: the file's name, and the sheet), --max-deleted refuses a load
-// that would delete more (a dry run too), and loadctl history lists the
-// loads newest first, as a table or JSON.
+// that would delete more (a dry run too), --stamp-column stamps the load id
+// printed, and loadctl history lists the loads newest first, as a table or
+// JSON.
 func TestLabelsHistoryAndDeleteGuard(t *testing.T) {
 	t.Parallel()
 	s := startService(t)
-	s.exec(t, `CREATE TABLE t (k int, v text)`)
+	s.exec(t, `CREATE TABLE t (k int, v text, lid text)`)
 	s.exec(t, `INSERT INTO t SELECT 1, 'old' FROM generate_series(1, 5)`)
 	f := writeFile(t, "nov.csv", "k,v\n1,new\n")
 	base := []string{"load", "--addr", s.addr, "--table", "t", "--pk", "k", "--quiet"}
@@ -282,10 +283,13 @@ func TestLabelsHistoryAndDeleteGuard(t *testing.T) {
 	if got := s.query(t, `SELECT count(*)::text FROM t WHERE v = 'old'`); got[0] != "5" {
 		t.Fatalf("refused loads changed the table: %s old rows left", got[0])
 	}
-	r := mustRun(t, nil, append(base, "--max-deleted", "5", "--label", "run=42", f)...)
+	r := mustRun(t, nil, append(base, "--max-deleted", "5", "--label", "run=42", "--stamp-column", "lid", f)...)
 	id := regexp.MustCompile(`(?m)^load id +(\S+)$`).FindStringSubmatch(r.stdout)
 	if id == nil || !strings.Contains(r.stdout, "deleted             5\n") {
 		t.Fatalf("stdout:\n%s", r.stdout)
+	}
+	if got := s.query(t, `SELECT k || ' ' || v || ' ' || lid FROM t`); len(got) != 1 || got[0] != "1 new "+id[1] {
+		t.Errorf("after the stamped load: %q, want the row stamped with %s", got, id[1])
 	}
 	s.exec(t, xlsxTable)
 	mustRun(t, nil, "load", "--addr", s.addr, "--table", "规模明细", "--sheet", "规模明细", "--mode", "append", "--quiet", writeWorkbook(t))
