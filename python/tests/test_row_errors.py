@@ -137,7 +137,7 @@ def test_reject_budget_writes_the_good_rows(client: loadsvc.Client, db, table: s
 
 
 def test_labels_history_and_the_delete_guard(client: loadsvc.Client, db, table: str) -> None:
-    db.run(f"CREATE TABLE {table} (k int, v text)")
+    db.run(f"CREATE TABLE {table} (k int, v text, lid text)")
     db.run(f"INSERT INTO {table} SELECT 1, 'old' FROM generate_series(1, 5)")
     with pytest.raises(loadsvc.LoadError) as info:
         client.load(table, [{"k": 1, "v": "new"}], "delete_insert", pk="k", max_deleted_rows=4, labels={"source": "nov.csv"})
@@ -145,8 +145,11 @@ def test_labels_history_and_the_delete_guard(client: loadsvc.Client, db, table: 
     assert e.code == "FAILED_PRECONDITION" and e.reason == "DELETE_LIMIT_EXCEEDED"
     assert "5" in e.message and "4" in e.message
     assert db.scalar(f"SELECT count(*) FROM {table} WHERE v = 'old'") == "5"
-    result = client.load(table, [{"k": 1, "v": "new"}], "delete_insert", pk="k", max_deleted_rows=5, labels={"source": "nov.csv", "run": "42"})
+    result = client.load(
+        table, [{"k": 1, "v": "new"}], "delete_insert", pk="k", max_deleted_rows=5, labels={"source": "nov.csv", "run": "42"}, stamp_column="lid"
+    )
     assert result.deleted == 5 and result.load_id
+    assert db.rows(f"SELECT v, lid FROM {table}") == [("new", result.load_id)]
     records = client.history(table=table, since=dt.timedelta(hours=1))
     assert [(r["status"], r["load_id"] == result.load_id) for r in records] == [("committed", True), ("failed", False)]
     assert records[0]["labels"] == {"source": "nov.csv", "run": "42"} and records[0]["deleted"] == 5
