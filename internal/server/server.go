@@ -72,8 +72,14 @@ type Options struct {
 	// bound.
 	StreamMaxDuration time.Duration
 	// Principal, when set, names the caller of ctx (from its token); it
-	// scopes request ids.
+	// scopes request ids and owns load sessions.
 	Principal func(ctx context.Context) string
+	// Sessions keeps the load sessions (pgexec.SessionStore); nil answers
+	// their RPCs UNIMPLEMENTED.
+	Sessions Sessions
+	// SessionTTL is a session's lifetime when BeginLoad asks none; 0 means
+	// 24h. SessionMaxTTL bounds what it may ask; 0 means 7 days.
+	SessionTTL, SessionMaxTTL time.Duration
 }
 
 // Observer hears of every finished load RPC.
@@ -138,6 +144,12 @@ func New(exec Executor, opt Options) *Server {
 	}
 	if opt.StreamShareBytes == 0 {
 		opt.StreamShareBytes = 32 << 20
+	}
+	if opt.SessionTTL == 0 {
+		opt.SessionTTL = DefaultSessionTTL
+	}
+	if opt.SessionMaxTTL == 0 {
+		opt.SessionMaxTTL = DefaultSessionMaxTTL
 	}
 	return &Server{exec: exec, opt: opt, budget: newBudget(opt.MaxInflightBytes)}
 }

@@ -138,6 +138,7 @@ func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append)
 	if err := ls.copyBatch(ctx, s, a, write); err != nil {
 		return nil, err
 	}
+	skipped = append([]string{}, skipped...) // never NULL
 	if _, err := s.conn.Exec(ctx, "UPDATE "+w+" SET next_offset = next_offset + $3, batches = batches + 1,"+
 		" columns = ARRAY(SELECT DISTINCT c FROM unnest(columns || $4::text[]) AS c ORDER BY 1),"+
 		" skipped = ARRAY(SELECT DISTINCT c FROM unnest(skipped || $5::text[]) AS c ORDER BY 1)"+

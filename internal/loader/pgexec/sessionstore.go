@@ -162,13 +162,14 @@ func (st *SessionStore) newSession(ctx context.Context, s *session, id string, c
 	if err != nil {
 		return nil, err
 	}
+	generated = append([]string{}, generated...) // never NULL
 	if cfg.Schema == "" {
 		if err := s.conn.QueryRow(ctx, "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "+
 			loader.QuoteLiteral(cfg.Target())+"::regclass", pgx.QueryExecModeSimpleProtocol).Scan(&cfg.Schema); err != nil {
 			return nil, err
 		}
 	}
-	return &loadSession{id: id, cfg: *cfg, stageSchema: st.stageSchema(), stageTable: "s_" + id, writable: writable, generated: generated}, nil
+	return &loadSession{exec: st.Exec, id: id, cfg: *cfg, stageSchema: st.stageSchema(), stageTable: "s_" + id, writable: writable, generated: generated}, nil
 }
 
 // ensureStageSchema creates the stages' schema when it is missing, one

@@ -1,0 +1,284 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
+	"github.com/loadsvc/loadsvc/internal/server"
+	"github.com/loadsvc/loadsvc/internal/testenv"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// withTestPrincipal names the caller from the x-test-principal header, as a
+// token's name would.
+func withTestPrincipal(o *server.Options) {
+	o.Principal = func(ctx context.Context) string {
+		md, _ := metadata.FromIncomingContext(ctx)
+		return strings.Join(md.Get("x-test-principal"), "")
+	}
+}
+
+func as(who string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "x-test-principal", who)
+}
+
+func (b *bundle) begin(t *testing.T, ctx context.Context, cfg *loadsvcv1.LoadConfig) *loadsvcv1.LoadSession {
+	t.Helper()
+	s, err := b.client.BeginLoad(ctx, &loadsvcv1.BeginLoadRequest{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (b *bundle) appendRows(ctx context.Context, t *testing.T, id, writer string, offset, first, n int) (*loadsvcv1.AppendRowsResponse, error) {
+	t.Helper()
+	return b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: id, Writer: writer, Offset: int64(offset), Rows: seqRows(t, first, n)})
+}
+
+// stageLeft counts what sessions leave in the database: stage tables, and
+// rows of the session tables.
+func (b *bundle) stageLeft(t *testing.T) int64 {
+	t.Helper()
+	return b.count(t, `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'loadsvc_stage')
+		+ (SELECT count(*) FROM loadsvc.load_sessions) + (SELECT count(*) FROM loadsvc.load_session_writers)`)
+}
+
+// Four writers append in parallel; one is killed mid-way (its context
+// cancelled during a call) and resumes from GetLoadSession with the same
+// batches. Until the commit a reader sees none of the rows; the commit
+// writes each row once, and a reader during it sees the old rows or the
+// new, never a mix.
+func TestSessionFourWritersOneResumes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withMaxConns(8))
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	b.exec1(t, `INSERT INTO t SELECT g, 'old' FROM generate_series(0, 3999) g`)
+	ctx := ctxTimeout(t, time.Minute)
+	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
+	const perWriter, batch = 1000, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := "part-" + itoa(w)
+			start := 0
+			if w == 2 { // killed mid-way
+				killed, kill := context.WithCancel(ctx)
+				for off := 0; off < perWriter/2; off += batch {
+					if off == perWriter/2-batch {
+						go kill()
+					}
+					if _, err := b.appendRows(killed, t, s.SessionId, name, off, w*perWriter+off, batch); err != nil {
+						break
+					}
+				}
+				kill()
+				got, err := b.client.GetLoadSession(ctx, &loadsvcv1.GetLoadSessionRequest{SessionId: s.SessionId})
+				if err != nil {
+					errs <- err
+					return
+				}
+				start = int(got.Committed[name])
+				if start%batch != 0 || start < perWriter/2-2*batch {
+					errs <- errorf("writer %s resumes at %d", name, start)
+					return
+				}
+			}
+			for off := start; off < perWriter; off += batch {
+				resp, err := b.appendRows(ctx, t, s.SessionId, name, off, w*perWriter+off, batch)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if resp.NextOffset != int64(off+batch) || resp.Rows != batch {
+					errs <- errorf("writer %s at %d: %v", name, off, resp)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM t WHERE v <> 'old'`); n != 0 {
+		t.Fatalf("a reader sees %d rows of the open session", n)
+	}
+	got, err := b.client.GetLoadSession(ctx, &loadsvcv1.GetLoadSessionRequest{SessionId: s.SessionId})
+	if err != nil || got.Rows != 4*perWriter || len(got.Committed) != 4 || got.State != loadsvcv1.SessionState_SESSION_STATE_OPEN {
+		t.Fatalf("session before commit: %v %v", got, err)
+	}
+	// A reader during the commit sees the old rows or the new ones.
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var old, fresh int64
+			if err := b.admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE v = 'old'), count(*) FILTER (WHERE v <> 'old') FROM t`).Scan(&old, &fresh); err != nil {
+				seen <- err.Error()
+				return
+			}
+			if !(old == 4000 && fresh == 0) && !(old == 0 && fresh == 4000) {
+				seen <- errorf("a reader saw %d old and %d new rows", old, fresh).Error()
+				return
+			}
+		}
+	}()
+	resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	close(stop)
+	if msg, ok := <-seen; ok {
+		t.Fatal(msg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Inserted != 4*perWriter || resp.Deleted != 4000 || resp.Rows != 4*perWriter {
+		t.Fatalf("commit: %v", resp)
+	}
+	if n := b.count(t, `SELECT count(DISTINCT id) FROM t WHERE v = 'v' || id`); n != 4*perWriter {
+		t.Fatalf("table holds %d of the session's rows", n)
+	}
+	again, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	if err != nil || again.Inserted != resp.Inserted || again.Deleted != resp.Deleted {
+		t.Fatalf("a retried commit: %v %v, want %v", again, err, resp)
+	}
+	_, err = b.appendRows(ctx, t, s.SessionId, "late", 0, 0, 1)
+	wantCode(t, err, codes.FailedPrecondition, "load session "+s.SessionId+" is committed")
+	if n := b.count(t, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'loadsvc_stage'`); n != 0 {
+		t.Fatalf("%d stage tables left after the commit", n)
+	}
+	b.clean(t)
+}
+
+type testError string
+
+func (e testError) Error() string { return string(e) }
+
+func errorf(format string, args ...any) error {
+	return testError(fmt.Sprintf(format, args...))
+}
+
+// A batch sent again is acknowledged without writing; one that straddles
+// the stored offset is FAILED_PRECONDITION, a gap OUT_OF_RANGE, both
+// naming the offsets.
+func TestSessionOffsets(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	ctx := ctxTimeout(t, time.Minute)
+	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND})
+	if resp, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 10); err != nil || resp.Rows != 10 || resp.NextOffset != 10 {
+		t.Fatalf("first batch: %v %v", resp, err)
+	}
+	if resp, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 10); err != nil || resp.Rows != 0 || resp.NextOffset != 10 {
+		t.Fatalf("the batch again: %v %v", resp, err)
+	}
+	_, err := b.appendRows(ctx, t, s.SessionId, "w", 5, 5, 10)
+	st := wantCode(t, err, codes.FailedPrecondition, `writer "w" of load session `+s.SessionId+` sent 10 rows at offset 5, which straddle its next offset 10`)
+	if ei := errorInfo(t, st); ei.Reason != server.ReasonOffset || ei.Metadata["next_offset"] != "10" {
+		t.Errorf("error info %v", ei)
+	}
+	_, err = b.appendRows(ctx, t, s.SessionId, "w", 20, 20, 10)
+	wantCode(t, err, codes.OutOfRange, `writer "w" of load session `+s.SessionId+` sent offset 20, past its next offset 10: rows 10 to 19 are missing; resend from offset 10`)
+	resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	if err != nil || resp.Inserted != 10 {
+		t.Fatalf("commit: %v %v", resp, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 10 {
+		t.Fatalf("table holds %d rows, want 10", n)
+	}
+}
+
+// A session is its principal's: to anyone else every call is NOT_FOUND,
+// as for a session that does not exist.
+func TestSessionOtherPrincipalNotFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withServer(withTestPrincipal))
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	s := b.begin(t, as("alice"), &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND})
+	if _, err := b.appendRows(as("alice"), t, s.SessionId, "w", 0, 0, 3); err != nil {
+		t.Fatal(err)
+	}
+	want := `load session "` + s.SessionId + `" not found`
+	_, err := b.appendRows(as("bob"), t, s.SessionId, "w", 3, 3, 3)
+	wantCode(t, err, codes.NotFound, want)
+	_, err = b.client.GetLoadSession(as("bob"), &loadsvcv1.GetLoadSessionRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.NotFound, want)
+	_, err = b.client.CommitLoad(as("bob"), &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.NotFound, want)
+	_, err = b.client.AbortLoad(as("bob"), &loadsvcv1.AbortLoadRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.NotFound, want)
+	_, err = b.client.GetLoadSession(as("bob"), &loadsvcv1.GetLoadSessionRequest{SessionId: "00000000000000000000000000000000"})
+	wantCode(t, err, codes.NotFound, `load session "00000000000000000000000000000000" not found`)
+	if got, err := b.client.GetLoadSession(as("alice"), &loadsvcv1.GetLoadSessionRequest{SessionId: s.SessionId}); err != nil || got.Rows != 3 {
+		t.Fatalf("alice's session: %v %v", got, err)
+	}
+}
+
+// Abort and expiry leave nothing behind: no stage table, no session row.
+func TestSessionAbortAndExpiryLeaveNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	ctx := ctxTimeout(t, time.Minute)
+	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
+	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.stageLeft(t); n != 3 {
+		t.Fatalf("an open session holds %d things, want a stage, a session and a writer", n)
+	}
+	if _, err := b.client.AbortLoad(ctx, &loadsvcv1.AbortLoadRequest{SessionId: s.SessionId}); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.stageLeft(t); n != 0 {
+		t.Fatalf("abort left %d things", n)
+	}
+	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.NotFound, `load session "`+s.SessionId+`" not found`)
+
+	s, err = b.client.BeginLoad(ctx, &loadsvcv1.BeginLoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, Ttl: durationpb.New(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	store := &pgexec.SessionStore{Exec: b.exec}
+	testenv.WaitUntil(t, 10*time.Second, "the session expires", func() bool {
+		return b.count(t, `SELECT count(*) FROM loadsvc.load_sessions WHERE expires_at <= now()`) == 1
+	})
+	_, err = b.appendRows(ctx, t, s.SessionId, "w", 5, 5, 5)
+	wantCode(t, err, codes.FailedPrecondition, "load session "+s.SessionId+" expired at ")
+	if n, err := store.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	if n := b.stageLeft(t); n != 0 {
+		t.Fatalf("expiry left %d things", n)
+	}
+	_, err = b.appendRows(ctx, t, s.SessionId, "w", 5, 5, 5)
+	wantCode(t, err, codes.NotFound, `load session "`+s.SessionId+`" not found`)
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
+		t.Fatalf("the table holds %d rows", n)
+	}
+	b.clean(t)
+}
