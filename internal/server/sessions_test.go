@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -281,4 +282,158 @@ func TestSessionAbortAndExpiryLeaveNothing(t *testing.T) {
 		t.Fatalf("the table holds %d rows", n)
 	}
 	b.clean(t)
+}
+
+// A refresh-key delete_insert through a session of three writers leaves
+// the table exactly as the same rows through one LoadStream do.
+func TestSessionRefreshKeyMatchesLoadStream(t *testing.T) {
+	t.Parallel()
+	months := []string{"2024-10-01", "2024-11-01"}
+	cfg := &loadsvcv1.LoadConfig{Schema: "business", Table: "规模明细", Pk: refreshKey}
+	first := scaleRows(months, businessTypes, 30, 1)
+	again := scaleRows(months[1:], businessTypes[:3], 40, 2)
+	stream, session := setup(t), setup(t)
+	for _, b := range []*bundle{stream, session} {
+		b.exec1(t, scaleTable)
+		loadVia(t, b, true, cfg, first)
+	}
+	want := loadVia(t, stream, true, cfg, again)
+
+	ctx := ctxTimeout(t, time.Minute)
+	s := session.begin(t, ctx, cfg)
+	offsets := map[string]int{}
+	for i, chunk := 0, 0; i < len(again); i, chunk = i+53, chunk+1 {
+		part := again[i:min(i+53, len(again))]
+		writer := "w" + itoa(chunk%3)
+		if _, err := session.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.SessionId, Writer: writer, Offset: int64(offsets[writer]), Rows: rows(t, part...)}); err != nil {
+			t.Fatal(err)
+		}
+		offsets[writer] += len(part)
+	}
+	got, err := session.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Deleted != want.Deleted || got.Inserted != want.Inserted || got.Rows != want.Rows {
+		t.Errorf("session: deleted %d inserted %d rows %d; stream: deleted %d inserted %d rows %d", got.Deleted, got.Inserted, got.Rows, want.Deleted, want.Inserted, want.Rows)
+	}
+	viaStream, viaSession := scaleContent(t, stream.admin), scaleContent(t, session.admin)
+	if !slices.Equal(viaStream, viaSession) {
+		t.Fatalf("the tables differ: %d rows through the stream, %d through the session", len(viaStream), len(viaSession))
+	}
+	if wantRows := expectContent(append(without(without(without(first, months[1], businessTypes[0]), months[1], businessTypes[1]), months[1], businessTypes[2]), again...)); !slices.Equal(viaSession, wantRows) {
+		t.Fatalf("the table holds %d rows, want %d", len(viaSession), len(wantRows))
+	}
+}
+
+// BeginLoad checks the config as Load does and refuses what a session
+// cannot do, naming the setting; a principal holds at most
+// LOADSVC_MAX_SESSIONS sessions.
+func TestSessionBeginRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withServer(func(o *server.Options) {
+		o.Sessions.(*pgexec.SessionStore).MaxPerPrincipal = 2
+	}))
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text, g int GENERATED ALWAYS AS (id * 2) STORED)`)
+	ctx := ctxTimeout(t, time.Minute)
+	begin := func(cfg *loadsvcv1.LoadConfig, ttl time.Duration) error {
+		req := &loadsvcv1.BeginLoadRequest{Config: cfg}
+		if ttl != 0 {
+			req.Ttl = durationpb.New(ttl)
+		}
+		_, err := b.client.BeginLoad(ctx, req)
+		return err
+	}
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, PlanOnly: true}, 0), codes.InvalidArgument, "plan_only is refused by BeginLoad")
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}, DryRun: true}, 0), codes.InvalidArgument, "dry_run is refused by BeginLoad")
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t"}, 0), codes.InvalidArgument, "mode delete_insert needs key columns in pk")
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "nope", Mode: loadsvcv1.Mode_MODE_APPEND}, 0), codes.NotFound, `load failed: relation "nope" does not exist`)
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"nope"}}, 0), codes.InvalidArgument, `load failed: column "nope" of relation "t" does not exist`)
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, 400*24*time.Hour), codes.InvalidArgument, "ttl 9600h0m0s is out of range")
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, -time.Second), codes.InvalidArgument, "ttl -1s is out of range")
+	if b.count(t, `SELECT count(*) FROM loadsvc.load_sessions`) != 0 {
+		t.Fatal("a refused BeginLoad left a session")
+	}
+	for range 2 {
+		if err := begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, 0), codes.ResourceExhausted,
+		"this caller holds 2 load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=2)")
+}
+
+// An append is checked as a Load's rows are, and its values by the stage's
+// types: a bad value is refused by the append that brings it, and nothing
+// of that batch is stored.
+func TestSessionAppendRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text, d date, g int GENERATED ALWAYS AS (id * 2) STORED)`)
+	ctx := ctxTimeout(t, time.Minute)
+	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
+	app := func(offset int, maps ...map[string]any) (*loadsvcv1.AppendRowsResponse, error) {
+		return b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.SessionId, Writer: "w", Offset: int64(offset), Rows: rows(t, maps...)})
+	}
+	_, err := app(0, map[string]any{"id": 1, "d": "yesterday-ish"})
+	wantCode(t, err, codes.InvalidArgument, `load failed: invalid input syntax for type date: "yesterday-ish"`)
+	_, err = app(0, map[string]any{"id": 1, "nope": 1})
+	wantCode(t, err, codes.InvalidArgument, `load failed: column "nope" of relation "public"."t" does not exist`)
+	_, err = app(0, map[string]any{"v": "no key"})
+	wantCode(t, err, codes.InvalidArgument, `row 0 has no value for key column "id"`)
+	_, err = b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: "not-a-session", Rows: rows(t, map[string]any{"id": 1})})
+	wantCode(t, err, codes.NotFound, `load session "not-a-session" not found`)
+	if resp, err := app(0, map[string]any{"id": 1, "d": "2024-11-01", "g": 5}); err != nil || resp.NextOffset != 1 {
+		t.Fatalf("a good batch after the refused ones: %v %v", resp, err)
+	}
+	typed := typedIDs(2, 3)
+	if resp, err := b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.SessionId, Writer: "typed", TypedRows: typed.TypedRows}); err != nil || resp.Rows != 3 {
+		t.Fatalf("typed rows: %v %v", resp, err)
+	}
+	resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	if err != nil || resp.Inserted != 4 || !slices.Equal(resp.SkippedColumns, []string{"g"}) {
+		t.Fatalf("commit: %v %v", resp, err)
+	}
+	if got := testenv.Texts(t, b.admin, `SELECT concat_ws(',', id, v, d, g) FROM t ORDER BY id`); !slices.Equal(got, []string{"1,2024-11-01,2", "2,v2,4", "3,v3,6", "4,v4,8"}) {
+		t.Fatalf("table: %q", got)
+	}
+}
+
+// Rows that share a key are ordered by writer, then offset: keep_last keeps
+// the last writer's, refuse names both rows; a failed commit leaves the
+// session open with its stage, so that it can be aborted.
+func TestSessionDuplicatesAcrossWriters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	ctx := ctxTimeout(t, time.Minute)
+	for _, dup := range []loadsvcv1.Duplicates{loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST, loadsvcv1.Duplicates_DUPLICATES_REFUSE} {
+		s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_UPSERT, Pk: []string{"id"}, Duplicates: dup})
+		for _, w := range []string{"b", "a"} {
+			if _, err := b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.SessionId, Writer: w,
+				Rows: rows(t, map[string]any{"id": 1, "v": w + "0"}, map[string]any{"id": 2, "v": w + "1"}, map[string]any{"id": 1, "v": w + "2"})}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+		if dup == loadsvcv1.Duplicates_DUPLICATES_REFUSE {
+			wantCode(t, err, codes.InvalidArgument, `rows 0 and 2 have the same key ("id"=1)`) // writer a's, first in load order
+			if n := b.stageLeft(t); n != 7 {
+				t.Fatalf("a failed commit left %d things, want its stage, both sessions and their four writers", n)
+			}
+			if _, err := b.client.AbortLoad(ctx, &loadsvcv1.AbortLoadRequest{SessionId: s.SessionId}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err != nil || resp.DuplicatesDropped != 4 || resp.Inserted != 2 {
+			t.Fatalf("keep_last: %v %v", resp, err)
+		}
+		if got := testenv.Texts(t, b.admin, `SELECT v FROM t ORDER BY id`); !slices.Equal(got, []string{"b2", "b1"}) {
+			t.Fatalf("keep_last kept %q, want the last writer's (b)", got)
+		}
+	}
+	if n := b.stageLeft(t); n != 3 {
+		t.Fatalf("%d things left, want the committed session's row and its two writers", n)
+	}
 }
