@@ -145,7 +145,7 @@ func (c *config) bindSessions(fs *flag.FlagSet, env *envvar.Reader) {
 	fs.DurationVar(&c.SessionSweep, "session-sweep-interval", env.Dur("LOADSVC_SESSION_SWEEP_INTERVAL", time.Minute),
 		"how often expired load sessions and their stages are dropped, by one replica at a time (LOADSVC_SESSION_SWEEP_INTERVAL)")
 	fs.IntVar(&c.MaxSessions, "max-sessions", env.Int("LOADSVC_MAX_SESSIONS", 100),
-		"most load sessions one principal holds until they are committed and expire, or are aborted (LOADSVC_MAX_SESSIONS)")
+		"most open load sessions one principal holds (LOADSVC_MAX_SESSIONS)")
 	fs.StringVar(&c.SessionStageSchema, "session-stage-schema", env.Str("LOADSVC_SESSION_STAGE_SCHEMA", "loadsvc_stage"),
 		"schema of the load sessions' UNLOGGED stage tables, created when first needed (LOADSVC_SESSION_STAGE_SCHEMA)")
 }

@@ -156,3 +156,17 @@ func SessionDigest(cfg *Config, rows int64) string {
 	d.num(rows)
 	return d.sum()
 }
+
+// HoldsSessions reports whether schema.table (an empty schema: any schema)
+// is one of the tables that keep the load sessions, in the ledger's schema,
+// which no load may write.
+func (l Ledger) HoldsSessions(schema, table string) bool {
+	l = l.WithDefaults()
+	return (table == SessionsTable || table == SessionWritersTable) && (schema == "" || schema == l.Schema)
+}
+
+// The tables of the load sessions, in the ledger's schema.
+const (
+	SessionsTable       = "load_sessions"
+	SessionWritersTable = "load_session_writers"
+)

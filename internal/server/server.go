@@ -254,6 +254,9 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	if s.opt.Ledger.Holds(cfg.Schema, cfg.Table) {
 		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())
 	}
+	if s.opt.Ledger.HoldsSessions(cfg.Schema, cfg.Table) {
+		return status.Errorf(codes.PermissionDenied, "%s is one of loadsvc's load session tables and is never a load target", cfg.Target())
+	}
 	if s.opt.Allow != nil {
 		schema, err := s.opt.Allow(c.ctx, cfg.Schema, cfg.Table)
 		if err != nil {

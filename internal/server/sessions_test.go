@@ -354,13 +354,18 @@ func TestSessionBeginRefusals(t *testing.T) {
 	if b.count(t, `SELECT count(*) FROM loadsvc.load_sessions`) != 0 {
 		t.Fatal("a refused BeginLoad left a session")
 	}
+	for _, table := range []string{"load_sessions", "load_session_writers"} {
+		_, err := b.client.Load(ctx, &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Schema: "loadsvc", Table: table, Mode: loadsvcv1.Mode_MODE_APPEND},
+			Rows: rows(t, map[string]any{"session_id": "x"})})
+		wantCode(t, err, codes.PermissionDenied, `"loadsvc"."`+table+`" is one of loadsvc's load session tables and is never a load target`)
+	}
 	for range 2 {
 		if err := begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	wantCode(t, begin(&loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}}, 0), codes.ResourceExhausted,
-		"this caller holds 2 load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=2)")
+		"this caller holds 2 open load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=2)")
 }
 
 // An append is checked as a Load's rows are, and its values by the stage's

@@ -23,8 +23,8 @@ type SessionStore struct {
 	Exec *Executor
 	// StageSchema holds the stages; default "loadsvc_stage".
 	StageSchema string
-	// MaxPerPrincipal bounds the sessions one principal holds, committed
-	// ones until they expire included; 0 means 100.
+	// MaxPerPrincipal bounds the open sessions one principal holds (those
+	// that hold a stage); 0 means 100.
 	MaxPerPrincipal int
 }
 
@@ -52,11 +52,11 @@ func (st *SessionStore) maxPerPrincipal() int {
 // sessionsTable and writersTable are loadsvc's session tables, in the
 // ledger's schema.
 func (e *Executor) sessionsTable() string {
-	return loader.QuoteIdent(e.Ledger.WithDefaults().Schema) + ".load_sessions"
+	return loader.QuoteIdent(e.Ledger.WithDefaults().Schema) + "." + loader.QuoteIdent(loader.SessionsTable)
 }
 
 func (e *Executor) writersTable() string {
-	return loader.QuoteIdent(e.Ledger.WithDefaults().Schema) + ".load_session_writers"
+	return loader.QuoteIdent(e.Ledger.WithDefaults().Schema) + "." + loader.QuoteIdent(loader.SessionWritersTable)
 }
 
 // sessionsDDL is the migration step of the session tables. A writer's row
@@ -136,12 +136,12 @@ func (st *SessionStore) holdLimit(ctx context.Context, s *session, principal str
 		return err
 	}
 	var n int
-	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+st.Exec.sessionsTable()+" WHERE principal = $1", pgx.QueryExecModeSimpleProtocol, principal).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+st.Exec.sessionsTable()+" WHERE principal = $1 AND state = 'open' AND expires_at > now()", pgx.QueryExecModeSimpleProtocol, principal).Scan(&n); err != nil {
 		return err
 	}
 	if n >= st.maxPerPrincipal() {
 		return &loader.ValidationError{Field: "config", Row: -1, Limit: true, Reason: fmt.Sprintf(
-			"this caller holds %d load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=%d); commit or abort one, or wait until one expires", n, st.maxPerPrincipal())}
+			"this caller holds %d open load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=%d); commit or abort one, or wait until one expires", n, st.maxPerPrincipal())}
 	}
 	return nil
 }
