@@ -151,7 +151,11 @@ func (s *Server) handleAppendRows(ctx context.Context, m *message) (*loadsvcv1.A
 			resp = &loadsvcv1.AppendRowsResponse{Writer: out.Writer, NextOffset: out.NextOffset, Rows: out.Rows}
 		}
 	}
-	return resp, c.end(nil, cfg, nil, int64(p.rows), err)
+	rows := p.rows
+	if a.Batch != nil {
+		rows = a.Batch.Len() // typed rows too
+	}
+	return resp, c.end(nil, cfg, nil, int64(rows), err)
 }
 
 // appendHeader reads an AppendRowsRequest's session id, writer and offset.

@@ -442,3 +442,40 @@ func TestSessionDuplicatesAcrossWriters(t *testing.T) {
 		t.Fatalf("%d things left, want the committed session's row and its two writers", n)
 	}
 }
+
+// A session's request_id makes its commit exactly-once against any load
+// with that id: a second session of the same config and as many rows
+// replays the first one's result, writes nothing, and drops its stage.
+func TestSessionRequestID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	ctx := ctxTimeout(t, time.Minute)
+	cfg := &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, RequestId: "month-11"}
+	var first *loadsvcv1.LoadResponse
+	for i := range 2 {
+		s := b.begin(t, ctx, cfg)
+		if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 4); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+		if err != nil || resp.Inserted != 4 || resp.Replayed != (i == 1) {
+			t.Fatalf("session %d: %v %v", i, resp, err)
+		}
+		if first == nil {
+			first = resp
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 4 {
+		t.Fatalf("the table holds %d rows, want 4", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'loadsvc_stage'`); n != 0 {
+		t.Fatalf("%d stages left", n)
+	}
+	s := b.begin(t, ctx, cfg)
+	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 10, 5); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.AlreadyExists, `request_id "month-11" was already used with a different payload`)
+}
