@@ -96,6 +96,7 @@ const (
 	SessionCommitted                        // committed: it takes no rows
 	SessionGap                              // the offset is past the writer's next offset
 	SessionStraddle                         // the batch straddles the writer's next offset
+	SessionLost                             // the stage lost rows its writers stored (a database crash)
 )
 
 // SessionError refuses a session call. It never says whether a session
@@ -108,6 +109,7 @@ type SessionError struct {
 	Rows      int64     // the batch's rows
 	Next      int64     // the writer's stored next offset
 	ExpiresAt time.Time // SessionExpired
+	Staged    int64     // SessionLost: the rows the stage holds, against Rows stored
 }
 
 func (e *SessionError) Error() string {
@@ -116,6 +118,9 @@ func (e *SessionError) Error() string {
 		return fmt.Sprintf("load session %s expired at %s (its ttl; LOADSVC_SESSION_TTL by default) and takes no more calls; begin a new one", e.ID, e.ExpiresAt.UTC().Format(time.RFC3339))
 	case SessionCommitted:
 		return fmt.Sprintf("load session %s is committed and takes no more rows; begin a new one", e.ID)
+	case SessionLost:
+		return fmt.Sprintf("load session %s cannot commit: its writers stored %d rows but its stage holds %d; PostgreSQL empties an UNLOGGED stage when it restarts after a crash. Nothing was written; abort the session and append the rows to a new one",
+			e.ID, e.Rows, e.Staged)
 	case SessionGap:
 		return fmt.Sprintf("writer %q of load session %s sent offset %d, past its next offset %d: rows %d to %d are missing; resend from offset %d",
 			e.Writer, e.ID, e.Offset, e.Next, e.Next, e.Offset-1, e.Next)

@@ -479,3 +479,26 @@ func TestSessionRequestID(t *testing.T) {
 	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
 	wantCode(t, err, codes.AlreadyExists, `request_id "month-11" was already used with a different payload`)
 }
+
+// A stage that lost rows (PostgreSQL empties an UNLOGGED table when it
+// restarts after a crash; TRUNCATE does the same here) is never committed
+// short: DATA_LOSS, nothing written, the session left to be aborted.
+func TestSessionLostStageRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	ctx := ctxTimeout(t, time.Minute)
+	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
+	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	b.exec1(t, `TRUNCATE loadsvc_stage."s_`+s.SessionId+`"`)
+	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.DataLoss, "load session "+s.SessionId+" cannot commit: its writers stored 5 rows but its stage holds 0")
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
+		t.Fatalf("the table holds %d rows", n)
+	}
+	if _, err := b.client.AbortLoad(ctx, &loadsvcv1.AbortLoadRequest{SessionId: s.SessionId}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -135,6 +135,7 @@ var sessionCodes = map[loader.SessionKind]codes.Code{
 	loader.SessionCommitted: codes.FailedPrecondition,
 	loader.SessionGap:       codes.OutOfRange,
 	loader.SessionStraddle:  codes.FailedPrecondition,
+	loader.SessionLost:      codes.DataLoss,
 }
 
 func sessionStatus(se *loader.SessionError) *status.Status {
