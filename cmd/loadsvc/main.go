@@ -119,8 +119,13 @@ func sweepSessions(ctx context.Context, store *pgexec.SessionStore, every time.D
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		store.SweepEvery(ctx, every, func(err error) {
-			log.Warn("sweeping expired load sessions failed; the next sweep tries again", zap.String("error", redact(err.Error())))
+		store.SweepEvery(ctx, every, func(swept int, err error) {
+			switch {
+			case err != nil:
+				log.Warn("sweeping expired load sessions failed; the next sweep tries again", zap.Int("swept", swept), zap.String("error", redact(err.Error())))
+			case swept > 0:
+				log.Info("swept expired load sessions and their stages", zap.Int("swept", swept))
+			}
 		})
 	}()
 	return func() { cancel(); <-done }

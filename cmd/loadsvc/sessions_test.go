@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,9 @@ func TestSessionSweptByService(t *testing.T) {
 		t.Fatalf("an open session holds %d things, want its stage, its row and its writer", n)
 	}
 	testenv.WaitUntil(t, 20*time.Second, "the expired session is swept", func() bool { return countOf(t, conn, left) == 0 })
+	testenv.WaitUntil(t, 10*time.Second, "the sweep is logged", func() bool {
+		return strings.Contains(p.out.String(), `"msg":"swept expired load sessions and their stages","swept":1`)
+	})
 	if n := countOf(t, conn, `SELECT count(*) FROM t`); n != 0 {
 		t.Fatalf("the table holds %d rows", n)
 	}

@@ -67,6 +67,31 @@ func TestSessionFourWritersOneResumes(t *testing.T) {
 	ctx := ctxTimeout(t, time.Minute)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
 	const perWriter, batch = 1000, 50
+	// A reader during the appends and the commit sees the old rows or the
+	// new ones, never a mix.
+	stop := make(chan struct{})
+	halt := sync.OnceFunc(func() { close(stop) })
+	t.Cleanup(halt)
+	seen := make(chan string, 1)
+	go func() {
+		defer close(seen)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var old, fresh int64
+			if err := b.admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE v = 'old'), count(*) FILTER (WHERE v <> 'old') FROM t`).Scan(&old, &fresh); err != nil {
+				seen <- err.Error()
+				return
+			}
+			if !(old == 4000 && fresh == 0) && !(old == 0 && fresh == 4000) {
+				seen <- errorf("a reader saw %d old and %d new rows", old, fresh).Error()
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for w := 0; w < 4; w++ {
@@ -122,30 +147,8 @@ func TestSessionFourWritersOneResumes(t *testing.T) {
 	if err != nil || got.Rows != 4*perWriter || len(got.Committed) != 4 || got.State != loadsvcv1.SessionState_SESSION_STATE_OPEN {
 		t.Fatalf("session before commit: %v %v", got, err)
 	}
-	// A reader during the commit sees the old rows or the new ones.
-	stop := make(chan struct{})
-	seen := make(chan string, 1)
-	go func() {
-		defer close(seen)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			var old, fresh int64
-			if err := b.admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE v = 'old'), count(*) FILTER (WHERE v <> 'old') FROM t`).Scan(&old, &fresh); err != nil {
-				seen <- err.Error()
-				return
-			}
-			if !(old == 4000 && fresh == 0) && !(old == 0 && fresh == 4000) {
-				seen <- errorf("a reader saw %d old and %d new rows", old, fresh).Error()
-				return
-			}
-		}
-	}()
 	resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
-	close(stop)
+	halt()
 	if msg, ok := <-seen; ok {
 		t.Fatal(msg)
 	}

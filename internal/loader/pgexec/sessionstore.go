@@ -312,9 +312,9 @@ func (st *SessionStore) sweepOnce(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// SweepEvery sweeps every interval until ctx ends, telling onErr of a
-// sweep that failed (the next one tries again).
-func (st *SessionStore) SweepEvery(ctx context.Context, every time.Duration, onErr func(error)) {
+// SweepEvery sweeps every interval until ctx ends, telling report what
+// each sweep dropped, or why it failed (the next one tries again).
+func (st *SessionStore) SweepEvery(ctx context.Context, every time.Duration, report func(swept int, err error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -323,8 +323,8 @@ func (st *SessionStore) SweepEvery(ctx context.Context, every time.Duration, onE
 			return
 		case <-t.C:
 		}
-		if _, err := st.Sweep(ctx); err != nil && ctx.Err() == nil {
-			onErr(err)
+		if n, err := st.Sweep(ctx); ctx.Err() == nil {
+			report(n, err)
 		}
 	}
 }
