@@ -266,6 +266,9 @@ func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res
 		res.Resolved = true
 		return nil
 	}
+	if err := ls.checkStage(ctx, s, res.Rows); err != nil {
+		return err
+	}
 	cfg := &ls.cfg
 	table, err := Describe(ctx, s.conn, cfg)
 	if err != nil {
@@ -293,6 +296,20 @@ func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res
 	}
 	if cfg.Mode == loader.ModeInsertMissing {
 		res.Skipped = res.Rows - res.DuplicatesDropped - res.Inserted
+	}
+	return nil
+}
+
+// checkStage refuses to apply a stage that holds fewer rows than its
+// writers stored: an UNLOGGED table is emptied by a crash of the database,
+// while the writers' offsets, logged, survive it.
+func (ls *loadSession) checkStage(ctx context.Context, s *session, rows int64) error {
+	var staged int64
+	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+ls.stage(), pgx.QueryExecModeSimpleProtocol).Scan(&staged); err != nil {
+		return err
+	}
+	if staged != rows {
+		return &loader.SessionError{Kind: loader.SessionLost, ID: ls.id, Rows: rows, Staged: staged}
 	}
 	return nil
 }
