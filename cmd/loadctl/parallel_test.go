@@ -98,3 +98,24 @@ func TestLoadParallelUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelInBoundedMemory loads a 500,000-row CSV file (about 30 MiB)
+// with the built loadctl binary and --parallel 4, and checks the process's
+// peak resident memory: the file is read as a stream and each writer holds
+// at most two batches, whatever the file's size.
+func TestParallelInBoundedMemory(t *testing.T) {
+	t.Parallel()
+	const rows = 500_000
+	const limit = 100 << 20
+	s := startService(t)
+	s.exec(t, `CREATE TABLE big (id bigint PRIMARY KEY, code text, amount numeric, day date, note text)`)
+	run := loadBounded(t, s, limit, func() string { return writeBigCSV(t, rows) }, "--table", "big", "--parallel", "4", "--quiet")
+	t.Logf("loaded %d rows (%d MiB of CSV) with 4 writers in %v, loadctl CPU %v; peak RSS %d MiB", rows, run.size>>20, run.took, run.cpu, run.peak>>20)
+	if !strings.Contains(run.stdout, fmt.Sprintf("inserted            %d\n", rows)) {
+		t.Errorf("stdout:\n%s", run.stdout)
+	}
+	got := s.query(t, `SELECT count(*) || ' ' || sum(id) || ' ' || count(note) FROM big`)
+	if want := fmt.Sprintf("%d %d %d", rows, int64(rows)*(rows+1)/2, rows-rows/10); got[0] != want {
+		t.Errorf("table: got %s, want %s", got[0], want)
+	}
+}
