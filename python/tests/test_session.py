@@ -233,3 +233,18 @@ def test_context_manager_abort_leaves_nothing(client: loadsvc.Client, db, table:
     with pytest.raises(loadsvc.LoadError) as gone:
         client.attach(s.session_id)
     assert gone.value.code == "NOT_FOUND"
+
+
+def test_abort_retried_after_a_lost_answer(client: loadsvc.Client, db, table: str) -> None:
+    """The first AbortLoad's answer is lost: the retry finds the session
+    gone, and abort() succeeds; a second abort() says it is gone."""
+    create(db, table)
+    calls = lose_answers(client, "AbortLoad", {1: grpc.StatusCode.UNAVAILABLE})
+    s = client.session(table, "append", ttl=600)
+    s.append(id_rows("a", 0, 10), writer="a")
+    s.abort()
+    assert calls[0] == 2
+    with pytest.raises(loadsvc.LoadError) as gone:
+        s.abort()
+    assert gone.value.code == "NOT_FOUND"
+    assert db.scalar(f"SELECT count(*) FROM loadsvc.load_sessions WHERE session_id = '{s.session_id}'") == "0"

@@ -317,14 +317,16 @@ func TestSessionCommitRetried(t *testing.T) {
 }
 
 // TestSessionAbortLeavesNothing aborts a session with rows of two
-// writers: the table, the sessions' tables and the stages' schema hold
-// nothing of it, and the session is gone.
+// writers, losing the first AbortLoad's answer: the retry finds the
+// session gone and Abort succeeds. The table, the sessions' tables and the
+// stages' schema hold nothing of it, and the session is gone.
 func TestSessionAbortLeavesNothing(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.exec(t, "CREATE TABLE t (id bigint PRIMARY KEY, writer text NOT NULL)")
 	ctx := ctxTimeout(t, 60*time.Second)
-	c := e.dial(t, client.Options{Retry: fastRetry})
+	f := &faults{method: loadsvcv1.LoadService_AbortLoad_FullMethodName, at: map[int]fault{1: {code: codes.Unavailable}}}
+	c := f.dial(t, e)
 	s := beginAppend(t, ctx, c, "t")
 	for k, w := range []string{"a", "b"} {
 		if _, err := s.Append(ctx, w, idRows(w, int64(k)*1000, 200)); err != nil {
@@ -336,6 +338,9 @@ func TestSessionAbortLeavesNothing(t *testing.T) {
 	}
 	if err := s.Abort(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if f.count() != 2 {
+		t.Fatalf("%d AbortLoad calls, want 2 (the first answer lost)", f.count())
 	}
 	_, err := s.Get(ctx)
 	wantError(t, err, codes.NotFound)
