@@ -74,7 +74,8 @@ class Session:
     transaction.
 
     Begun by ``Client.session`` it is a context manager that commits when
-    the block ends cleanly (setting ``result``) and aborts when it raises::
+    the block ends cleanly (setting ``result``) and aborts when it raises
+    or the commit fails, so that nothing of it is left::
 
         with client.session("nav", "append", ttl=3600) as s:
             s.append(rows, writer="part-1")
@@ -116,20 +117,21 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Commit (a clean exit) or abort (an exception) a session begun by
-        ``Client.session``, unless ``commit`` or ``abort`` ran already; a
-        session from ``attach`` is left as it is. An abort that fails is
-        left to the session's expiry: the block's exception is the one
-        raised."""
+        """Commit (a clean exit) or abort (an exception, or a commit that
+        failed) a session begun by ``Client.session``, unless ``commit`` or
+        ``abort`` ran already; a session from ``attach`` is left as it is.
+        An abort that fails is left to the session's expiry: the block's
+        exception, or the commit's, is the one raised."""
         if not self._owner or self._done:
             return
-        if exc_type is None:
-            self.commit()
+        if exc_type is not None:
+            self._abort_quietly()
             return
         try:
-            self.abort()
+            self.commit()
         except LoadError:
-            pass
+            self._abort_quietly()
+            raise
 
     def next_offset(self, writer: str = "") -> int:
         """The offset of ``writer``'s next batch: how many of its rows the
@@ -215,6 +217,12 @@ class Session:
         return _status(get_session(self._client, self._id))
 
     # -- internals -------------------------------------------------------
+
+    def _abort_quietly(self) -> None:
+        try:
+            self.abort()
+        except LoadError:
+            pass
 
     def _writer(self, name: str) -> _Writer:
         with self._lock:

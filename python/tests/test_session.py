@@ -235,6 +235,19 @@ def test_context_manager_abort_leaves_nothing(client: loadsvc.Client, db, table:
     assert gone.value.code == "NOT_FOUND"
 
 
+def test_context_manager_failed_commit_aborts(client: loadsvc.Client, db, table: str) -> None:
+    """Two writers send the same key: the commit fails with the unique
+    violation, and the block's exit aborts the session."""
+    create(db, table)
+    with pytest.raises(loadsvc.LoadFailed) as failed:
+        with client.session(table, "append", ttl=600) as s:
+            s.append(id_rows("a", 0, 10), writer="a")
+            s.append(id_rows("b", 9, 10), writer="b")
+    assert failed.value.sqlstate == "23505" and failed.value.code == "ALREADY_EXISTS"
+    assert db.scalar(f"SELECT count(*) FROM {table}") == "0"
+    assert db.scalar(f"SELECT count(*) FROM loadsvc.load_sessions WHERE session_id = '{s.session_id}'") == "0"
+
+
 def test_abort_retried_after_a_lost_answer(client: loadsvc.Client, db, table: str) -> None:
     """The first AbortLoad's answer is lost: the retry finds the session
     gone, and abort() succeeds; a second abort() says it is gone."""
