@@ -88,7 +88,7 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	var uc *loader.UnknownColumnError
 	var ce *loader.ConflictError
 	var pe *loader.PanicError
-	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) {
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, new(*loader.SessionError)) {
 		return err
 	}
 	var se *loader.SourceError
