@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,7 +129,7 @@ func wantBadLines(t *testing.T, stderr string, place func(b badCell) string) {
 	}
 	for i, b := range scaleBad {
 		want := regexp.QuoteMeta(place(b)) + `, column "` + b.column + `"`
-		if v := scaleRows[b.row][slicesIndex(scaleColumns, b.column)]; v != "" {
+		if v := scaleRows[b.row][slices.Index(scaleColumns, b.column)]; v != "" {
 			want += `, value "` + regexp.QuoteMeta(v) + `"`
 		}
 		if b.state == "23514" { // a CHECK is a verdict on the row: the column is optional
@@ -139,15 +140,6 @@ func wantBadLines(t *testing.T, stderr string, place func(b badCell) string) {
 			t.Errorf("bad row %d: %q\nwant it to match %s", i, lines[i], re)
 		}
 	}
-}
-
-func slicesIndex(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestSevenBadCellsInOneRunCSV: the seven-cell file of issue 20 through
@@ -189,7 +181,7 @@ func TestSevenBadCellsInOneRunXLSX(t *testing.T) {
 		if b.column == "" {
 			return "规模明细!" + itoa(int64(rows[b.row])) + ":" + itoa(int64(rows[b.row]))
 		}
-		return "规模明细!" + cellName(2+slicesIndex(scaleColumns, b.column), rows[b.row])
+		return "规模明细!" + cellName(2+slices.Index(scaleColumns, b.column), rows[b.row])
 	})
 }
 

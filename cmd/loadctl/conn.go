@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -61,6 +63,18 @@ func (c *connOptions) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", c.caFile)
 	}
 	return cfg, nil
+}
+
+// dialWithin resolves the flags, dials the service and bounds ctx by
+// timeout: the client, the context and what releases both.
+func (c *connOptions) dialWithin(ctx context.Context, timeout time.Duration) (*client.Client, context.Context, func(), error) {
+	c.resolve()
+	cl, err := c.dial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return cl, ctx, func() { cancel(); cl.Close() }, nil
 }
 
 // dial returns a client of the service; it connects lazily, on first use.

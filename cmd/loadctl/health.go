@@ -52,14 +52,11 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(pos) > 0 {
 		return fail(usageErrorf("no arguments expected, got %q", pos))
 	}
-	o.conn.resolve()
-	c, err := o.conn.dial()
+	c, ctx, done, err := o.conn.dialWithin(ctx, o.timeout)
 	if err != nil {
 		return fail(err)
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
+	defer done()
 	statuses, err := checkHealth(ctx, c)
 	if err != nil {
 		return fail(err)

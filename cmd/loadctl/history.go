@@ -70,14 +70,11 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail(err)
 	}
-	o.conn.resolve()
-	c, err := o.conn.dial()
+	c, ctx, done, err := o.conn.dialWithin(ctx, o.timeout)
 	if err != nil {
 		return fail(err)
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
+	defer done()
 	recs, err := c.History(ctx, req, o.limit)
 	if err != nil {
 		return fail(err)

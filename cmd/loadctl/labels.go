@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -14,17 +13,7 @@ const maxLabelValue = 256
 // the load in the service's history.
 type labelFlags map[string]string
 
-func (l labelFlags) String() string {
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for i, k := range keys {
-		keys[i] = k + "=" + l[k]
-	}
-	return strings.Join(keys, ",")
-}
+func (l labelFlags) String() string { return labelsText(l) }
 
 // Set takes one k=v; the service checks the key's form and the limits, and
 // names what it refuses.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,21 +176,7 @@ func TestLocatorFindsRowsAgain(t *testing.T) {
 	for i := range n {
 		b.WriteString(strings.Repeat("x", i%2) + "1,\"a\nb\"\n") // every record spans two lines: a break each
 	}
-	path := writeFile(t, "many.csv", b.String())
-	in, err := openInput(path, "", nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	ro := readOptions{comma: ','}
-	src, err := in.rows(ro)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loc := &locator{in: in, ro: ro, src: src, idx: &posIndex{}}
-	for _, err := src.Next(); err == nil; _, err = src.Next() {
-		loc.idx.add(src.Pos())
-	}
+	loc := loadedLocator(t, writeFile(t, "many.csv", b.String()), readOptions{comma: ','})
 	last := int64(n - 1)
 	errs := []*loadsvcv1.RowError{{Row: 1}, {Row: last, Column: "v"}}
 	lines, err := loc.describeAll(errs)
@@ -209,3 +196,35 @@ func TestLocatorFindsRowsAgain(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestSessionOrder: a --parallel load's rows, numbered by the service
+// writer by writer in the order of their names (part-1, part-10, part-11,
+// part-2, …), map back to the file's rows dealt in batches in turn.
+func TestSessionOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ writers, batch, rows int }{{1, 3, 10}, {3, 2, 11}, {12, 2, 37}, {4, 5, 3}} {
+		s := &sessionOrder{writers: tc.writers, batch: tc.batch, rows: int64(tc.rows)}
+		// deal the file's rows as parallelLoad does, then number them as the service does
+		byWriter := map[string][]int64{}
+		for i := range tc.rows {
+			w := writerName(i / tc.batch % tc.writers)
+			byWriter[w] = append(byWriter[w], int64(i))
+		}
+		var names []string
+		for w := range byWriter {
+			names = append(names, w)
+		}
+		slices.Sort(names)
+		var want []int64
+		for _, w := range names {
+			want = append(want, byWriter[w]...)
+		}
+		got := make([]int64, tc.rows)
+		for r := range got {
+			got[r] = s.fileRow(int64(r))
+		}
+		if !slices.Equal(got, want) || s.fileRow(int64(tc.rows)) != -1 {
+			t.Errorf("%+v: file rows %v, want %v", tc, got, want)
+		}
+	}
+}

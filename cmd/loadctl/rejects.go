@@ -38,7 +38,7 @@ func writeRejects(path string, l *locator, rejected []*loadsvcv1.RowError) error
 	w := bufio.NewWriter(f)
 	writeRecord(w, append(slices.Clone(cols), extraColumns(cols)...), nil)
 	for _, group := range byRow(rejected) {
-		r := rows[group[0].GetRow()]
+		r := rows[l.row(group[0])]
 		rec := make([]string, 0, len(cols)+len(rejectColumns))
 		null := make([]bool, 0, cap(rec))
 		for _, c := range cols {

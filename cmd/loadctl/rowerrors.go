@@ -27,6 +27,17 @@ type locator struct {
 	ro  readOptions
 	src rowSource // the first pass's reader: names positions (Place)
 	idx *posIndex
+	// fileRow maps the service's row index to the row's index in the
+	// file, when they differ (a --parallel load's session); nil: the same.
+	fileRow func(int64) int64
+}
+
+// row is the file's index of a row error's row.
+func (l *locator) row(e *loadsvcv1.RowError) int64 {
+	if l.fileRow == nil {
+		return e.GetRow()
+	}
+	return l.fileRow(e.GetRow())
 }
 
 // find returns the rows of errs by their index: their positions, and their
@@ -37,10 +48,10 @@ func (l *locator) find(errs []*loadsvcv1.RowError, values bool) (map[int64]sourc
 	found := make(map[int64]sourceRow, len(errs))
 	var again []int64
 	for _, e := range errs {
-		if pos, ok := l.idx.at(e.GetRow()); ok && !values {
-			found[e.GetRow()] = sourceRow{pos: pos}
-		} else {
-			again = append(again, e.GetRow())
+		if pos, ok := l.idx.at(l.row(e)); ok && !values {
+			found[l.row(e)] = sourceRow{pos: pos}
+		} else if l.row(e) >= 0 {
+			again = append(again, l.row(e))
 		}
 	}
 	switch {
@@ -80,7 +91,7 @@ func (l *locator) reread(want []int64, found map[int64]sourceRow) error {
 // place is where a row error is in the source, "line 12" or "净值!C512";
 // "row N of the load" (1-based) for a row it could not find.
 func (l *locator) place(e *loadsvcv1.RowError, rows map[int64]sourceRow) string {
-	r, ok := rows[e.GetRow()]
+	r, ok := rows[l.row(e)]
 	if !ok {
 		return fmt.Sprintf("row %d of the load", e.GetRow()+1)
 	}
