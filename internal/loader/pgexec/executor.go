@@ -30,8 +30,13 @@ type Executor struct {
 	// long (a client that stopped sending rows).
 	IdleInTransactionTimeout time.Duration
 	// Ledger records loads that carry a request id; its zero value uses
-	// the table loadsvc.load_ledger.
+	// the table loadsvc.load_ledger. The load history is in its schema.
 	Ledger loader.Ledger
+	// Status, when set, is the gRPC code name and message a load's
+	// failure is answered with, for its history record (the server's
+	// mapping: this package knows no gRPC). Unset, a failure is recorded
+	// as UNKNOWN with its text.
+	Status func(err error) (code, message string)
 
 	// migrated says loadsvc's own tables are at SchemaVersion, as far as
 	// this process knows.
@@ -52,18 +57,26 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 	if err := cfg.CheckOnce(); err != nil {
 		return nil, err
 	}
+	if cfg.LoadID == "" {
+		cfg.LoadID = loader.NewLoadID()
+	}
+	started := time.Now()
 	in := loader.NewIntake(&cfg, src)
 	if more, err := in.Start(ctx); err != nil || !more {
-		return &loader.Result{Rows: int64(in.Rows())}, err
+		return &loader.Result{Rows: int64(in.Rows()), LoadID: cfg.LoadID}, err
 	}
-	res := &loader.Result{DryRun: cfg.DryRun}
+	res := &loader.Result{DryRun: cfg.DryRun, LoadID: cfg.LoadID}
 	err := e.inTx(ctx, !cfg.DryRun, func(s *session) error {
 		return s.once(ctx, &cfg, in, res, func() error {
 			err := s.load(ctx, &cfg, in, res)
 			res.Rows = int64(in.Rows()) // before the ledger records res
+			if err == nil && !cfg.DryRun {
+				err = s.commitRecord(ctx, &cfg, res, started) // the last write before COMMIT
+			}
 			return err
 		})
 	})
+	e.recordFailure(&cfg, res, started, err)
 	return res, err
 }
 
