@@ -19,6 +19,7 @@ func Register(gs grpc.ServiceRegistrar, srv *Server) {
 type loadService interface {
 	handleLoad(ctx context.Context, m *message) (*loadsvcv1.LoadResponse, error)
 	handleStream(stream grpc.ServerStream) error
+	handleListLoads(ctx context.Context, req *loadsvcv1.ListLoadsRequest) (*loadsvcv1.ListLoadsResponse, error)
 }
 
 // serviceDesc is the generated loadsvc.v1.LoadService with handlers of
@@ -26,7 +27,7 @@ type loadService interface {
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: loadsvcv1.LoadService_ServiceDesc.ServiceName,
 	HandlerType: (*loadService)(nil),
-	Methods:     []grpc.MethodDesc{{MethodName: "Load", Handler: loadHandler}},
+	Methods:     []grpc.MethodDesc{{MethodName: "Load", Handler: loadHandler}, {MethodName: "ListLoads", Handler: listLoadsHandler}},
 	Streams: []grpc.StreamDesc{{StreamName: "LoadStream", ClientStreams: true,
 		Handler: func(srv any, stream grpc.ServerStream) error { return srv.(loadService).handleStream(stream) }}},
 	Metadata: loadsvcv1.LoadService_ServiceDesc.Metadata,
@@ -43,5 +44,21 @@ func loadHandler(srv any, ctx context.Context, dec func(any) error, interceptor 
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: loadsvcv1.LoadService_Load_FullMethodName}
 	return interceptor(ctx, m, info, func(ctx context.Context, req any) (any, error) {
 		return srv.(loadService).handleLoad(ctx, req.(*message))
+	})
+}
+
+// listLoadsHandler decodes a ListLoadsRequest with the proto codec (it is
+// no *message) and calls handleListLoads.
+func listLoadsHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	req := new(loadsvcv1.ListLoadsRequest)
+	if err := dec(req); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(loadService).handleListLoads(ctx, req)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: loadsvcv1.LoadService_ListLoads_FullMethodName}
+	return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return srv.(loadService).handleListLoads(ctx, req.(*loadsvcv1.ListLoadsRequest))
 	})
 }
