@@ -75,15 +75,15 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 			}
 			return err
 		})
-	})
-	e.recordFailure(&cfg, res, started, err)
+	}, func(s *session, err error) { s.recordFailure(&cfg, res, started, err) })
 	return res, err
 }
 
 // inTx acquires one connection, begins, runs fn and commits (or, without
 // commit, checks deferred constraints and rolls back); on any failure it
-// rolls back and makes sure the connection goes back clean or not at all.
-func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
+// rolls back, tells failed (when set) and makes sure the connection goes
+// back clean or not at all.
+func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error, failed func(*session, error)) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 		if errors.As(err, new(*loader.PanicError)) {
 			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
 		}
-		return s.loadError(ctx, err)
+		return s.failed(ctx, err, failed)
 	}
 	end := "COMMIT"
 	if !commit {
@@ -109,7 +109,7 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 		s.rollback()
 	}
 	if err != nil {
-		return s.loadError(ctx, err)
+		return s.failed(ctx, err, failed)
 	}
 	return nil
 }

@@ -104,25 +104,38 @@ func (s *session) commitRecord(ctx context.Context, cfg *loader.Config, res *loa
 // failureTimeout bounds the writing of a failed load's record.
 const failureTimeout = 5 * time.Second
 
+// failed classifies a failure of the session's load, after its rollback,
+// and tells fn (when set) of it.
+func (s *session) failed(ctx context.Context, err error, fn func(*session, error)) error {
+	err = s.loadError(ctx, err)
+	if fn != nil {
+		fn(s, err)
+	}
+	return err
+}
+
 // recordFailure writes a failed load's record after its rollback, in a
-// transaction of its own on a pooled connection, best effort: when it
-// cannot, res.Unrecorded says why and the caller's log line is the
-// record. A load that got no session, a dry run and a replay are not
-// recorded.
-func (e *Executor) recordFailure(cfg *loader.Config, res *loader.Result, started time.Time, err error) {
-	if err == nil || cfg.DryRun || errors.As(err, new(*loader.ConnectError)) {
+// transaction of its own: on the load's session when it lives, else on
+// another pooled connection. It is best effort: when it cannot, res.Unrecorded
+// says why, and the caller's log line is the record.
+func (s *session) recordFailure(cfg *loader.Config, res *loader.Result, started time.Time, err error) {
+	if cfg.DryRun {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), failureTimeout)
 	defer cancel()
-	conn, aerr := e.Pool.Acquire(ctx)
-	if aerr != nil {
-		res.Unrecorded = aerr.Error()
-		return
+	conn := s.conn
+	if conn.IsClosed() || conn.PgConn().TxStatus() != 'I' {
+		pc, aerr := s.exec.Pool.Acquire(ctx)
+		if aerr != nil {
+			res.Unrecorded = aerr.Error()
+			return
+		}
+		defer pc.Release()
+		conn = pc.Conn()
 	}
-	defer conn.Release()
-	h := &history{conn: conn.Conn(), names: loader.HistoryOf(e.Ledger)}
-	if werr := h.write(ctx, e.record(cfg, res, started, err), cfg.Target()); werr != nil {
+	h := &history{conn: conn, names: loader.HistoryOf(s.exec.Ledger)}
+	if werr := h.write(ctx, s.exec.record(cfg, res, started, err), cfg.Target()); werr != nil {
 		res.Unrecorded = werr.Error()
 	}
 }
