@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -147,11 +149,23 @@ func (k killingExecutor) Run(ctx context.Context, cfg loader.Config, src loader.
 func TestHistoryBackendKilledBeforeCommit(t *testing.T) {
 	t.Parallel()
 	var b *bundle
-	kill := func() {
-		b.exec1(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%' AND pid <> pg_backend_pid()`)
-		testenv.WaitUntil(t, 10*time.Second, "the COPY's backend gone", func() bool {
-			return b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%' AND pid <> pg_backend_pid()`) == 0
-		})
+	kill := func() { // on the load's goroutine: no t.Fatal here
+		var pid int
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); { // pgx sends the rows before PostgreSQL starts the COPY
+			err = b.admin.QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity
+				WHERE datname = current_database() AND query LIKE 'COPY%' AND pid <> pg_backend_pid()`).Scan(&pid)
+			if !errors.Is(err, pgx.ErrNoRows) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err == nil {
+			_, err = b.admin.Exec(context.Background(), `SELECT pg_terminate_backend($1, 10000)`, pid)
+		}
+		if err != nil {
+			t.Errorf("killing the COPY's backend: %v", err)
+		}
 	}
 	e := testenv.New(t, cluster, testenv.WrapExecutor(func(x server.Executor) server.Executor { return killingExecutor{Executor: x, kill: kill} }))
 	b = &bundle{url: e.URL, pool: e.Pool, admin: e.Admin, client: e.Client, exec: e.Exec}
