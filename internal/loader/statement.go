@@ -65,6 +65,10 @@ type Shape struct {
 	// keys are found, or all but the last dropped, in the stage, with
 	// PostgreSQL's equality, whatever batch each row came in.
 	Ordinal bool
+	// Stage, when set, is a stage that holds the rows already (a load
+	// session's, as written in SQL): Render creates none and renders no
+	// COPY, and every mode reads its rows from it.
+	Stage string
 }
 
 // ordinalName is the stage column that numbers a stream's rows.
@@ -100,29 +104,36 @@ type Script struct {
 func Render(cfg *Config, sh Shape) Script {
 	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns), stamp: StampOf(cfg)}
 	s.stageName, s.stage = stageFor(cfg)
+	if sh.Stage != "" {
+		s.stage = sh.Stage
+	}
 	var sc Script
 	if sh.Lock {
 		sc.Pre = append(sc.Pre, Statement{SQL: lockSQL(cfg)})
 	}
 	switch cfg.Mode {
-	case ModeAppend:
+	case ModeAppend, ModeReplace:
+		if cfg.Mode == ModeReplace {
+			sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
+		}
+		if sh.Stage != "" {
+			sc.Post = append(sc.Post, s.insertAll())
+			return sc
+		}
 		s.cols += s.stamp.column() // the COPY carries the load id last
 		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
-	case ModeReplace:
-		s.cols += s.stamp.column()
-		sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
-		sc.copy = s.copyInto(s.target, RoleCopyTarget)
-		return sc
 	}
-	stageCols := s.cols
-	if sh.Ordinal {
-		stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
-		s.cols += ", " + QuoteIdent(ordinalName)
+	if sh.Stage == "" {
+		stageCols := s.cols
+		if sh.Ordinal {
+			stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
+			s.cols += ", " + QuoteIdent(ordinalName)
+		}
+		sc.Pre = append(sc.Pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
+		sc.copy = s.copyInto(s.stage, RoleCopy)
+		s.cols = quoteList("", sh.Columns)
 	}
-	sc.Pre = append(sc.Pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
-	sc.copy = s.copyInto(s.stage, RoleCopy)
-	s.cols = quoteList("", sh.Columns)
 	if sh.Ordinal {
 		sc.Post = append(sc.Post, s.duplicates())
 	}
@@ -192,8 +203,13 @@ func (s sqlBuilder) apply() []Statement {
 	}
 	return []Statement{
 		{SQL: "DELETE FROM " + s.target + " AS target USING " + using + " AS stage WHERE " + s.match(), role: RoleDelete},
-		{SQL: "INSERT INTO " + s.target + " (" + s.cols + s.stamp.column() + ") SELECT " + s.cols + s.stamp.value() + " FROM " + s.stage, Rows: rows, role: RoleInsert},
+		s.insertAll(),
 	}
+}
+
+// insertAll inserts every row of the stage.
+func (s sqlBuilder) insertAll() Statement {
+	return Statement{SQL: "INSERT INTO " + s.target + " (" + s.cols + s.stamp.column() + ") SELECT " + s.cols + s.stamp.value() + " FROM " + s.stage, role: RoleInsert}
 }
 
 // duplicates finds the first staged row whose key an earlier row had, or

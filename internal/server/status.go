@@ -23,6 +23,7 @@ const (
 	ReasonLoadFailed        = "LOAD_FAILED"
 	ReasonUnknownColumn     = "UNKNOWN_COLUMN"
 	ReasonRequestIDConflict = "REQUEST_ID_CONFLICT"
+	ReasonOffset            = "SESSION_OFFSET" // a gap or a straddle; metadata next_offset
 	ReasonDeleteLimit       = "DELETE_LIMIT_EXCEEDED"
 	// ReasonLoadID is the reason of the ErrorInfo that carries a failed
 	// load's id when its error has no ErrorInfo of its own.
@@ -39,6 +40,7 @@ func toStatus(err error, redact func(string) string) *status.Status {
 		le *loader.LoadError
 		cf *loader.ConflictError
 		dl *loader.DeleteLimitError
+		se *loader.SessionError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -64,6 +66,8 @@ func toStatus(err error, redact func(string) string) *status.Status {
 				"table": dl.Table, "deleted": strconv.FormatInt(dl.Deleted, 10), "max_deleted_rows": strconv.FormatInt(dl.Limit, 10)}})
 	case errors.As(err, &le):
 		return loadStatus(le, redact)
+	case errors.As(err, &se):
+		return sessionStatus(se)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.New(contextCode(err), err.Error())
 	}
@@ -129,6 +133,33 @@ var kindCodes = map[loader.Kind]codes.Code{
 	loader.KindConnectionLost: codes.Aborted,
 	loader.KindPermission:     codes.PermissionDenied,
 	loader.KindResources:      codes.ResourceExhausted,
+}
+
+// sessionCodes are the codes of the refusals of a load session's calls. A
+// session of another caller is NOT_FOUND, as one that does not exist; a
+// batch that straddles the writer's next offset conflicts with what is
+// stored (FAILED_PRECONDITION), a gap is OUT_OF_RANGE.
+var sessionCodes = map[loader.SessionKind]codes.Code{
+	loader.SessionNotFound:  codes.NotFound,
+	loader.SessionExpired:   codes.FailedPrecondition,
+	loader.SessionCommitted: codes.FailedPrecondition,
+	loader.SessionGap:       codes.OutOfRange,
+	loader.SessionStraddle:  codes.FailedPrecondition,
+	loader.SessionLost:      codes.DataLoss,
+}
+
+func sessionStatus(se *loader.SessionError) *status.Status {
+	st := status.New(sessionCodes[se.Kind], se.Error())
+	if se.Kind == loader.SessionGap || se.Kind == loader.SessionStraddle {
+		return withDetails(st, &errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonOffset,
+			Metadata: map[string]string{"writer": se.Writer, "offset": itoa(int(se.Offset)), "next_offset": itoa(int(se.Next))}})
+	}
+	return st
+}
+
+// sessionsOff answers a session RPC of a server without a session store.
+func sessionsOff() error {
+	return status.Error(codes.Unimplemented, "load sessions are not served here: the server has no session store")
 }
 
 func contextCode(err error) codes.Code {

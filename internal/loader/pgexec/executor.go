@@ -66,7 +66,7 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 		return &loader.Result{Rows: int64(in.Rows()), LoadID: cfg.LoadID}, err
 	}
 	res := &loader.Result{DryRun: cfg.DryRun, LoadID: cfg.LoadID}
-	err := e.inTx(ctx, !cfg.DryRun, func(s *session) error {
+	err := e.inTxOr(ctx, !cfg.DryRun, func(s *session) error {
 		return s.once(ctx, &cfg, in, res, func() error {
 			err := s.load(ctx, &cfg, in, res)
 			res.Rows = int64(in.Rows()) // before the ledger records res
@@ -81,9 +81,14 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 
 // inTx acquires one connection, begins, runs fn and commits (or, without
 // commit, checks deferred constraints and rolls back); on any failure it
-// rolls back, tells failed (when set) and makes sure the connection goes
-// back clean or not at all.
-func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error, failed func(*session, error)) error {
+// rolls back and makes sure the connection goes back clean or not at all.
+func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
+	return e.inTxOr(ctx, commit, fn, nil)
+}
+
+// inTxOr is inTx that tells failed (when set) of a failure, after the
+// rollback, on the session: the load history records it there.
+func (e *Executor) inTxOr(ctx context.Context, commit bool, fn func(*session) error, failed func(*session, error)) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ type migration struct {
 var migrations = []migration{
 	{version: 1, name: "request_id ledger", sql: ledgerDDL},
 	{version: 2, name: "load history", sql: historyDDL},
+	{version: 3, name: "load sessions", sql: sessionsDDL},
 }
 
 // SchemaVersion is the version of loadsvc's own tables this binary writes.
