@@ -187,3 +187,23 @@ func TestHistoryBackendKilledBeforeCommit(t *testing.T) {
 	}
 	b.clean(t)
 }
+
+// A replayed request id writes nothing and records nothing: its answer
+// carries the load id of the load it replays, recorded once.
+func TestHistoryReplayRecordsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	req := &loadsvcv1.LoadRequest{Config: &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, RequestId: "job-1"}, Rows: seqRows(t, 1, 3)}
+	first, err := b.client.Load(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.client.Load(context.Background(), req)
+	if err != nil || !again.Replayed || again.LoadId != first.LoadId {
+		t.Fatalf("the retry: %v %v; want a replay of load %s", again, err, first.LoadId)
+	}
+	if got := b.records(t); len(got) != 1 || got[first.LoadId] != "committed OK 3" {
+		t.Errorf("records %v, want the first load's alone", got)
+	}
+}
