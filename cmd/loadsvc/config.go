@@ -39,6 +39,7 @@ type config struct {
 	MetricsListen    string
 	LedgerSchema     string
 	LedgerTable      string
+	HistoryRetention retention
 	sessions
 
 	AllowUnauthenticated bool
@@ -103,6 +104,13 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env.Str("LOADSVC_METRICS_LISTEN", ""), "address of the Prometheus /metrics listener; unset: off (LOADSVC_METRICS_LISTEN)")
 	fs.StringVar(&c.LedgerSchema, "ledger-schema", env.Str("LOADSVC_LEDGER_SCHEMA", "loadsvc"), "schema of the request_id ledger table (LOADSVC_LEDGER_SCHEMA)")
 	fs.StringVar(&c.LedgerTable, "ledger-table", env.Str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created at start with loadsvc's other tables (LOADSVC_LEDGER_TABLE)")
+	c.HistoryRetention = retention(400 * 24 * time.Hour)
+	if v := getenv("LOADSVC_HISTORY_RETENTION"); v != "" {
+		if err := c.HistoryRetention.Set(v); err != nil {
+			return nil, fmt.Errorf("LOADSVC_HISTORY_RETENTION: %w", err)
+		}
+	}
+	fs.Var(&c.HistoryRetention, "history-retention", "how long the load history keeps a record, such as 400d or 720h; pruned hourly; 0 keeps every record (LOADSVC_HISTORY_RETENTION, default 400d)")
 	c.bindSecurity(fs, &env)
 	c.bindTransport(fs, &env)
 	c.bindSessions(fs, &env)

@@ -84,7 +84,8 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	m := metrics.New(reg, pool)
 	ledger := loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}
 	exec := &pgexec.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
-		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: ledger}
+		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: ledger,
+		Status: func(err error) (string, string) { return server.ErrorStatus(err, redact) }}
 	if err := migrate(ctx, exec, log, redact); err != nil {
 		return err
 	}
@@ -93,7 +94,9 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamShareBytes: cfg.StreamShareBytes, MaxPlanBytes: cfg.MaxPlanBytes,
 		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName,
-		Sessions: store, SessionTTL: cfg.SessionTTL, SessionMaxTTL: cfg.SessionMaxTTL})
+		Sessions: store, SessionTTL: cfg.SessionTTL, SessionMaxTTL: cfg.SessionMaxTTL, History: exec})
+	stopPruner := startPruner(exec, time.Duration(cfg.HistoryRetention), log, redact)
+	defer stopPruner() // after the loads drained
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)

@@ -102,6 +102,18 @@ type Config struct {
 	// DryRun runs the load exactly as it would run and then rolls it back:
 	// the result has the real counts and nothing is written.
 	DryRun bool
+	// Labels are recorded with the load in its history.
+	Labels Labels
+	// StampColumn, when set, is the target column that receives LoadID in
+	// every row the load inserts or updates.
+	StampColumn string
+	// MaxDeletedRows refuses a load that would delete more rows
+	// (DeleteLimitError); 0 means no limit.
+	MaxDeletedRows int64
+	// LoadID is the executing load's id (NewLoadID); the executor makes
+	// one when the caller did not. Peer is the caller's address. Neither
+	// is part of the request (nor of its digest), as Principal is not.
+	LoadID, Peer string
 
 	checked bool // Check passed: the defaults are filled
 }
@@ -150,6 +162,9 @@ func (c *Config) check() error {
 		return invalid("config.request_id", -1, "request_id is %d bytes long, more than 200", len(c.RequestID))
 	}
 	if err := c.checkDuplicates(); err != nil {
+		return err
+	}
+	if err := c.checkHistory(); err != nil {
 		return err
 	}
 	return c.checkKeys()

@@ -23,6 +23,10 @@ func newDigest(cfg *Config) *digest {
 		d.str(k)
 	}
 	d.num(int64(cfg.Duplicates))
+	if cfg.StampColumn != "" { // what a load writes; absent, the digests of before stay as they were
+		d.str("stamp_column")
+		d.str(cfg.StampColumn)
+	}
 	return d
 }
 

@@ -16,4 +16,9 @@ type Result struct {
 	// Resolved says the catalog found the target table, even for a load
 	// that failed after.
 	Resolved bool
+	// LoadID is the load's id; a replay's is the recorded load's.
+	LoadID string
+	// Unrecorded is why a failed load's history record could not be
+	// written: the caller's log line is then its record.
+	Unrecorded string `json:"-"`
 }

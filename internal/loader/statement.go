@@ -102,7 +102,7 @@ type Script struct {
 // Render renders the statements of a load of cfg (already checked) shaped
 // by sh.
 func Render(cfg *Config, sh Shape) Script {
-	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns)}
+	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns), stamp: StampOf(cfg)}
 	s.stageName, s.stage = stageFor(cfg)
 	if sh.Stage != "" {
 		s.stage = sh.Stage
@@ -120,6 +120,7 @@ func Render(cfg *Config, sh Shape) Script {
 			sc.Post = append(sc.Post, s.insertAll())
 			return sc
 		}
+		s.cols += s.stamp.column() // the COPY carries the load id last
 		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
 	}
@@ -171,6 +172,7 @@ type sqlBuilder struct {
 	sh               Shape
 	target           string
 	cols             string
+	stamp            Stamp
 }
 
 func (s sqlBuilder) copyInto(into string, r Role) Statement {
@@ -182,7 +184,7 @@ func (s sqlBuilder) apply() []Statement {
 	switch s.cfg.Mode {
 	case ModeUpsert:
 		var out []Statement
-		if set := s.assignments("stage.%s"); set != "" {
+		if set := s.stamp.assign(s.assignments("stage.%s"), QuoteLiteral(s.stamp.ID)); set != "" {
 			out = append(out, Statement{SQL: "UPDATE " + s.target + " AS target SET " + set + " FROM " + s.stage + " AS stage WHERE " + s.match(), role: RoleUpdate})
 		}
 		return append(out, Statement{SQL: s.insertMissing(true), Rows: rows, role: RoleInsert})
@@ -207,7 +209,7 @@ func (s sqlBuilder) apply() []Statement {
 
 // insertAll inserts every row of the stage.
 func (s sqlBuilder) insertAll() Statement {
-	return Statement{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, role: RoleInsert}
+	return Statement{SQL: "INSERT INTO " + s.target + " (" + s.cols + s.stamp.column() + ") SELECT " + s.cols + s.stamp.value() + " FROM " + s.stage, role: RoleInsert}
 }
 
 // duplicates finds the first staged row whose key an earlier row had, or
@@ -270,13 +272,13 @@ func (s sqlBuilder) nonKeys() []string {
 // unique index on the key, ON CONFLICT also covers a row another writer
 // inserted meanwhile: upsert updates it, insert_missing leaves it.
 func (s sqlBuilder) insertMissing(update bool) string {
-	sql := "INSERT INTO " + s.target + " AS target (" + s.cols + ") SELECT " + quoteList("stage.", s.sh.Columns) +
+	sql := "INSERT INTO " + s.target + " AS target (" + s.cols + s.stamp.column() + ") SELECT " + quoteList("stage.", s.sh.Columns) + s.stamp.value() +
 		" FROM " + s.stage + " AS stage WHERE NOT EXISTS (SELECT 1 FROM " + s.target + " AS target WHERE " + s.match() + ")"
 	if !s.sh.Unique {
 		return sql
 	}
 	sql += " ON CONFLICT (" + quoteList("", s.cfg.Keys) + ") DO "
-	if set := s.assignments("EXCLUDED.%s"); update && set != "" {
+	if set := s.stamp.assign(s.assignments("EXCLUDED.%s"), "EXCLUDED."+QuoteIdent(s.stamp.Column)); update && set != "" {
 		return sql + "UPDATE SET " + set
 	}
 	return sql + "NOTHING"
@@ -296,7 +298,7 @@ func (s sqlBuilder) fillNull() []Statement {
 		set = append(set, q+" = COALESCE(target."+q+", stage."+q+")")
 		cond = append(cond, "(target."+q+" IS NULL AND stage."+q+" IS NOT NULL)")
 	}
-	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + strings.Join(set, ", ") + " FROM " + s.stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: RoleUpdate}
+	update := Statement{SQL: "UPDATE " + s.target + " AS target SET " + s.stamp.assign(strings.Join(set, ", "), QuoteLiteral(s.stamp.ID)) + " FROM " + s.stage + " AS stage WHERE " + s.match() + " AND (" + strings.Join(cond, " OR ") + ")", role: RoleUpdate}
 	return []Statement{skipped, update}
 }
 

@@ -138,6 +138,9 @@ func (p parts) decodeConfig() (*loadsvcv1.LoadConfig, error) {
 	if keys > loader.MaxKeys {
 		return nil, &loader.ValidationError{Field: "config.pk", Row: -1, Reason: fmt.Sprintf("pk names %d key columns; at most %d (PostgreSQL's limit on an index's columns)", keys, loader.MaxKeys)}
 	}
+	if err := countLabels(p.config); err != nil {
+		return nil, err
+	}
 	c := &loadsvcv1.LoadConfig{}
 	if err := proto.Unmarshal(p.config, c); err != nil {
 		return nil, refuse(err)

@@ -22,6 +22,7 @@ type loadService interface {
 	handleBeginLoad(ctx context.Context, m *message) (*loadsvcv1.LoadSession, error)
 	handleAppendRows(ctx context.Context, m *message) (*loadsvcv1.AppendRowsResponse, error)
 	handleSession(ctx context.Context, method string, id string) (any, error)
+	handleListLoads(ctx context.Context, req *loadsvcv1.ListLoadsRequest) (*loadsvcv1.ListLoadsResponse, error)
 }
 
 // serviceDesc is the generated loadsvc.v1.LoadService with handlers of
@@ -41,6 +42,7 @@ var serviceDesc = grpc.ServiceDesc{
 		}),
 		sessionMethod("GetLoadSession", loadsvcv1.LoadService_GetLoadSession_FullMethodName, func() sessionRequest { return new(loadsvcv1.GetLoadSessionRequest) }),
 		sessionMethod("CommitLoad", loadsvcv1.LoadService_CommitLoad_FullMethodName, func() sessionRequest { return new(loadsvcv1.CommitLoadRequest) }),
+		{MethodName: "ListLoads", Handler: listLoadsHandler},
 		sessionMethod("AbortLoad", loadsvcv1.LoadService_AbortLoad_FullMethodName, func() sessionRequest { return new(loadsvcv1.AbortLoadRequest) }),
 	},
 	Streams: []grpc.StreamDesc{{StreamName: "LoadStream", ClientStreams: true,
@@ -87,4 +89,20 @@ func sessionMethod(name, full string, newReq func() sessionRequest) grpc.MethodD
 			return srv.(loadService).handleSession(ctx, name, req.(sessionRequest).GetSessionId())
 		})
 	}}
+}
+
+// listLoadsHandler decodes a ListLoadsRequest with the proto codec (it is
+// no *message) and calls handleListLoads.
+func listLoadsHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	req := new(loadsvcv1.ListLoadsRequest)
+	if err := dec(req); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(loadService).handleListLoads(ctx, req)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: loadsvcv1.LoadService_ListLoads_FullMethodName}
+	return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return srv.(loadService).handleListLoads(ctx, req.(*loadsvcv1.ListLoadsRequest))
+	})
 }

@@ -44,6 +44,7 @@ func resultResponse(cfg *loader.Config, res *loader.Result) *loadsvcv1.LoadRespo
 		SkippedColumns:    res.SkippedColumns,
 		Replayed:          res.Replayed,
 		DryRun:            res.DryRun,
+		LoadId:            res.LoadID,
 	}
 }
 

@@ -74,6 +74,9 @@ type Options struct {
 	// Principal, when set, names the caller of ctx (from its token); it
 	// scopes request ids and owns load sessions.
 	Principal func(ctx context.Context) string
+	// History, when set, lists the recorded loads (ListLoads); unset,
+	// ListLoads is UNIMPLEMENTED.
+	History History
 	// Sessions keeps the load sessions (pgexec.SessionStore); nil answers
 	// their RPCs UNIMPLEMENTED.
 	Sessions Sessions
@@ -212,6 +215,9 @@ func (c *call) load(cfg *loader.Config, wire *loadsvcv1.LoadConfig, p parts, cl 
 func (c *call) run(cfg *loader.Config, src loader.Source) (*loadsvcv1.LoadResponse, error) {
 	res, err := c.s.exec.Run(c.ctx, *cfg, src)
 	c.resolved = err == nil || (res != nil && res.Resolved)
+	if res != nil {
+		c.loadID, c.unrecorded = res.LoadID, res.Unrecorded // a replay's is the recorded load's
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +263,9 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	if s.opt.Ledger.HoldsSessions(cfg.Schema, cfg.Table) {
 		return status.Errorf(codes.PermissionDenied, "%s is one of loadsvc's load session tables and is never a load target", cfg.Target())
 	}
+	if err := c.admitHistory(cfg, planOnly); err != nil {
+		return err
+	}
 	if s.opt.Allow != nil {
 		schema, err := s.opt.Allow(c.ctx, cfg.Schema, cfg.Table)
 		if err != nil {
@@ -274,16 +283,19 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 // config turns the wire config into the loader's, before validation.
 func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 	return loader.Config{
-		Schema:      c.GetSchema(),
-		Table:       c.GetTable(),
-		Mode:        loader.Mode(c.GetMode()),
-		Keys:        c.GetPk(),
-		ChunkSize:   int(c.GetChunkSize()),
-		Duplicates:  loader.Duplicates(c.GetDuplicates()),
-		MaxRows:     s.opt.MaxRows,
-		MaxRowsHint: "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
-		RequestID:   c.GetRequestId(),
-		DryRun:      c.GetDryRun(),
+		Schema:         c.GetSchema(),
+		Table:          c.GetTable(),
+		Mode:           loader.Mode(c.GetMode()),
+		Keys:           c.GetPk(),
+		ChunkSize:      int(c.GetChunkSize()),
+		Duplicates:     loader.Duplicates(c.GetDuplicates()),
+		MaxRows:        s.opt.MaxRows,
+		MaxRowsHint:    "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
+		RequestID:      c.GetRequestId(),
+		DryRun:         c.GetDryRun(),
+		Labels:         c.GetLabels(),
+		StampColumn:    c.GetStampColumn(),
+		MaxDeletedRows: c.GetMaxDeletedRows(),
 	}
 }
 
@@ -296,6 +308,9 @@ type call struct {
 	start    time.Time
 	admitted bool
 	resolved bool // the catalog found the table
+	// loadID is the executing load's id; unrecorded why its failure has
+	// no history record (this call's log line is then the record).
+	loadID, unrecorded string
 }
 
 func (s *Server) begin(ctx context.Context, method string) *call {
@@ -317,7 +332,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	defer c.s.inflight.Add(-1)
 	var st *status.Status
 	if err != nil {
-		st = toStatus(err, c.s.opt.Redact)
+		st = withLoadID(toStatus(err, c.s.opt.Redact), c.loadID)
 	}
 	o := Outcome{Mode: cfg.Mode.String(), Table: tableName(cfg), Code: st.Code(), Bytes: receivedBytes(c.ctx),
 		Rows: max(resp.GetRows(), rows), Deleted: resp.GetDeleted(), Inserted: resp.GetInserted(), Updated: resp.GetUpdated(),
@@ -338,6 +353,7 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	if reqID != "" {
 		fields = append(fields, zap.String("request_id", reqID))
 	}
+	fields = append(fields, c.historyFields()...)
 	if st == nil {
 		c.s.opt.Logger.Info("load", fields...)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -23,6 +24,10 @@ const (
 	ReasonUnknownColumn     = "UNKNOWN_COLUMN"
 	ReasonRequestIDConflict = "REQUEST_ID_CONFLICT"
 	ReasonOffset            = "SESSION_OFFSET" // a gap or a straddle; metadata next_offset
+	ReasonDeleteLimit       = "DELETE_LIMIT_EXCEEDED"
+	// ReasonLoadID is the reason of the ErrorInfo that carries a failed
+	// load's id when its error has no ErrorInfo of its own.
+	ReasonLoadID = "LOAD_ID"
 )
 
 // toStatus turns an error of a load into the gRPC status the contract's
@@ -34,6 +39,7 @@ func toStatus(err error, redact func(string) string) *status.Status {
 		uc *loader.UnknownColumnError
 		le *loader.LoadError
 		cf *loader.ConflictError
+		dl *loader.DeleteLimitError
 		se *loader.SessionError
 	)
 	switch {
@@ -54,6 +60,10 @@ func toStatus(err error, redact func(string) string) *status.Status {
 	case errors.As(err, &cf):
 		return withDetails(status.New(codes.AlreadyExists, cf.Error()),
 			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonRequestIDConflict, Metadata: map[string]string{"request_id": cf.RequestID}})
+	case errors.As(err, &dl):
+		return withDetails(status.New(codes.FailedPrecondition, dl.Error()),
+			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonDeleteLimit, Metadata: map[string]string{
+				"table": dl.Table, "deleted": strconv.FormatInt(dl.Deleted, 10), "max_deleted_rows": strconv.FormatInt(dl.Limit, 10)}})
 	case errors.As(err, &le):
 		return loadStatus(le, redact)
 	case errors.As(err, &se):
@@ -182,4 +192,22 @@ func watchesExhausted(limit int) error {
 // last status.
 func watchShutdown() error {
 	return status.Error(codes.Unavailable, "the server is shutting down: this health Watch ends after its last status")
+}
+
+// ErrorStatus is the gRPC code name (as in the gRPC spec: FAILED_PRECONDITION)
+// and the message err is answered with, for the load history
+// (pgexec.Executor.Status); redact scrubs secrets as for the answer.
+func ErrorStatus(err error, redact func(string) string) (code, message string) {
+	st := toStatus(err, redact)
+	return codeNames[st.Code()], st.Message()
+}
+
+// codeNames are the gRPC codes' names as the gRPC spec spells them.
+var codeNames = map[codes.Code]string{
+	codes.OK: "OK", codes.Canceled: "CANCELLED", codes.Unknown: "UNKNOWN", codes.InvalidArgument: "INVALID_ARGUMENT",
+	codes.DeadlineExceeded: "DEADLINE_EXCEEDED", codes.NotFound: "NOT_FOUND", codes.AlreadyExists: "ALREADY_EXISTS",
+	codes.PermissionDenied: "PERMISSION_DENIED", codes.ResourceExhausted: "RESOURCE_EXHAUSTED",
+	codes.FailedPrecondition: "FAILED_PRECONDITION", codes.Aborted: "ABORTED", codes.OutOfRange: "OUT_OF_RANGE",
+	codes.Unimplemented: "UNIMPLEMENTED", codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE",
+	codes.DataLoss: "DATA_LOSS", codes.Unauthenticated: "UNAUTHENTICATED",
 }

@@ -160,7 +160,10 @@ func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	sopt := server.Options{Logger: o.logger, Ledger: e.Exec.Ledger, Sessions: &pgexec.SessionStore{Exec: e.Exec}}
+	if e.Exec.Status == nil {
+		e.Exec.Status = func(err error) (string, string) { return server.ErrorStatus(err, func(s string) string { return s }) }
+	}
+	sopt := server.Options{Logger: o.logger, Ledger: e.Exec.Ledger, History: e.Exec, Sessions: &pgexec.SessionStore{Exec: e.Exec}}
 	if o.server != nil {
 		o.server(&sopt)
 	}

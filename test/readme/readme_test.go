@@ -346,13 +346,17 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 		t.Fatalf("README: the duplicate-key error block does not start with ERROR:\n%s", dupError)
 	}
 
+	guardError := onlyBlock(t, blocks, "", "Code: FailedPrecondition")
+	var lineageID string // the load id of the lineage example
 	checks := []grpcurlCheck{
 		{"append", has(`"MODE_APPEND"`), func(t *testing.T, s *server, run func() result) {
 			r := run()
 			if r.code != 0 {
 				t.Fatalf("append: %s", r)
 			}
-			if got, want := normalize(r.stdout), normalize(appendJSON); got != want {
+			// The load id is new for every load: the README's stands for it.
+			out := loadID.ReplaceAllString(r.stdout, loadID.FindString(appendJSON))
+			if got, want := normalize(out), normalize(appendJSON); got != want || !loadID.MatchString(appendJSON) {
 				t.Errorf("append: output\n%s\ndiffers from the README's ```json block\n%s", r.stdout, appendJSON)
 			}
 			// "Run it twice and the second time PostgreSQL refuses the
@@ -491,6 +495,55 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 				"2024-12-01|P102|C09|∅|1.2000|∅|∅",
 			})
 		}},
+		{"delete guard", has(`"maxDeletedRows": "1"`), func(t *testing.T, s *server, run func() result) {
+			before := tableRows(t, s.url)
+			r := run()
+			if r.code == 0 || !strings.Contains(normalize(r.stderr+r.stdout), normalize(guardError)) {
+				t.Errorf("delete guard: want a failure showing the README's\n%s\ngot %s", guardError, r)
+			}
+			equalRows(t, "after the refused load (nothing may change)", tableRows(t, s.url), before)
+		}},
+		{"labels and stamp", has(`"stampColumn": "data_source"`), func(t *testing.T, s *server, run func() result) {
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("labels and stamp: %s", r)
+			}
+			resp := response(t, "labels and stamp", r)
+			wantFields(t, "labels and stamp", resp, "deleted", "2", "inserted", "1")
+			lineageID, _ = resp["loadId"].(string)
+			// "data_source receives the load id (the answer's loadId)"
+			equalRows(t, "after the stamped load", tableRows(t, s.url), []string{
+				"2024-11-05|P001|C01|∅|2.0000|∅|∅",
+				"2024-12-01|P103|C09|∅|1.3000|∅|" + lineageID,
+			})
+		}},
+		{"history", has("LoadService/ListLoads"), func(t *testing.T, s *server, run func() result) {
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("history: %s", r)
+			}
+			// "the load above (committed, deleted 2), then the refused one (failed)"
+			var page struct {
+				Loads []struct {
+					LoadID, Status, Code, Deleted string
+					Labels                        map[string]string
+				}
+				NextPageToken string
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &page); err != nil {
+				t.Fatalf("history: %v\n%s", err, r)
+			}
+			if len(page.Loads) != 2 || page.NextPageToken == "" {
+				t.Fatalf("history: want 2 loads and a next page:\n%s", r.stdout)
+			}
+			got, refused := page.Loads[0], page.Loads[1]
+			if got.LoadID != lineageID || got.Status != "committed" || got.Code != "OK" || got.Deleted != "2" || got.Labels["source"] != "nav-2024-12.csv" {
+				t.Errorf("history: the newest load is %+v, want the stamped load %s", got, lineageID)
+			}
+			if refused.Status != "failed" || refused.Code != "FAILED_PRECONDITION" {
+				t.Errorf("history: the load before is %+v, want the refused one", refused)
+			}
+		}},
 	}
 
 	// Every example must be known, in README order, and every check must
@@ -528,6 +581,9 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 		}
 	}
 }
+
+// loadID is a load id as grpcurl prints it.
+var loadID = regexp.MustCompile(`"loadId": "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"`)
 
 func contains(list []string, s string) bool {
 	for _, l := range list {

@@ -249,9 +249,22 @@ CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()`
 			b := setup(t)
 			b.sql(t, ddl)
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(300*time.Millisecond, cancel)
+			defer cancel()
+			sleeping := make(chan struct{})
+			go func() { // cancel once the load's backend sleeps in the trigger
+				defer close(sleeping)
+				defer cancel()
+				for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					var n int
+					err := b.admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()").Scan(&n)
+					if err != nil || n > 0 {
+						return
+					}
+				}
+			}()
 			began := time.Now()
 			_, err := b.exec.Run(ctx, cfg, loader.OneBatch(testrows.Batch(t, rows)))
+			<-sleeping
 			if d := time.Since(began); d > 10*time.Second {
 				t.Errorf("cancelled load took %v", d)
 			}

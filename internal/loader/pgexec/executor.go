@@ -30,8 +30,13 @@ type Executor struct {
 	// long (a client that stopped sending rows).
 	IdleInTransactionTimeout time.Duration
 	// Ledger records loads that carry a request id; its zero value uses
-	// the table loadsvc.load_ledger.
+	// the table loadsvc.load_ledger. The load history is in its schema.
 	Ledger loader.Ledger
+	// Status, when set, is the gRPC code name and message a load's
+	// failure is answered with, for its history record (the server's
+	// mapping: this package knows no gRPC). Unset, a failure is recorded
+	// as UNKNOWN with its text.
+	Status func(err error) (code, message string)
 
 	// migrated says loadsvc's own tables are at SchemaVersion, as far as
 	// this process knows.
@@ -52,18 +57,25 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 	if err := cfg.CheckOnce(); err != nil {
 		return nil, err
 	}
+	if cfg.LoadID == "" {
+		cfg.LoadID = loader.NewLoadID()
+	}
+	started := time.Now()
 	in := loader.NewIntake(&cfg, src)
 	if more, err := in.Start(ctx); err != nil || !more {
-		return &loader.Result{Rows: int64(in.Rows())}, err
+		return &loader.Result{Rows: int64(in.Rows()), LoadID: cfg.LoadID}, err
 	}
-	res := &loader.Result{DryRun: cfg.DryRun}
-	err := e.inTx(ctx, !cfg.DryRun, func(s *session) error {
+	res := &loader.Result{DryRun: cfg.DryRun, LoadID: cfg.LoadID}
+	err := e.inTxOr(ctx, !cfg.DryRun, func(s *session) error {
 		return s.once(ctx, &cfg, in, res, func() error {
 			err := s.load(ctx, &cfg, in, res)
 			res.Rows = int64(in.Rows()) // before the ledger records res
+			if err == nil && !cfg.DryRun {
+				err = s.commitRecord(ctx, &cfg, res, started) // the last write before COMMIT
+			}
 			return err
 		})
-	})
+	}, func(s *session, err error) { s.recordFailure(&cfg, res, started, err) })
 	return res, err
 }
 
@@ -71,6 +83,12 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 // commit, checks deferred constraints and rolls back); on any failure it
 // rolls back and makes sure the connection goes back clean or not at all.
 func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
+	return e.inTxOr(ctx, commit, fn, nil)
+}
+
+// inTxOr is inTx that tells failed (when set) of a failure, after the
+// rollback, on the session: the load history records it there.
+func (e *Executor) inTxOr(ctx context.Context, commit bool, fn func(*session) error, failed func(*session, error)) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err
@@ -82,7 +100,7 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 		if errors.As(err, new(*loader.PanicError)) {
 			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
 		}
-		return s.loadError(ctx, err)
+		return s.failed(ctx, err, failed)
 	}
 	end := "COMMIT"
 	if !commit {
@@ -96,7 +114,7 @@ func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) erro
 		s.rollback()
 	}
 	if err != nil {
-		return s.loadError(ctx, err)
+		return s.failed(ctx, err, failed)
 	}
 	return nil
 }

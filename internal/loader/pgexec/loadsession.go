@@ -204,10 +204,17 @@ func (ls *loadSession) commit(ctx context.Context, s *session) error {
 		res.SkippedColumns = nil
 	}
 	s.cfg = &ls.cfg
-	err := ls.once(ctx, s, res, func() error { return ls.apply(ctx, s, cols, res) })
-	if err == nil {
-		err = ls.recordHistory(ctx, s, res)
+	if ls.cfg.LoadID == "" { // a session begun before load ids
+		ls.cfg.LoadID = loader.NewLoadID()
 	}
+	res.LoadID = ls.cfg.LoadID
+	started := time.Now()
+	err := ls.once(ctx, s, res, func() error {
+		if err := ls.apply(ctx, s, cols, res); err != nil {
+			return err
+		}
+		return s.commitRecord(ctx, &ls.cfg, res, started) // in the commit's transaction
+	})
 	if err != nil {
 		return err
 	}
@@ -222,13 +229,6 @@ func (ls *loadSession) commit(ctx context.Context, s *session) error {
 		pgx.QueryExecModeSimpleProtocol, ls.id, string(raw))
 	ls.committed, ls.result = true, res
 	return err
-}
-
-// recordHistory is where a committed session's load is recorded in the load
-// history (issue 21), in the commit's transaction; the history is not in
-// this binary yet.
-func (ls *loadSession) recordHistory(context.Context, *session, *loader.Result) error {
-	return nil
 }
 
 // once runs apply unless the ledger holds the config's request id: then
@@ -275,6 +275,9 @@ func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res
 		return err
 	}
 	res.Resolved = true
+	if err := s.checkStamp(ctx, cfg, table, cols); err != nil {
+		return err
+	}
 	sh := loader.Shape{Columns: cols, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: cfg.Compares(), Stage: ls.stage()}
 	if sh.Ordinal {
 		ord := loader.QuoteIdent(loader.StageOrdinal)

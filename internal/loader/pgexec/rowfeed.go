@@ -28,6 +28,9 @@ type rowFeed struct {
 	cols  []int // positions of the written columns
 	// ordinal appends each row's index in the load as a last COPY field.
 	ordinal bool
+	// stamp, when set, is the load id appended to each row as a last COPY
+	// field (loader.Stamp).
+	stamp string
 }
 
 // ready reports whether the current batch has a row left, so that more
@@ -99,6 +102,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		r.buf = loader.AppendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
 		if f.ordinal {
 			r.buf = loader.AppendOrdinal(r.buf, f.batch.Offset+f.next)
+		}
+		if f.stamp != "" {
+			r.buf = loader.AppendStamp(r.buf, f.stamp)
 		}
 		f.next++
 		r.left--

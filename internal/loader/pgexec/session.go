@@ -88,7 +88,8 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	var uc *loader.UnknownColumnError
 	var ce *loader.ConflictError
 	var pe *loader.PanicError
-	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, new(*loader.SessionError)) {
+	var dl *loader.DeleteLimitError
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, &dl) || errors.As(err, new(*loader.SessionError)) {
 		return err
 	}
 	var se *loader.SourceError
@@ -120,8 +121,14 @@ func (s *session) load(ctx context.Context, cfg *loader.Config, in *loader.Intak
 		return err
 	}
 	res.SkippedColumns = skipped
+	if err := s.checkStamp(ctx, cfg, table, in.Columns()); err != nil {
+		return err
+	}
 	rows.cols = positions(in.Columns(), write)
 	rows.ordinal = cfg.Compares()
+	if cfg.StampsCopy() {
+		rows.stamp = cfg.LoadID
+	}
 	sc := loader.Render(cfg, loader.Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: rows.ordinal})
 	for _, st := range sc.Pre {
 		if err := s.run(ctx, st, res); err != nil {
@@ -217,6 +224,7 @@ func (s *session) run(ctx context.Context, st loader.Statement, res *loader.Resu
 	switch st.Role() {
 	case loader.RoleDelete:
 		res.Deleted += tag.RowsAffected()
+		return s.cfg.CheckDeleted(res.Deleted) // inside the transaction: the rollback undoes the DELETE
 	case loader.RoleInsert:
 		res.Inserted += tag.RowsAffected()
 	case loader.RoleUpdate:
