@@ -102,6 +102,13 @@ type Config struct {
 	// DryRun runs the load exactly as it would run and then rolls it back:
 	// the result has the real counts and nothing is written.
 	DryRun bool
+	// MaxRejectedRows is how many bad rows the load may leave out and
+	// still write its good rows (Result.Rejected); 0 fails the load at
+	// its first bad row, reporting every one.
+	MaxRejectedRows int64
+	// MaxRowErrors bounds the bad rows a load reports
+	// (LOADSVC_MAX_ROW_ERRORS); 0 means DefaultMaxRowErrors.
+	MaxRowErrors int
 
 	checked bool // Check passed: the defaults are filled
 }
@@ -148,6 +155,9 @@ func (c *Config) check() error {
 	}
 	if len(c.RequestID) > 200 {
 		return invalid("config.request_id", -1, "request_id is %d bytes long, more than 200", len(c.RequestID))
+	}
+	if c.MaxRejectedRows < 0 {
+		return invalid("config.max_rejected_rows", -1, "max_rejected_rows %d is negative; 0 rejects no row", c.MaxRejectedRows)
 	}
 	if err := c.checkDuplicates(); err != nil {
 		return err

@@ -16,4 +16,8 @@ type Result struct {
 	// Resolved says the catalog found the target table, even for a load
 	// that failed after.
 	Resolved bool
+	// RejectedRows counts the bad rows left out under the config's
+	// MaxRejectedRows; Rejected lists them (at most MaxRowErrors).
+	RejectedRows int64
+	Rejected     []RowError `json:",omitempty"`
 }

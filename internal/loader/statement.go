@@ -63,8 +63,13 @@ type Shape struct {
 	Lock bool
 	// Ordinal numbers the staged rows (column loadsvc_row) so that duplicate
 	// keys are found, or all but the last dropped, in the stage, with
-	// PostgreSQL's equality, whatever batch each row came in.
+	// PostgreSQL's equality, whatever batch each row came in, and so that a
+	// staged row that breaks a constraint is known by its row.
 	Ordinal bool
+	// Staged stages the rows of append and replace too, which otherwise
+	// COPY into the target: a load that may reject rows, or one that looks
+	// for every bad row, applies what passed.
+	Staged bool
 }
 
 // ordinalName is the stage column that numbers a stream's rows.
@@ -104,11 +109,11 @@ func Render(cfg *Config, sh Shape) Script {
 	if sh.Lock {
 		sc.Pre = append(sc.Pre, Statement{SQL: lockSQL(cfg)})
 	}
-	switch cfg.Mode {
-	case ModeAppend:
+	switch {
+	case cfg.Mode == ModeAppend && !sh.Staged:
 		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
-	case ModeReplace:
+	case cfg.Mode == ModeReplace && !sh.Staged:
 		sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
 		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
@@ -121,7 +126,7 @@ func Render(cfg *Config, sh Shape) Script {
 	sc.Pre = append(sc.Pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
 	sc.copy = s.copyInto(s.stage, RoleCopy)
 	s.cols = quoteList("", sh.Columns)
-	if sh.Ordinal {
+	if sh.Ordinal && cfg.Compares() {
 		sc.Post = append(sc.Post, s.duplicates())
 	}
 	sc.Post = append(sc.Post, Statement{SQL: "ANALYZE " + s.stage})
@@ -178,6 +183,12 @@ func (s sqlBuilder) apply() []Statement {
 		return []Statement{{SQL: s.insertMissing(false), Rows: rows, role: RoleInsert}}
 	case ModeFillNullOnly:
 		return s.fillNull()
+	case ModeAppend, ModeReplace: // staged (Shape.Staged)
+		insert := Statement{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: RoleInsert}
+		if s.cfg.Mode == ModeAppend {
+			return []Statement{insert}
+		}
+		return []Statement{{SQL: "DELETE FROM " + s.target, role: RoleDelete}, insert}
 	}
 	// A stage that keeps every row may hold thousands per key tuple (a
 	// refresh key): the DELETE joins its distinct tuples, not its rows.

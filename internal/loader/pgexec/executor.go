@@ -56,46 +56,30 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 	if more, err := in.Start(ctx); err != nil || !more {
 		return &loader.Result{Rows: int64(in.Rows())}, err
 	}
-	res := &loader.Result{DryRun: cfg.DryRun}
-	err := e.inTx(ctx, !cfg.DryRun, func(s *session) error {
-		return s.once(ctx, &cfg, in, res, func() error {
-			err := s.load(ctx, &cfg, in, res)
-			res.Rows = int64(in.Rows()) // before the ledger records res
-			return err
-		})
-	})
-	return res, err
+	r := &loadRun{cfg: &cfg, in: in, src: src, res: &loader.Result{DryRun: cfg.DryRun}}
+	err := e.inTx(ctx, func(s *session) error { return s.loadRows(ctx, r) })
+	return r.res, err
 }
 
-// inTx acquires one connection, begins, runs fn and commits (or, without
-// commit, checks deferred constraints and rolls back); on any failure it
-// rolls back and makes sure the connection goes back clean or not at all.
-func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
+// inTx acquires one connection, begins and runs fn, which ends the
+// transaction (loadRun.finish) or leaves it to be rolled back (a dry run,
+// a failure); a transaction left open is rolled back, and the connection
+// goes back clean or not at all.
+func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err
 	}
 	s := &session{conn: conn.Conn(), exec: e}
 	defer conn.Release() // the pool destroys a closed conn or one left in a transaction
-	if err := fn(s); err != nil {
-		s.rollback()
-		if errors.As(err, new(*loader.PanicError)) {
-			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
-		}
-		return s.loadError(ctx, err)
-	}
-	end := "COMMIT"
-	if !commit {
-		// What COMMIT would check: deferred constraints, now.
-		end = "SET CONSTRAINTS ALL IMMEDIATE"
-	}
-	cctx, cancel := s.bound(ctx)
-	_, err = s.conn.Exec(cctx, end)
-	cancel()
-	if err != nil || !commit {
+	err = fn(s)
+	if err != nil || s.conn.PgConn().TxStatus() != 'I' {
 		s.rollback()
 	}
 	if err != nil {
+		if errors.As(err, new(*loader.PanicError)) {
+			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
+		}
 		return s.loadError(ctx, err)
 	}
 	if s.ledgerUsed {

@@ -1,0 +1,136 @@
+package pgexec
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+)
+
+// verdictOf is the PostgreSQL error of err when it is a verdict on a row:
+// a data exception (class 22) or an integrity violation (class 23). nil
+// for anything else (a timeout, a lost connection, a cancel).
+func verdictOf(err error) *pgconn.PgError {
+	pg, ok := asPgError(err)
+	if !ok || !(strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23")) {
+		return nil
+	}
+	return pg
+}
+
+// verdict is one bad value or row with the PostgreSQL error it raised;
+// traced says the error was raised for another row of the same constraint
+// (its detail is that row's, not this one's).
+type verdict struct {
+	loader.RowError
+	pg     *pgconn.PgError
+	traced bool
+}
+
+// verdicts is what a careful load found wrong with its rows.
+type verdicts struct {
+	budget int64
+	cap    int
+	found  []verdict
+	rows   map[int64]bool // every bad row
+	// staged are the bad rows found in the stage (by a constraint), which
+	// each apply deletes from it first.
+	staged []int64
+	// truncated says the search stopped with more to look at, or found
+	// more errors than cap.
+	truncated bool
+}
+
+func newVerdicts(cfg *loader.Config) *verdicts {
+	return &verdicts{budget: cfg.MaxRejectedRows, cap: cfg.RowErrorCap(), rows: make(map[int64]bool)}
+}
+
+// add records v; beyond the cap the row still counts.
+func (b *verdicts) add(v verdict) {
+	if !b.rows[v.Row] {
+		b.rows[v.Row] = true
+		if v.traced {
+			b.staged = append(b.staged, v.Row)
+		}
+	}
+	if len(b.found) >= b.cap {
+		b.truncated = true
+		return
+	}
+	v.Value = loader.Cap(v.Value)
+	b.found = append(b.found, v)
+}
+
+// done says the search may stop: the load fails whatever else is found,
+// and the errors fill the cap.
+func (b *verdicts) done() bool {
+	return int64(len(b.rows)) > b.budget && len(b.found) >= b.cap
+}
+
+// stop marks the search stopped early.
+func (b *verdicts) stop() { b.truncated = true }
+
+// outcome is the end of a careful load: with no bad row nil; with at most
+// the budget, the rejected rows in res and nil; else the failure naming
+// every bad row found, with the first one's code.
+func (b *verdicts) outcome(res *loader.Result) error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	errs := make([]loader.RowError, len(b.found))
+	for i := range b.found {
+		errs[i] = b.found[i].RowError
+	}
+	// The first row's own verdict sets the code; sort the pairs together.
+	order := make([]int, len(b.found))
+	for i := range order {
+		order[i] = i
+	}
+	sortByRow(order, errs)
+	if int64(len(b.rows)) <= b.budget {
+		res.RejectedRows, res.Rejected = int64(len(b.rows)), sorted(errs, order)
+		return nil
+	}
+	first := b.found[order[0]]
+	le := classify(context.Background(), first.pg, false)
+	le.Message, le.Column, le.Constraint = first.Message, first.Column, first.Constraint
+	if first.traced {
+		le.Detail = "" // another row's
+	}
+	more := ""
+	if b.truncated {
+		more = " or more"
+	}
+	le.Message += fmt.Sprintf("; row %d%s; %d bad rows%s in all, each in the RowErrors detail; nothing was written",
+		first.Row, columnText(first.Column), len(b.rows), more)
+	if b.budget > 0 {
+		le.Message += fmt.Sprintf(" (max_rejected_rows is %d)", b.budget)
+	}
+	le.Rows = &loader.RowErrors{Errors: sorted(errs, order), Truncated: b.truncated, Rows: int64(len(b.rows))}
+	return le
+}
+
+func columnText(c string) string {
+	if c == "" {
+		return ""
+	}
+	return ", column " + loader.QuoteIdent(c)
+}
+
+// sortByRow orders the indexes order by the row of errs[i], keeping the
+// order found within a row.
+func sortByRow(order []int, errs []loader.RowError) {
+	sort.SliceStable(order, func(i, j int) bool { return errs[order[i]].Row < errs[order[j]].Row })
+}
+
+func sorted(errs []loader.RowError, order []int) []loader.RowError {
+	out := make([]loader.RowError, len(order))
+	for i, o := range order {
+		out[i] = errs[o]
+	}
+	return out
+}
