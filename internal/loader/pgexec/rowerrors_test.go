@@ -165,3 +165,189 @@ func TestRowErrorsReportedOnce(t *testing.T) {
 		t.Errorf("not a LoadError")
 	}
 }
+
+func TestRejectBudget(t *testing.T) {
+	t.Parallel()
+	rows := scaleRows(2000)
+	for _, budget := range []int64{7, 6} {
+		for _, mode := range []loader.Mode{loader.ModeAppend, loader.ModeReplace, loader.ModeDeleteInsert} {
+			for _, dry := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%d/%s/dry=%v", budget, mode, dry), func(t *testing.T) {
+					t.Parallel()
+					b := setup(t)
+					b.sql(t, scaleTable)
+					b.sql(t, `INSERT INTO "规模明细" ("月度", "业务类型", "计划代码") VALUES ('2024-11-01', '企年受托', 'OLD')`)
+					cfg := loader.Config{Table: "规模明细", Mode: mode, ChunkSize: 300, MaxRejectedRows: budget, DryRun: dry}
+					if mode == loader.ModeDeleteInsert {
+						cfg.Keys = []string{"月度", "业务类型"}
+					}
+					before := dump(t, b.admin, `"规模明细"`)
+					res, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, rows), size: 170})
+					if budget == 6 {
+						_, errs := rowErrors(t, err)
+						wantSeven(t, errs)
+						if got := dump(t, b.admin, `"规模明细"`); got != before {
+							t.Errorf("a load past its budget changed the table")
+						}
+						b.assertClean(t)
+						return
+					}
+					if err != nil {
+						t.Fatalf("Run: %v", err)
+					}
+					wantSeven(t, &loader.RowErrors{Errors: res.Rejected, Rows: res.RejectedRows})
+					if res.Inserted != 1993 || res.Rows != 2000 {
+						t.Errorf("inserted %d of %d rows, want 1993 of 2000", res.Inserted, res.Rows)
+					}
+					want := map[loader.Mode]int64{loader.ModeAppend: 1994, loader.ModeReplace: 1993, loader.ModeDeleteInsert: 1993}[mode]
+					if dry {
+						want = 1
+					}
+					if n := b.count(t, `SELECT count(*) FROM "规模明细"`); n != want {
+						t.Errorf("table holds %d rows, want %d", n, want)
+					}
+					if !dry {
+						// Exactly the good rows: every code but the bad rows'.
+						n := b.count(t, `SELECT count(*) FROM "规模明细" WHERE "计划代码" IN ('P00017', 'P00250', 'P00511', 'P00800', 'P01555', 'P01999') OR "供款" < 0`)
+						m := b.count(t, `SELECT count(DISTINCT "计划代码") FROM "规模明细" WHERE "计划代码" LIKE 'P%'`)
+						if n != 0 || m != 1993 {
+							t.Errorf("%d bad rows and %d distinct good codes in the table, want 0 and 1993", n, m)
+						}
+					}
+					b.assertClean(t)
+				})
+			}
+		}
+	}
+}
+
+// A delete_insert's refresh scope is the key tuples of the rows it writes:
+// a tuple whose every row was rejected keeps its rows.
+func TestRejectBudgetRefreshScope(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, scaleTable)
+	b.sql(t, `INSERT INTO "规模明细" ("月度", "业务类型", "计划代码", "供款") VALUES
+  ('2024-11-01', 'A', 'OLD-A1', 1), ('2024-11-01', 'A', 'OLD-A2', 1), ('2024-11-01', 'B', 'OLD-B1', 1), ('2024-11-01', 'C', 'OLD-C1', 1)`)
+	rows := []row{
+		{"月度": "2024-11-01", "业务类型": "A", "计划代码": "NEW-A1", "供款": "5"},
+		{"月度": "2024-11-01", "业务类型": "B", "计划代码": "NEW-B1", "供款": "-1"},         // CHECK: rejected
+		{"月度": "2024-11-01", "业务类型": "B", "计划代码": "NEW-B2-TOO-LONG-CODE", "供款": "1"}, // too long: rejected
+		{"月度": "2024-11-01", "业务类型": "C", "计划代码": "NEW-C1", "供款": "x"},          // not a number: rejected
+		{"月度": "2024-11-01", "业务类型": "C", "计划代码": "NEW-C2", "供款": "2"},
+	}
+	cfg := loader.Config{Table: "规模明细", Mode: loader.ModeDeleteInsert, Keys: []string{"月度", "业务类型"}, MaxRejectedRows: 10}
+	res, err := b.exec.Run(ctxT(t), cfg, loader.OneBatch(testrows.Batch(t, rows)))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.RejectedRows != 3 || res.Deleted != 3 || res.Inserted != 2 {
+		t.Errorf("rejected %d, deleted %d, inserted %d; want 3, 3 (A's two, C's one), 2", res.RejectedRows, res.Deleted, res.Inserted)
+	}
+	got := dump(t, b.admin, `(SELECT "业务类型", "计划代码" FROM "规模明细")`)
+	want := "(A,NEW-A1)\n(B,OLD-B1)\n(C,NEW-C2)"
+	if got != want {
+		t.Errorf("table:\n%s\nwant:\n%s", got, want)
+	}
+	b.assertClean(t)
+}
+
+// Unique violations in append: against a row the table holds, and between
+// two rows of the load; the later row of two is the one refused.
+func TestRowErrorsUnique(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE plans (code text PRIMARY KEY, name text, owner int REFERENCES plans_owner(id))`[:0]+
+		`CREATE TABLE owners (id int PRIMARY KEY); INSERT INTO owners VALUES (1), (2);
+CREATE TABLE plans (code text CONSTRAINT plans_code_key PRIMARY KEY, name text, owner int CONSTRAINT plans_owner_fkey REFERENCES owners (id));
+INSERT INTO plans VALUES ('X', 'old', 1)`)
+	rows := []row{
+		{"code": "A", "name": "a", "owner": 1},
+		{"code": "X", "name": "clash with the table", "owner": 1},
+		{"code": "B", "name": "b", "owner": 9},
+		{"code": "A", "name": "clash with row 0", "owner": 2},
+		{"code": "C", "name": "c", "owner": nil},
+	}
+	for _, streamed := range []bool{false, true} {
+		var src loader.Source = loader.OneBatch(testrows.Batch(t, rows))
+		if streamed {
+			src = &stream{b: testrows.Batch(t, rows), size: 2}
+		}
+		_, err := b.exec.Run(ctxT(t), loader.Config{Table: "plans", Mode: loader.ModeAppend}, src)
+		le, errs := rowErrors(t, err)
+		var got []string
+		for _, e := range errs.Errors {
+			got = append(got, fmt.Sprintf("%d %s %s", e.Row, e.SQLState, e.Constraint))
+		}
+		want := []string{"1 23505 plans_code_key", "2 23503 plans_owner_fkey", "3 23505 plans_code_key"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("stream=%v: row errors %q, want %q", streamed, got, want)
+		}
+		if le.Kind != loader.KindDuplicateKey || le.Detail != "" {
+			t.Errorf("failure kind %v detail %q, want the first bad row's, a duplicate key, without another row's detail", le.Kind, le.Detail)
+		}
+		if got := dump(t, b.admin, "plans"); got != "(X,old,1)" {
+			t.Errorf("table %q after a failed load", got)
+		}
+	}
+	b.assertClean(t)
+}
+
+func TestRowErrorsCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, scaleTable)
+	for _, budget := range []int64{0, 5} {
+		cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, MaxRowErrors: 3, MaxRejectedRows: budget}
+		_, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, scaleRows(2000)), size: 100})
+		_, errs := rowErrors(t, err)
+		var rows []int64
+		for _, e := range errs.Errors {
+			rows = append(rows, e.Row)
+		}
+		if !reflect.DeepEqual(rows, []int64{17, 250, 511}) || !errs.Truncated {
+			t.Errorf("budget %d: rows %v truncated %v, want the first three and truncated", budget, rows, errs.Truncated)
+		}
+	}
+	// Under the budget, the cap bounds the list but not the count.
+	cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, MaxRowErrors: 3, MaxRejectedRows: 7}
+	res, err := b.exec.Run(ctxT(t), cfg, loader.OneBatch(testrows.Batch(t, scaleRows(2000))))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.RejectedRows != 7 || len(res.Rejected) != 3 || res.Inserted != 1993 {
+		t.Errorf("rejected %d rows, listed %d, inserted %d; want 7, 3, 1993", res.RejectedRows, len(res.Rejected), res.Inserted)
+	}
+	b.assertClean(t)
+}
+
+func TestMissingKeysAllRefused(t *testing.T) {
+	t.Parallel()
+	rows := scaleRows(50)
+	for _, i := range []int{3, 20, 41} {
+		rows[i]["业务类型"] = nil
+	}
+	delete(rows[44], "月度")
+	b := setup(t)
+	cfg := loader.Config{Table: "规模明细", Keys: []string{"月度", "业务类型"}}
+	for _, src := range []loader.Source{loader.OneBatch(testrows.Batch(t, rows)), &stream{b: testrows.Batch(t, rows), size: 10}} {
+		_, err := b.exec.Run(ctxT(t), cfg, src)
+		var ve *loader.ValidationError
+		if !errors.As(err, &ve) || ve.Rows == nil {
+			t.Fatalf("Run: %v (%T), want a refusal listing rows", err, err)
+		}
+		var got []string
+		for _, e := range ve.Rows.Errors {
+			got = append(got, fmt.Sprintf("%d %s", e.Row, e.Column))
+		}
+		if want := []string{"3 业务类型", "20 业务类型", "41 业务类型", "44 月度"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("refused %q, want %q", got, want)
+		}
+		if !strings.HasPrefix(ve.Reason, `row 3 has no value for key column "业务类型"`) || !strings.Contains(ve.Reason, "4 rows lack a key value") {
+			t.Errorf("reason %q", ve.Reason)
+		}
+	}
+	if n := b.pool.Stat().TotalConns(); n != 0 {
+		t.Errorf("%d connections opened for a load refused before any", n)
+	}
+}
