@@ -231,9 +231,9 @@ func TestRejectBudgetRefreshScope(t *testing.T) {
   ('2024-11-01', 'A', 'OLD-A1', 1), ('2024-11-01', 'A', 'OLD-A2', 1), ('2024-11-01', 'B', 'OLD-B1', 1), ('2024-11-01', 'C', 'OLD-C1', 1)`)
 	rows := []row{
 		{"月度": "2024-11-01", "业务类型": "A", "计划代码": "NEW-A1", "供款": "5"},
-		{"月度": "2024-11-01", "业务类型": "B", "计划代码": "NEW-B1", "供款": "-1"},         // CHECK: rejected
+		{"月度": "2024-11-01", "业务类型": "B", "计划代码": "NEW-B1", "供款": "-1"},              // CHECK: rejected
 		{"月度": "2024-11-01", "业务类型": "B", "计划代码": "NEW-B2-TOO-LONG-CODE", "供款": "1"}, // too long: rejected
-		{"月度": "2024-11-01", "业务类型": "C", "计划代码": "NEW-C1", "供款": "x"},          // not a number: rejected
+		{"月度": "2024-11-01", "业务类型": "C", "计划代码": "NEW-C1", "供款": "x"},               // not a number: rejected
 		{"月度": "2024-11-01", "业务类型": "C", "计划代码": "NEW-C2", "供款": "2"},
 	}
 	cfg := loader.Config{Table: "规模明细", Mode: loader.ModeDeleteInsert, Keys: []string{"月度", "业务类型"}, MaxRejectedRows: 10}
