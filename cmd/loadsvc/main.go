@@ -87,7 +87,7 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: ledger}
 	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamShareBytes: cfg.StreamShareBytes, MaxPlanBytes: cfg.MaxPlanBytes,
-		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName})
+		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName, MaxRowErrors: cfg.MaxRowErrors})
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)

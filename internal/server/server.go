@@ -74,6 +74,9 @@ type Options struct {
 	// Principal, when set, names the caller of ctx (from its token); it
 	// scopes request ids.
 	Principal func(ctx context.Context) string
+	// MaxRowErrors bounds the bad rows a load reports
+	// (LOADSVC_MAX_ROW_ERRORS); 0 means loader.DefaultMaxRowErrors.
+	MaxRowErrors int
 }
 
 // Observer hears of every finished load RPC.
@@ -269,6 +272,9 @@ func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 		MaxRowsHint: "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
 		RequestID:   c.GetRequestId(),
 		DryRun:      c.GetDryRun(),
+
+		MaxRejectedRows: c.GetMaxRejectedRows(),
+		MaxRowErrors:    s.opt.MaxRowErrors,
 	}
 }
 
