@@ -44,7 +44,7 @@ func (s *session) careful(ctx context.Context, r *loadRun, feed *rowFeed, carry 
 			return err
 		}
 	}
-	return r.bad.outcome(r.res)
+	return r.bad.outcome(r.res, r.clean)
 }
 
 // exec1 runs one statement bounded by the statement timeout.

@@ -283,8 +283,8 @@ INSERT INTO plans VALUES ('X', 'old', 1)`)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("stream=%v: row errors %q, want %q", streamed, got, want)
 		}
-		if le.Kind != loader.KindDuplicateKey || le.Detail != "" {
-			t.Errorf("failure kind %v detail %q, want the first bad row's, a duplicate key, without another row's detail", le.Kind, le.Detail)
+		if le.Kind != loader.KindDuplicateKey || le.Detail != "Key (code)=(X) already exists." {
+			t.Errorf("failure kind %v detail %q, want the first bad row's: a duplicate key, its detail", le.Kind, le.Detail)
 		}
 		if got := dump(t, b.admin, "plans"); got != "(X,old,1)" {
 			t.Errorf("table %q after a failed load", got)

@@ -18,8 +18,10 @@ type loadRun struct {
 	// columns the load writes.
 	table *loader.Table
 	write []string
-	// failed is the piece whose COPY failed on a row, on the clean path.
+	// failed is the piece whose COPY failed on a row, on the clean path,
+	// and clean that path's failure.
 	failed *piece
+	clean  error
 	// bad is what a careful load found wrong with its rows.
 	bad *verdicts
 }
@@ -28,6 +30,7 @@ type loadRun struct {
 // row (careful), else on the clean path (load); a clean load that fails on
 // a row is run again carefully to report every bad row (diagnose).
 func (s *session) loadRows(ctx context.Context, r *loadRun) error {
+	s.cfg = r.cfg
 	r.feed = &rowFeed{src: r.in}
 	if more, err := r.feed.more(ctx); err != nil || !more {
 		return err
@@ -106,6 +109,7 @@ func (s *session) diagnose(ctx context.Context, r *loadRun, first error) error {
 		return first // the rows are gone: the apply failed after the last COPY
 	}
 	*r.res = loader.Result{DryRun: r.cfg.DryRun, Resolved: true, SkippedColumns: r.res.SkippedColumns}
+	r.clean = first
 	err := s.careful(ctx, r, feed, carry)
 	r.res.Rows = int64(r.in.Rows())
 	if err == nil {

@@ -61,7 +61,7 @@ func (b *verdicts) add(v verdict) {
 		b.truncated = true
 		return
 	}
-	v.Value = loader.Cap(v.Value)
+	v.Value = loader.CapValue(v.Value)
 	b.found = append(b.found, v)
 }
 
@@ -76,8 +76,10 @@ func (b *verdicts) stop() { b.truncated = true }
 
 // outcome is the end of a careful load: with no bad row nil; with at most
 // the budget, the rejected rows in res and nil; else the failure naming
-// every bad row found, with the first one's code.
-func (b *verdicts) outcome(res *loader.Result) error {
+// every bad row found, with the first one's code. clean is the failure of
+// the clean path that the careful run followed, if any: it was raised by
+// the first row that broke its constraint, so its detail is that row's.
+func (b *verdicts) outcome(res *loader.Result, clean error) error {
 	if len(b.rows) == 0 {
 		return nil
 	}
@@ -99,7 +101,10 @@ func (b *verdicts) outcome(res *loader.Result) error {
 	le := classify(context.Background(), first.pg, false)
 	le.Message, le.Column, le.Constraint = first.Message, first.Column, first.Constraint
 	if first.traced {
-		le.Detail = "" // another row's
+		le.Detail = "" // another row's, unless the clean path's failure was this one
+		if pg, ok := asPgError(clean); ok && pg.Code == first.SQLState && pg.ConstraintName == first.Constraint {
+			le.Detail = pg.Detail
+		}
 	}
 	more := ""
 	if b.truncated {
