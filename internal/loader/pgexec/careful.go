@@ -40,8 +40,15 @@ func (s *session) careful(ctx context.Context, r *loadRun, feed *rowFeed, carry 
 		return err
 	}
 	if !r.bad.done() {
-		if err := s.apply(ctx, r, sh, sc, n); err != nil {
+		err := s.apply(ctx, r, sh, sc, n)
+		if err != nil && (verdictOf(err) == nil || len(r.bad.rows) == 0) {
 			return err
+		}
+		if err != nil {
+			// A constraint no row explains stops the apply: the load
+			// fails, reporting the bad rows found until then.
+			r.bad.stop()
+			r.bad.budget, r.bad.unexplained = 0, verdictOf(err)
 		}
 	}
 	return r.bad.outcome(r.res, r.clean)
@@ -160,8 +167,16 @@ func (st *stager) stageFailed(ctx context.Context, p *piece) (int, error) {
 // search sorts rows into good ones (appended to good) and bad ones
 // (probed), until the verdicts are done.
 func (st *stager) search(ctx context.Context, rows [][]byte, good *[]byte) error {
-	if len(rows) == 1 {
-		return st.probe(ctx, rows[0], nil)
+	if len(rows) == 1 { // a failed piece of one row
+		err := st.try(ctx, st.copySQL, rows[0])
+		if err == nil {
+			*good = append(*good, rows[0]...)
+			return nil
+		}
+		if verdictOf(err) == nil {
+			return err
+		}
+		return st.probe(ctx, rows[0], err)
 	}
 	size := (len(rows) + searchParts - 1) / searchParts
 	for i := 0; i < len(rows) && !st.r.bad.done(); i += size {
@@ -191,21 +206,13 @@ func (st *stager) search(ctx context.Context, rows [][]byte, good *[]byte) error
 
 // probe finds the bad values of one row, COPYing each of its values alone
 // into its column: each one PostgreSQL refuses is a verdict with its own
-// SQLSTATE and message. rowErr is the whole row's failure, if known: when
-// no single value fails, it is the row's verdict.
+// SQLSTATE and message. rowErr is the whole row's failure: when no single
+// value fails, it is the row's verdict.
 func (st *stager) probe(ctx context.Context, line []byte, rowErr error) error {
 	fields := loader.CopyFields(line[:len(line)-1])
 	ord, err := strconv.ParseInt(string(fields[len(fields)-1]), 10, 64)
 	if err != nil {
 		return err
-	}
-	if rowErr == nil {
-		if rowErr = st.try(ctx, st.copySQL, line); rowErr == nil {
-			return nil // a good row after all; it is staged with the others
-		}
-		if verdictOf(rowErr) == nil {
-			return rowErr
-		}
 	}
 	found := false
 	for i, col := range st.r.write {

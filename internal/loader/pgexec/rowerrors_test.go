@@ -351,3 +351,56 @@ func TestMissingKeysAllRefused(t *testing.T) {
 		t.Errorf("%d connections opened for a load refused before any", n)
 	}
 }
+
+// The rows reported do not depend on the server's language: the same seven
+// cells, in German, where PostgreSQL's messages say other words.
+func TestRowErrorsTranslated(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, scaleTable)
+	const german = "de_DE.UTF-8"
+	if _, err := b.admin.Exec(context.Background(), "SET lc_messages = '"+german+"'"); err != nil {
+		t.Skipf("the machine has no %s locale, so PostgreSQL cannot translate (scripts/ensure-locales.sh installs Debian's locales-all): %v", german, err)
+	}
+	db, _ := b.text(t, "SELECT current_database()")
+	b.sql(t, `ALTER DATABASE `+loader.QuoteIdent(db)+` SET lc_messages = '`+german+`'`)
+	for _, mode := range []loader.Mode{loader.ModeAppend, loader.ModeDeleteInsert} {
+		cfg := loader.Config{Table: "规模明细", Mode: mode, ChunkSize: 300}
+		if mode == loader.ModeDeleteInsert {
+			cfg.Keys = []string{"月度", "业务类型"}
+		}
+		_, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, scaleRows(2000)), size: 170})
+		le, errs := rowErrors(t, err)
+		if !strings.Contains(le.Message, "außerhalb des gültigen Bereichs") {
+			t.Fatalf("%s: the message %q is not German: the test would prove nothing", mode, le.Message)
+		}
+		wantSeven(t, errs)
+	}
+	b.assertClean(t)
+}
+
+// A constraint no query can pin on rows (a unique expression index) fails
+// the load as PostgreSQL failed it; the bad rows found besides are listed.
+func TestRowErrorsUntraceable(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE p (code text, n int); CREATE UNIQUE INDEX p_lower ON p (lower(code))`)
+	clash := []row{{"code": "a", "n": 1}, {"code": "A", "n": 2}}
+	_, err := b.exec.Run(ctxT(t), loader.Config{Table: "p", Mode: loader.ModeAppend, MaxRejectedRows: 5}, loader.OneBatch(testrows.Batch(t, clash)))
+	if pe := pgError(t, err, "23505"); pe.ConstraintName != "p_lower" {
+		t.Errorf("constraint %q", pe.ConstraintName)
+	}
+	if l := loadError(t, err); l.Rows != nil {
+		t.Errorf("an untraceable failure lists rows %v", l.Rows.Errors)
+	}
+	_, err = b.exec.Run(ctxT(t), loader.Config{Table: "p", Mode: loader.ModeAppend, MaxRejectedRows: 5},
+		loader.OneBatch(testrows.Batch(t, append(clash, row{"code": "b", "n": "x"}))))
+	l, errs := rowErrors(t, err)
+	if len(errs.Errors) != 1 || errs.Errors[0].Row != 2 || !errs.Truncated || !strings.Contains(l.Message, "the apply failed on no row in particular") {
+		t.Errorf("failure %q lists %+v (truncated %v), want row 2 and the apply's failure", l.Message, errs.Errors, errs.Truncated)
+	}
+	if n := b.count(t, "SELECT count(*) FROM p"); n != 0 {
+		t.Errorf("%d rows written", n)
+	}
+	b.assertClean(t)
+}

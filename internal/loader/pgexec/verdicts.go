@@ -43,6 +43,9 @@ type verdicts struct {
 	// truncated says the search stopped with more to look at, or found
 	// more errors than cap.
 	truncated bool
+	// unexplained is a failure of the apply that no row explains, which
+	// failed the load whatever its budget.
+	unexplained *pgconn.PgError
 }
 
 func newVerdicts(cfg *loader.Config) *verdicts {
@@ -114,6 +117,9 @@ func (b *verdicts) outcome(res *loader.Result, clean error) error {
 		first.Row, columnText(first.Column), len(b.rows), more)
 	if b.budget > 0 {
 		le.Message += fmt.Sprintf(" (max_rejected_rows is %d)", b.budget)
+	}
+	if u := b.unexplained; u != nil {
+		le.Message += "; and the apply failed on no row in particular: " + u.Message
 	}
 	le.Rows = &loader.RowErrors{Errors: sorted(errs, order), Truncated: b.truncated, Rows: int64(len(b.rows))}
 	return le
