@@ -95,7 +95,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.AllowTables, "allow-tables", env.Str("LOADSVC_ALLOW_TABLES", ""), "comma-separated schema.table globs a load may write; unset: every table (LOADSVC_ALLOW_TABLES)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", env.Str("LOADSVC_METRICS_LISTEN", ""), "address of the Prometheus /metrics listener; unset: off (LOADSVC_METRICS_LISTEN)")
 	fs.StringVar(&c.LedgerSchema, "ledger-schema", env.Str("LOADSVC_LEDGER_SCHEMA", "loadsvc"), "schema of the request_id ledger table (LOADSVC_LEDGER_SCHEMA)")
-	fs.StringVar(&c.LedgerTable, "ledger-table", env.Str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created when first needed (LOADSVC_LEDGER_TABLE)")
+	fs.StringVar(&c.LedgerTable, "ledger-table", env.Str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created at start with loadsvc's other tables (LOADSVC_LEDGER_TABLE)")
 	c.bindSecurity(fs, &env)
 	c.bindTransport(fs, &env)
 	if err := fs.Parse(args); err != nil {

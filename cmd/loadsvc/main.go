@@ -85,6 +85,9 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	ledger := loader.Ledger{Schema: cfg.LedgerSchema, Table: cfg.LedgerTable}
 	exec := &pgexec.Executor{Pool: pool, AcquireTimeout: cfg.AcquireTimeout, StatementTimeout: cfg.StatementTimeout, LockTimeout: cfg.LockTimeout,
 		IdleInTransactionTimeout: backstop(cfg.StreamIdle), Ledger: ledger}
+	if err := migrate(ctx, exec, log, redact); err != nil {
+		return err
+	}
 	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamShareBytes: cfg.StreamShareBytes, MaxPlanBytes: cfg.MaxPlanBytes,
 		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName, MaxRowErrors: cfg.MaxRowErrors})
@@ -100,6 +103,33 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	}
 	defer stopMetrics() // scraped while loads drain
 	return serve(ctx, cfg, log, srv, pool, opts, m)
+}
+
+// migrateTimeout bounds the start's migration of loadsvc's own tables; a
+// database that does not answer by then is migrated by the first load.
+const migrateTimeout = 10 * time.Second
+
+// migrate brings loadsvc's own tables to this binary's version at start.
+// Tables newer than the binary stop the start; any other failure (the
+// database down, a missing privilege) is logged, and the first load that
+// needs the tables tries again and reports what fails.
+func migrate(ctx context.Context, exec *pgexec.Executor, log *zap.Logger, redact func(string) string) error {
+	if exec.Pool == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	err := exec.Migrate(ctx)
+	var ve *pgexec.VersionError
+	switch {
+	case errors.As(err, &ve):
+		return err
+	case err != nil:
+		log.Warn("loadsvc's own tables could not be migrated at start; the first load will try again", zap.String("error", redact(err.Error())))
+	default:
+		log.Info("loadsvc's own tables are current", zap.Int("schema_version", pgexec.SchemaVersion()))
+	}
+	return nil
 }
 
 // serveMetrics serves g on /metrics at addr, when set, until the function

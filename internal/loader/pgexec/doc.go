@@ -1,7 +1,8 @@
 // Package pgexec runs loader plans on PostgreSQL through pgx. It owns the
 // pool configuration and cancel handling (ConfigurePool), one pooled session
 // and one transaction per load (Executor), the COPY feed, the catalog lookup
-// (Describe), the exactly-once ledger's SQL, and the one place where pgx and
+// (Describe), the exactly-once ledger's SQL, the schema of loadsvc's own
+// tables (Migrate), and the one place where pgx and
 // pgconn errors are classified into loader error kinds.
 //
 // What a load is — its config, its rows, its statements, its refusals and

@@ -33,9 +33,9 @@ type Executor struct {
 	// the table loadsvc.load_ledger.
 	Ledger loader.Ledger
 
-	// ledgerReady says the ledger table exists, as far as this process
-	// knows: a load that used it committed.
-	ledgerReady atomic.Bool
+	// migrated says loadsvc's own tables are at SchemaVersion, as far as
+	// this process knows.
+	migrated atomic.Bool
 }
 
 // maxStaleRetries, beyond one try per pooled connection (after a restart
@@ -82,9 +82,6 @@ func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
 		}
 		return s.loadError(ctx, err)
 	}
-	if s.ledgerUsed {
-		e.ledgerReady.Store(true)
-	}
 	return nil
 }
 
@@ -100,7 +97,14 @@ func (e *Executor) begin(ctx context.Context) (*pgxpool.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, err = conn.Exec(ctx, e.beginSQL())
+		err = e.migrate(ctx, conn.Conn()) // once per process, before the first load's BEGIN
+		if ve := (*VersionError)(nil); errors.As(err, &ve) {
+			conn.Release()
+			return nil, &loader.LoadError{Kind: loader.KindInternal, Message: ve.Error(), Err: ve}
+		}
+		if err == nil {
+			_, err = conn.Exec(ctx, e.beginSQL())
+		}
 		if err == nil {
 			return conn, nil
 		}

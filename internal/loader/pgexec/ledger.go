@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,44 +14,16 @@ import (
 // ledger is the exactly-once ledger (loader.Ledger) on one load's session:
 // every load that carries a request id is recorded, with its result, in the
 // load's own transaction, so that a retry of a load that committed finds it
-// and replays the result instead of writing again. The table is created the
-// first time a load needs it.
+// and replays the result instead of writing again. Migrate creates the
+// table.
 type ledger struct {
 	conn  *pgx.Conn
 	names loader.Ledger // with defaults
-	// ready is the executor's: the table exists, as far as this process
-	// knows.
-	ready *atomic.Bool
 }
 
 // ledgerLockClass keys the advisory locks that serialize loads of one
 // request id ('ldgr' as int4).
 const ledgerLockClass = "1818519410"
-
-// ensure creates the ledger if this process has not seen it yet. Creation
-// is serialized with an advisory lock, so concurrent first loads do not
-// race on the catalog.
-func (l *ledger) ensure(ctx context.Context) error {
-	if l.ready.Load() {
-		return nil
-	}
-	for _, sql := range []string{
-		"SELECT pg_advisory_xact_lock(" + ledgerLockClass + ", 0)",
-		"CREATE SCHEMA IF NOT EXISTS " + loader.QuoteIdent(l.names.Schema),
-		"CREATE TABLE IF NOT EXISTS " + l.names.Target() + ` (
-  request_id  text PRIMARY KEY,
-  target      text NOT NULL,
-  mode        text NOT NULL,
-  digest      text NOT NULL,
-  result      jsonb NOT NULL,
-  recorded_at timestamptz NOT NULL DEFAULT now())`,
-	} {
-		if _, err := l.conn.Exec(ctx, sql); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // entry is one recorded load.
 type entry struct {
@@ -63,9 +34,6 @@ type entry struct {
 // claim locks the request id for this transaction and returns its recorded
 // load, or nil when there is none.
 func (l *ledger) claim(ctx context.Context, id string) (*entry, error) {
-	if err := l.ensure(ctx); err != nil {
-		return nil, err
-	}
 	if _, err := l.conn.Exec(ctx, "SELECT pg_advisory_xact_lock("+ledgerLockClass+", hashtext($1))", pgx.QueryExecModeSimpleProtocol, id); err != nil {
 		return nil, err
 	}

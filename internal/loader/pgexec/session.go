@@ -13,10 +13,9 @@ import (
 
 // session is one load's connection inside its transaction.
 type session struct {
-	conn       *pgx.Conn
-	exec       *Executor
-	cfg        *loader.Config
-	ledgerUsed bool
+	conn *pgx.Conn
+	exec *Executor
+	cfg  *loader.Config
 }
 
 // once runs load exactly once per request id: a request id the ledger has
@@ -27,7 +26,6 @@ func (s *session) once(ctx context.Context, cfg *loader.Config, in *loader.Intak
 	if cfg.RequestID == "" || cfg.DryRun {
 		return load()
 	}
-	s.ledgerUsed = true
 	l := s.ledger()
 	prev, err := l.claim(ctx, cfg.LedgerKey())
 	if err != nil {
@@ -52,7 +50,7 @@ func (s *session) once(ctx context.Context, cfg *loader.Config, in *loader.Intak
 
 // ledger is the executor's ledger on this session.
 func (s *session) ledger() *ledger {
-	return &ledger{conn: s.conn, names: s.exec.Ledger.WithDefaults(), ready: &s.exec.ledgerReady}
+	return &ledger{conn: s.conn, names: s.exec.Ledger.WithDefaults()}
 }
 
 // statementGrace is how much longer than statement_timeout the service

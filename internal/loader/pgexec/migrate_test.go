@@ -1,0 +1,88 @@
+package pgexec_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
+	"github.com/loadsvc/loadsvc/internal/testenv"
+	"github.com/loadsvc/loadsvc/internal/testrows"
+)
+
+// Replicas starting together migrate once: every step is recorded exactly
+// once and the tables exist.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := &pgexec.Executor{Pool: testenv.NewPool(t, b.url, 1), AcquireTimeout: 10 * time.Second}
+			errs[i] = e.Migrate(ctxT(t))
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.count(t, "SELECT count(*) FROM loadsvc.schema_version"); got != int64(pgexec.SchemaVersion()) {
+		t.Fatalf("schema_version has %d rows, want %d", got, pgexec.SchemaVersion())
+	}
+	if got := b.count(t, "SELECT count(DISTINCT version) FROM loadsvc.schema_version"); got != int64(pgexec.SchemaVersion()) {
+		t.Fatalf("schema_version has %d distinct versions, want %d", got, pgexec.SchemaVersion())
+	}
+	b.count(t, "SELECT count(*) FROM loadsvc.load_ledger")
+}
+
+// A ledger created before versioning is adopted with its rows, and the
+// ledger's configured schema holds the version table.
+func TestMigrateAdoptsLedger(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE SCHEMA own; CREATE TABLE own.ledger (request_id text PRIMARY KEY, target text NOT NULL, mode text NOT NULL,
+	  digest text NOT NULL, result jsonb NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now());
+	  INSERT INTO own.ledger VALUES ('job-1', 't', 'append', 'd', '{}')`)
+	e := &pgexec.Executor{Pool: b.pool, Ledger: loader.Ledger{Schema: "own", Table: "ledger"}}
+	if err := e.Migrate(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.count(t, "SELECT count(*) FROM own.ledger WHERE request_id = 'job-1'"); got != 1 {
+		t.Fatalf("adopted ledger has %d rows of job-1, want 1", got)
+	}
+	if got := b.count(t, "SELECT max(version) FROM own.schema_version"); got != int64(pgexec.SchemaVersion()) {
+		t.Fatalf("own.schema_version is at %d, want %d", got, pgexec.SchemaVersion())
+	}
+}
+
+// Tables a newer binary migrated stop this one, at start and at a load,
+// and it writes nothing.
+func TestMigrateRefusesNewerTables(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if err := b.exec.Migrate(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	newer := pgexec.SchemaVersion() + 1
+	b.sql(t, "CREATE TABLE t (id int)")
+	if _, err := b.admin.Exec(ctxT(t), "INSERT INTO loadsvc.schema_version (version, name) VALUES ($1, 'from the future')", newer); err != nil {
+		t.Fatal(err)
+	}
+	e := &pgexec.Executor{Pool: b.pool}
+	var ve *pgexec.VersionError
+	if err := e.Migrate(ctxT(t)); !errors.As(err, &ve) || ve.Tables != newer || ve.Known != pgexec.SchemaVersion() {
+		t.Fatalf("Migrate = %v, want a VersionError at %d", err, newer)
+	}
+	_, err := e.Run(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend}, loader.OneBatch(testrows.Batch(t, []map[string]any{{"id": 1}})))
+	if err == nil || !errors.As(err, new(*loader.LoadError)) {
+		t.Fatalf("load on newer tables = %v, want a load error", err)
+	}
+	if got := b.count(t, "SELECT count(*) FROM t"); got != 0 {
+		t.Fatalf("t has %d rows after a refused load, want 0", got)
+	}
+}
