@@ -196,8 +196,8 @@ func TestRejectBudget(t *testing.T) {
 						t.Fatalf("Run: %v", err)
 					}
 					wantSeven(t, &loader.RowErrors{Errors: res.Rejected, Rows: res.RejectedRows})
-					if res.Inserted != 1993 || res.Rows != 2000 {
-						t.Errorf("inserted %d of %d rows, want 1993 of 2000", res.Inserted, res.Rows)
+					if res.Inserted != 1993 || res.Rows != 2000 || res.Batches != 7 {
+						t.Errorf("inserted %d of %d rows in %d batches, want 1993 of 2000 in 7 (chunks of 300)", res.Inserted, res.Rows, res.Batches)
 					}
 					want := map[loader.Mode]int64{loader.ModeAppend: 1994, loader.ModeReplace: 1993, loader.ModeDeleteInsert: 1993}[mode]
 					if dry {

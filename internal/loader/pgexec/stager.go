@@ -3,6 +3,7 @@ package pgexec
 import (
 	"bytes"
 	"context"
+	"math"
 	"strconv"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
@@ -71,40 +72,35 @@ type stager struct {
 	buf     []byte
 }
 
-// fill stages the carried piece, then the feed's rows, chunk by chunk, and
-// returns the number of rows staged.
+// fill stages the carried piece, then the feed's rows, and returns the
+// number of rows staged. A piece is up to pieceBytes of COPY text, whatever
+// the chunk size: each holds a subtransaction to the end of the load, so
+// pieces are few (see the README). The result counts the batches of the
+// chunk size as every load does, and lists each piece's COPY as it ran.
 func (st *stager) fill(ctx context.Context, sc loader.Script, feed *rowFeed, carry *piece) (int, error) {
-	total := 0
+	total, read := 0, 0
 	if carry != nil {
 		n, err := st.stageFailed(ctx, carry.withOrdinals())
 		if err != nil {
 			return 0, err
 		}
-		total += n
+		total, read = n, carry.rows
 	}
+	defer func() { st.r.res.Batches = (read + st.r.cfg.ChunkSize - 1) / st.r.cfg.ChunkSize }()
 	for !st.r.bad.done() {
 		more, err := feed.more(ctx)
 		if err != nil || !more {
 			return total, err
 		}
-		chunk := sc.CopyOf(total, 0)
-		for left := st.r.cfg.ChunkSize; left > 0 && !st.r.bad.done(); {
-			if more, err := feed.more(ctx); err != nil || !more {
-				if err != nil {
-					return total, err
-				}
-				break
-			}
-			n, rows, err := st.stagePiece(ctx, feed, left)
-			if err != nil {
-				return total, err
-			}
-			left -= rows
-			chunk.Rows += int64(n)
-			total += n
+		n, rows, err := st.stagePiece(ctx, feed, math.MaxInt)
+		if err != nil {
+			return total, err
 		}
-		st.r.res.Batches++
-		st.r.res.Statements = append(st.r.res.Statements, chunk)
+		copied := sc.CopyOf(read, 0)
+		copied.Rows = int64(n)
+		st.r.res.Statements = append(st.r.res.Statements, copied)
+		total += n
+		read += rows
 	}
 	st.r.bad.stop() // rows were left unread
 	return total, nil
