@@ -404,3 +404,33 @@ func TestRowErrorsUntraceable(t *testing.T) {
 	}
 	b.assertClean(t)
 }
+
+// The gap the README names: a stream without a budget that fails on a row
+// repeating the unique key of a row of an earlier piece cannot read that
+// row again; it fails as PostgreSQL failed it, without rows, and writes
+// nothing. With a budget of 1 the same stream names the row.
+func TestRowErrorsStreamGap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE g (id int PRIMARY KEY, v text)`)
+	rows := make([]row, 1500)
+	for i := range rows {
+		rows[i] = row{"id": i, "v": "x"}
+	}
+	rows[1200]["id"] = 7
+	cfg := loader.Config{Table: "g", Mode: loader.ModeAppend, ChunkSize: 1000}
+	_, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, rows), size: 100})
+	pgError(t, err, "23505")
+	if le := loadError(t, err); le.Rows != nil {
+		t.Errorf("the stream's failure lists rows %v, which it cannot know", le.Rows.Errors)
+	}
+	cfg.MaxRejectedRows = 1
+	res, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, rows), size: 100})
+	if err != nil {
+		t.Fatalf("Run with a budget of 1: %v", err)
+	}
+	if len(res.Rejected) != 1 || res.Rejected[0].Row != 1200 || res.Rejected[0].SQLState != "23505" || res.Inserted != 1499 {
+		t.Errorf("rejected %+v, inserted %d; want row 1200 (23505) and 1499 rows", res.Rejected, res.Inserted)
+	}
+	b.assertClean(t)
+}
