@@ -326,6 +326,9 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	if o.DryRun {
 		fields = append(fields, zap.Bool("dry_run", true))
 	}
+	if n := resp.GetRejectedRows(); n > 0 {
+		fields = append(fields, zap.Int64("rejected", n))
+	}
 	if reqID != "" {
 		fields = append(fields, zap.String("request_id", reqID))
 	}
