@@ -434,3 +434,28 @@ func TestRowErrorsStreamGap(t *testing.T) {
 	}
 	b.assertClean(t)
 }
+
+// A deferred foreign key fails the clean load at COMMIT; the careful run
+// checks it at its statement and names the rows.
+func TestRowErrorsDeferredConstraint(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE o (id int PRIMARY KEY); INSERT INTO o VALUES (1);
+CREATE TABLE d (id int PRIMARY KEY, o int CONSTRAINT d_o_fkey REFERENCES o DEFERRABLE INITIALLY DEFERRED)`)
+	rows := []row{{"id": 1, "o": 1}, {"id": 2, "o": 5}, {"id": 3, "o": 1}, {"id": 4, "o": 6}}
+	for _, dry := range []bool{false, true} {
+		_, err := b.exec.Run(ctxT(t), loader.Config{Table: "d", Mode: loader.ModeAppend, DryRun: dry}, loader.OneBatch(testrows.Batch(t, rows)))
+		_, errs := rowErrors(t, err)
+		var got []string
+		for _, e := range errs.Errors {
+			got = append(got, fmt.Sprintf("%d %s %s", e.Row, e.SQLState, e.Constraint))
+		}
+		if want := []string{"1 23503 d_o_fkey", "3 23503 d_o_fkey"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("dry=%v: row errors %q, want %q", dry, got, want)
+		}
+	}
+	if n := b.count(t, "SELECT count(*) FROM d"); n != 0 {
+		t.Errorf("%d rows written", n)
+	}
+	b.assertClean(t)
+}
