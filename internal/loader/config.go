@@ -106,9 +106,11 @@ type Config struct {
 	// still write its good rows (Result.Rejected); 0 fails the load at
 	// its first bad row, reporting every one.
 	MaxRejectedRows int64
-	// MaxRowErrors bounds the bad rows a load reports
-	// (LOADSVC_MAX_ROW_ERRORS); 0 means DefaultMaxRowErrors.
-	MaxRowErrors int
+	// MaxRowErrors bounds the bad rows a load reports; 0 means
+	// DefaultMaxRowErrors. MaxRowErrorsHint names the setting in a failure
+	// whose list it cut, e.g. "LOADSVC_MAX_ROW_ERRORS".
+	MaxRowErrors     int
+	MaxRowErrorsHint string
 
 	checked bool // Check passed: the defaults are filled
 }

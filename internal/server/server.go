@@ -275,6 +275,8 @@ func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 
 		MaxRejectedRows: c.GetMaxRejectedRows(),
 		MaxRowErrors:    s.opt.MaxRowErrors,
+
+		MaxRowErrorsHint: "LOADSVC_MAX_ROW_ERRORS",
 	}
 }
 

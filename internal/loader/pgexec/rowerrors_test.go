@@ -298,9 +298,12 @@ func TestRowErrorsCap(t *testing.T) {
 	b := setup(t)
 	b.sql(t, scaleTable)
 	for _, budget := range []int64{0, 5} {
-		cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, MaxRowErrors: 3, MaxRejectedRows: budget}
+		cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, MaxRowErrors: 3, MaxRowErrorsHint: "THE_CAP", MaxRejectedRows: budget}
 		_, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, scaleRows(2000)), size: 100})
-		_, errs := rowErrors(t, err)
+		le, errs := rowErrors(t, err)
+		if !strings.Contains(le.Message, "the first 3 found (THE_CAP)") {
+			t.Errorf("budget %d: the message %q does not name the cap", budget, le.Message)
+		}
 		var rows []int64
 		for _, e := range errs.Errors {
 			rows = append(rows, e.Row)

@@ -35,6 +35,7 @@ type verdict struct {
 type verdicts struct {
 	budget int64
 	cap    int
+	hint   string // names the cap's setting
 	found  []verdict
 	rows   map[int64]bool // every bad row
 	// staged are the bad rows found in the stage (by a constraint), which
@@ -49,7 +50,7 @@ type verdicts struct {
 }
 
 func newVerdicts(cfg *loader.Config) *verdicts {
-	return &verdicts{budget: cfg.MaxRejectedRows, cap: cfg.RowErrorCap(), rows: make(map[int64]bool)}
+	return &verdicts{budget: cfg.MaxRejectedRows, cap: cfg.RowErrorCap(), hint: cfg.MaxRowErrorsHint, rows: make(map[int64]bool)}
 }
 
 // add records v; beyond the cap the row still counts.
@@ -117,6 +118,12 @@ func (b *verdicts) outcome(res *loader.Result, clean error) error {
 		first.Row, columnText(first.Column), len(b.rows), more)
 	if b.budget > 0 {
 		le.Message += fmt.Sprintf(" (max_rejected_rows is %d)", b.budget)
+	}
+	if len(b.found) >= b.cap && b.truncated {
+		le.Message += fmt.Sprintf("; the detail lists the first %d found", b.cap)
+		if b.hint != "" {
+			le.Message += " (" + b.hint + ")"
+		}
 	}
 	if u := b.unexplained; u != nil {
 		le.Message += "; and the apply failed on no row in particular: " + u.Message
