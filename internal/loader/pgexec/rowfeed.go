@@ -85,22 +85,36 @@ func (p *piece) withOrdinals() *piece {
 		return p
 	}
 	out := &piece{data: make([]byte, 0, len(p.data)+8*p.rows), first: p.first, rows: p.rows, ordinal: true}
-	for i, line := range lines(p.data) {
-		out.data = loader.AppendOrdinal(append(out.data, line...), p.first+i)
+	ls := splitLines(p.data)
+	for i := range ls.ends {
+		out.data = loader.AppendOrdinal(append(out.data, ls.span(i, i+1)...), p.first+i)
 	}
 	return out
 }
 
-// lines splits COPY text into its lines, each with its newline: a newline
-// inside a value is escaped, so every raw one ends a line.
-func lines(data []byte) [][]byte {
-	var out [][]byte
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		out = append(out, data[:i+1:i+1])
-		data = data[i+1:]
+// textLines is COPY text and where each of its lines ends: a newline inside
+// a value is escaped, so every raw one ends a line.
+type textLines struct {
+	data []byte
+	ends []int // ends[i] is the offset just past line i's newline
+}
+
+func splitLines(data []byte) textLines {
+	t := textLines{data: data}
+	for off := 0; off < len(data); {
+		off += bytes.IndexByte(data[off:], '\n') + 1
+		t.ends = append(t.ends, off)
 	}
-	return out
+	return t
+}
+
+// span is the text of lines [i, j), without a copy.
+func (t textLines) span(i, j int) []byte {
+	start := 0
+	if i > 0 {
+		start = t.ends[i-1]
+	}
+	return t.data[start:t.ends[j-1]:t.ends[j-1]]
 }
 
 // chunkReader is the COPY data of up to left rows from a rowFeed, ending

@@ -145,8 +145,9 @@ func (st *stager) stageFailed(ctx context.Context, p *piece) (int, error) {
 	if err := s.exec1(ctx, "SAVEPOINT loadsvc_probe"); err != nil {
 		return 0, err
 	}
-	var good []byte
-	err := st.search(ctx, lines(p.data), &good)
+	good := make([]byte, 0, len(p.data))
+	ls := splitLines(p.data)
+	err := st.search(ctx, ls, 0, len(ls.ends), &good)
 	if err != nil {
 		return 0, err
 	}
@@ -160,36 +161,38 @@ func (st *stager) stageFailed(ctx context.Context, p *piece) (int, error) {
 	return int(tag), err
 }
 
-// search sorts rows into good ones (appended to good) and bad ones
-// (probed), until the verdicts are done.
-func (st *stager) search(ctx context.Context, rows [][]byte, good *[]byte) error {
-	if len(rows) == 1 { // a failed piece of one row
-		err := st.try(ctx, st.copySQL, rows[0])
+// search sorts the lines [from, to) of ls, which failed together, into
+// good ones (appended to good) and bad ones (probed), until the verdicts
+// are done.
+func (st *stager) search(ctx context.Context, ls textLines, from, to int, good *[]byte) error {
+	if to-from == 1 { // a failed piece of one row
+		line := ls.span(from, to)
+		err := st.try(ctx, st.copySQL, line)
 		if err == nil {
-			*good = append(*good, rows[0]...)
+			*good = append(*good, line...)
 			return nil
 		}
 		if verdictOf(err) == nil {
 			return err
 		}
-		return st.probe(ctx, rows[0], err)
+		return st.probe(ctx, line, err)
 	}
-	size := (len(rows) + searchParts - 1) / searchParts
-	for i := 0; i < len(rows) && !st.r.bad.done(); i += size {
-		part := rows[i:min(i+size, len(rows))]
-		data := bytes.Join(part, nil)
+	size := (to - from + searchParts - 1) / searchParts
+	for i := from; i < to && !st.r.bad.done(); i += size {
+		j := min(i+size, to)
+		data := ls.span(i, j)
 		err := st.try(ctx, st.copySQL, data)
 		switch {
 		case err == nil:
 			*good = append(*good, data...)
 		case verdictOf(err) == nil:
 			return err
-		case len(part) == 1:
-			if err := st.probe(ctx, part[0], err); err != nil {
+		case j-i == 1:
+			if err := st.probe(ctx, data, err); err != nil {
 				return err
 			}
 		default:
-			if err := st.search(ctx, part, good); err != nil {
+			if err := st.search(ctx, ls, i, j, good); err != nil {
 				return err
 			}
 		}
