@@ -91,7 +91,7 @@ func (in *Intake) refuseKeys(ctx context.Context, ve *ValidationError) error {
 		found.Errors = append(found.Errors, errs...)
 		found.Truncated = more
 	}
-	return missingKeysError(found.Errors, found.Truncated)
+	return in.cfg.missingKeysError(found.Errors, found.Truncated)
 }
 
 // accept checks a batch against the first: the same columns, key values

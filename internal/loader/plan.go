@@ -90,7 +90,7 @@ func (c *Config) CheckKeys(batch *Batch, idx []int) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return missingKeysError(errs, more)
+	return c.missingKeysError(errs, more)
 }
 
 // dedupe counts distinct key tuples and applies the duplicates policy. Keys

@@ -1,9 +1,6 @@
 package loader
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
 
 // DefaultMaxRowErrors is how many bad rows a load reports when the config
 // sets no MaxRowErrors (LOADSVC_MAX_ROW_ERRORS).
@@ -39,12 +36,6 @@ type RowErrors struct {
 	Rows int64
 }
 
-// SortRowErrors orders errors by row; within a row they keep the order
-// they were found in (column order).
-func SortRowErrors(errs []RowError) {
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Row < errs[j].Row })
-}
-
 // RowErrorCap is how many row errors a load of this config reports.
 func (c *Config) RowErrorCap() int {
 	if c.MaxRowErrors > 0 {
@@ -73,17 +64,19 @@ func MissingKeys(batch *Batch, keys []string, idx []int, limit int) (errs []RowE
 }
 
 // missingKeysError is the refusal of every row listed in errs, found
-// before any connection.
-func missingKeysError(errs []RowError, truncated bool) *ValidationError {
+// before any connection; truncated says that more rows lack one.
+func (c *Config) missingKeysError(errs []RowError, truncated bool) *ValidationError {
 	first := errs[0]
 	err := MissingKey(int(first.Row), first.Column)
 	rows := distinctRows(errs)
-	if len(errs) > 1 || truncated {
-		more := ""
-		if truncated {
-			more = " or more"
+	switch {
+	case truncated:
+		err.Reason += fmt.Sprintf("; more than %d rows lack a key value, the first listed in the RowErrors detail", rows)
+		if c.MaxRowErrorsHint != "" {
+			err.Reason += " (" + c.MaxRowErrorsHint + ")"
 		}
-		err.Reason += fmt.Sprintf("; %d rows%s lack a key value, all listed in the RowErrors detail", rows, more)
+	case rows > 1:
+		err.Reason += fmt.Sprintf("; %d rows lack a key value, all listed in the RowErrors detail", rows)
 	}
 	err.Rows = &RowErrors{Errors: errs, Truncated: truncated, Rows: rows}
 	return err
@@ -99,6 +92,3 @@ func distinctRows(errs []RowError) int64 {
 	}
 	return n
 }
-
-// DistinctRows counts the rows errs (in row order) name.
-func DistinctRows(errs []RowError) int64 { return distinctRows(errs) }
