@@ -158,11 +158,14 @@ func TestRowErrorsReportedOnce(t *testing.T) {
 	b.sql(t, scaleTable)
 	_, err := b.exec.Run(ctxT(t), loader.Config{Table: "规模明细", Mode: loader.ModeAppend}, loader.OneBatch(testrows.Batch(t, scaleRows(2000))))
 	le, _ := rowErrors(t, err)
-	if !strings.Contains(le.Message, "row 17") || !strings.Contains(le.Message, "7 bad rows") {
-		t.Errorf("message %q names neither the first row nor the count", le.Message)
+	if le.Message != `date/time field value out of range: "2024-13-01"` {
+		t.Errorf("message %q, want PostgreSQL's for the first bad row, as a failed load always said", le.Message)
 	}
-	if !errors.As(err, new(*loader.LoadError)) {
-		t.Errorf("not a LoadError")
+	// Past a budget, the message says so.
+	cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, MaxRejectedRows: 6}
+	_, err = b.exec.Run(ctxT(t), cfg, loader.OneBatch(testrows.Batch(t, scaleRows(2000))))
+	if le, _ := rowErrors(t, err); !strings.HasSuffix(le.Message, "; 7 bad rows, more than max_rejected_rows=6, so nothing was written") {
+		t.Errorf("message %q does not name the budget", le.Message)
 	}
 }
 
@@ -301,7 +304,7 @@ func TestRowErrorsCap(t *testing.T) {
 		cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, MaxRowErrors: 3, MaxRowErrorsHint: "THE_CAP", MaxRejectedRows: budget}
 		_, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, scaleRows(2000)), size: 100})
 		le, errs := rowErrors(t, err)
-		if !strings.Contains(le.Message, "the first 3 found (THE_CAP)") {
+		if !strings.Contains(le.Message, "lists the first 3 bad values found (THE_CAP)") {
 			t.Errorf("budget %d: the message %q does not name the cap", budget, le.Message)
 		}
 		var rows []int64

@@ -110,17 +110,15 @@ func (b *verdicts) outcome(res *loader.Result, clean error) error {
 			le.Detail = pg.Detail
 		}
 	}
-	more := ""
-	if b.truncated {
-		more = " or more"
-	}
-	le.Message += fmt.Sprintf("; row %d%s; %d bad rows%s in all, each in the RowErrors detail; nothing was written",
-		first.Row, columnText(first.Column), len(b.rows), more)
+	// The message stays PostgreSQL's for the first bad row, as a load that
+	// failed on it always said; the rows are in the detail. Only what is
+	// new to a load says more: a budget, a list cut at the cap, a failure
+	// no row explains.
 	if b.budget > 0 {
-		le.Message += fmt.Sprintf(" (max_rejected_rows is %d)", b.budget)
+		le.Message += fmt.Sprintf("; %d bad rows, more than max_rejected_rows=%d, so nothing was written", len(b.rows), b.budget)
 	}
 	if len(b.found) >= b.cap && b.truncated {
-		le.Message += fmt.Sprintf("; the detail lists the first %d found", b.cap)
+		le.Message += fmt.Sprintf("; the RowErrors detail lists the first %d bad values found", b.cap)
 		if b.hint != "" {
 			le.Message += " (" + b.hint + ")"
 		}
@@ -130,13 +128,6 @@ func (b *verdicts) outcome(res *loader.Result, clean error) error {
 	}
 	le.Rows = &loader.RowErrors{Errors: sorted(errs, order), Truncated: b.truncated, Rows: int64(len(b.rows))}
 	return le
-}
-
-func columnText(c string) string {
-	if c == "" {
-		return ""
-	}
-	return ", column " + loader.QuoteIdent(c)
 }
 
 // sortByRow orders the indexes order by the row of errs[i], keeping the
