@@ -57,7 +57,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 	})
 	fs.IntVar(&o.PGDurMS, "pg-durations", env.Int("BENCH_PG_DURATIONS", 0), "show each figure's PostgreSQL statements that took at least this many ms, from the server log; 0: off (BENCH_PG_DURATIONS)")
 	fs.BoolVar(&o.Quiet, "q", false, "print the results only, no progress lines")
-	figures := fs.String("figures", "", "comma-separated figures to run (copy, pgx_copy, batched_copy, load_json, stream_append, staged_delete_insert, stream_delete_insert, staged_refresh_delete_insert, refresh_delete_insert, big_delete_insert (with empty_delete_insert and staged_big_delete_insert), rss_stream); empty: all that the settings ask for")
+	figures := fs.String("figures", "", "comma-separated figures to run (copy, pgx_copy, batched_copy, load_json, stream_append, session_parallel, staged_delete_insert, stream_delete_insert, staged_refresh_delete_insert, refresh_delete_insert, big_delete_insert (with empty_delete_insert and staged_big_delete_insert), rss_stream); empty: all that the settings ask for")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 }
 
 var figureKeys = map[string]bool{"copy": true, "pgx_copy": true, "batched_copy": true, "load_json": true, "stream_append": true, "bad_rows": true, "staged_delete_insert": true,
-	"stream_delete_insert": true, "staged_refresh_delete_insert": true, "refresh_delete_insert": true, "big_delete_insert": true, "rss_stream": true}
+	"stream_delete_insert": true, "session_parallel": true, "staged_refresh_delete_insert": true, "refresh_delete_insert": true, "big_delete_insert": true, "rss_stream": true}
 
 // runs reports whether figure key is to run, as far as --figures says.
 func (o *options) runs(key string) bool { return o.Figures == nil || o.Figures[key] }

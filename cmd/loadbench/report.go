@@ -50,7 +50,7 @@ func (r *results) isBaseline(key string) bool {
 var letters = map[string]string{
 	"copy": "(a)", "batched_copy": "(b')", "load_json": "(b)", "stream_append": "(c)", "stream_delete_insert": "(d)",
 	"staged_delete_insert": "(e)", "big_delete_insert": "(f)", "empty_delete_insert": "(f0)", "staged_big_delete_insert": "(f')",
-	"refresh_delete_insert": "(g)", "staged_refresh_delete_insert": "(g')", "pgx_copy": "(h)", "rss_stream": "(rss)",
+	"refresh_delete_insert": "(g)", "staged_refresh_delete_insert": "(g')", "pgx_copy": "(h)", "rss_stream": "(rss)", "session_parallel": "(s)",
 	"bad_rows": "(bad)",
 }
 
@@ -192,6 +192,7 @@ type jsonReport struct {
 	BatchedCopy               float64  `json:"batched_copy"`
 	LoadJSON                  float64  `json:"load_json"`
 	StreamAppend              float64  `json:"stream_append"`
+	SessionParallel           float64  `json:"session_parallel"`
 	StreamDeleteInsert        float64  `json:"stream_delete_insert"`
 	StagedDeleteInsert        float64  `json:"staged_delete_insert"`
 	PgxCopy                   float64  `json:"pgx_copy"`
@@ -212,7 +213,7 @@ func (r *results) writeJSON(path string) error {
 		return 0
 	}
 	j := jsonReport{
-		Rows: r.rows, Copy: rate("copy"), BatchedCopy: rate("batched_copy"), LoadJSON: rate("load_json"), StreamAppend: rate("stream_append"),
+		Rows: r.rows, Copy: rate("copy"), BatchedCopy: rate("batched_copy"), LoadJSON: rate("load_json"), StreamAppend: rate("stream_append"), SessionParallel: rate("session_parallel"),
 		StreamDeleteInsert: rate("stream_delete_insert"), StagedDeleteInsert: rate("staged_delete_insert"),
 		PgxCopy: rate("pgx_copy"), RefreshDeleteInsert: rate("refresh_delete_insert"), StagedRefreshDeleteInsert: rate("staged_refresh_delete_insert"),
 		ServerPeakRSSBytes: r.peakRSS,

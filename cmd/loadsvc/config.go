@@ -40,10 +40,20 @@ type config struct {
 	MetricsListen    string
 	LedgerSchema     string
 	LedgerTable      string
+	sessions
 
 	AllowUnauthenticated bool
 	ReloadInterval       time.Duration
 	transport
+}
+
+// sessions are the settings of the load sessions.
+type sessions struct {
+	SessionTTL         time.Duration
+	SessionMaxTTL      time.Duration
+	SessionSweep       time.Duration
+	MaxSessions        int
+	SessionStageSchema string
 }
 
 // transport is what bounds a client's connection: streams at once and
@@ -98,6 +108,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&c.LedgerTable, "ledger-table", env.Str("LOADSVC_LEDGER_TABLE", "load_ledger"), "name of the request_id ledger table, created at start with loadsvc's other tables (LOADSVC_LEDGER_TABLE)")
 	c.bindSecurity(fs, &env)
 	c.bindTransport(fs, &env)
+	c.bindSessions(fs, &env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -128,7 +139,34 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("--max-concurrent-streams must be 0 (no limit) or more, --reload-interval more than 0; got %d and %v",
 			c.MaxConcurrentStreams, c.ReloadInterval)
 	}
-	return c, nil
+	return c, c.sessions.check()
+}
+
+// bindSessions defines the flags of the load sessions.
+func (c *config) bindSessions(fs *flag.FlagSet, env *envvar.Reader) {
+	fs.DurationVar(&c.SessionTTL, "session-ttl", env.Dur("LOADSVC_SESSION_TTL", 24*time.Hour),
+		"how long a load session lives when BeginLoad asks no ttl (LOADSVC_SESSION_TTL)")
+	fs.DurationVar(&c.SessionMaxTTL, "session-max-ttl", env.Dur("LOADSVC_SESSION_MAX_TTL", 7*24*time.Hour),
+		"the longest ttl a BeginLoad may ask (LOADSVC_SESSION_MAX_TTL)")
+	fs.DurationVar(&c.SessionSweep, "session-sweep-interval", env.Dur("LOADSVC_SESSION_SWEEP_INTERVAL", time.Minute),
+		"how often expired load sessions and their stages are dropped, by one replica at a time (LOADSVC_SESSION_SWEEP_INTERVAL)")
+	fs.IntVar(&c.MaxSessions, "max-sessions", env.Int("LOADSVC_MAX_SESSIONS", 100),
+		"most open load sessions one principal holds (LOADSVC_MAX_SESSIONS)")
+	fs.StringVar(&c.SessionStageSchema, "session-stage-schema", env.Str("LOADSVC_SESSION_STAGE_SCHEMA", "loadsvc_stage"),
+		"schema of the load sessions' UNLOGGED stage tables, created when first needed (LOADSVC_SESSION_STAGE_SCHEMA)")
+}
+
+func (s sessions) check() error {
+	if s.SessionMaxTTL < loader.MinSessionTTL || s.SessionTTL < loader.MinSessionTTL || s.SessionTTL > s.SessionMaxTTL {
+		return fmt.Errorf("--session-ttl (LOADSVC_SESSION_TTL) %v must be from %v to --session-max-ttl (LOADSVC_SESSION_MAX_TTL) %v", s.SessionTTL, loader.MinSessionTTL, s.SessionMaxTTL)
+	}
+	if s.SessionSweep <= 0 || s.MaxSessions <= 0 {
+		return fmt.Errorf("--session-sweep-interval (LOADSVC_SESSION_SWEEP_INTERVAL) and --max-sessions (LOADSVC_MAX_SESSIONS) must be more than 0; got %v and %d", s.SessionSweep, s.MaxSessions)
+	}
+	if err := loader.CheckIdent(s.SessionStageSchema); err != nil {
+		return fmt.Errorf("--session-stage-schema (LOADSVC_SESSION_STAGE_SCHEMA): %v", err)
+	}
+	return nil
 }
 
 // bindSecurity defines the flags of the listener's exposure and of the

@@ -69,3 +69,32 @@ func TestMaxRowErrorsConfig(t *testing.T) {
 		t.Errorf("a cap of 0: %v", err)
 	}
 }
+
+// The session settings: defaults, the environment, and refusals that name
+// the setting.
+func TestSessionConfig(t *testing.T) {
+	t.Parallel()
+	checkSetting(t, func(c *config) int64 { return int64(c.SessionTTL.Seconds()) }, []settingCase{
+		{nil, nil, 24 * 3600},
+		{[]string{"LOADSVC_SESSION_TTL=2h"}, nil, 7200},
+		{[]string{"LOADSVC_SESSION_TTL=2h"}, []string{"--session-ttl=1m"}, 60},
+	})
+	checkSetting(t, func(c *config) int64 { return int64(c.MaxSessions) }, []settingCase{
+		{nil, nil, 100},
+		{[]string{"LOADSVC_MAX_SESSIONS=3"}, nil, 3},
+	})
+	for _, tc := range []struct{ env, want string }{
+		{"LOADSVC_SESSION_TTL=200h", "LOADSVC_SESSION_MAX_TTL"},
+		{"LOADSVC_SESSION_TTL=0s", "LOADSVC_SESSION_TTL"},
+		{"LOADSVC_SESSION_SWEEP_INTERVAL=0s", "LOADSVC_SESSION_SWEEP_INTERVAL"},
+		{"LOADSVC_MAX_SESSIONS=0", "LOADSVC_MAX_SESSIONS"},
+	} {
+		_, err := loadConfig(nil, environ([]string{tc.env}))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a refusal naming %s", tc.env, err, tc.want)
+		}
+	}
+	if _, err := loadConfig([]string{"--session-stage-schema="}, environ(nil)); err == nil || !strings.Contains(err.Error(), "LOADSVC_SESSION_STAGE_SCHEMA") {
+		t.Errorf("an empty stage schema: %v", err)
+	}
+}

@@ -88,9 +88,12 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	if err := migrate(ctx, exec, log, redact); err != nil {
 		return err
 	}
+	store := &pgexec.SessionStore{Exec: exec, StageSchema: cfg.SessionStageSchema, MaxPerPrincipal: cfg.MaxSessions}
+	defer sweepSessions(ctx, store, cfg.SessionSweep, log, redact)()
 	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamShareBytes: cfg.StreamShareBytes, MaxPlanBytes: cfg.MaxPlanBytes,
-		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName, MaxRowErrors: cfg.MaxRowErrors})
+		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName, MaxRowErrors: cfg.MaxRowErrors,
+		Sessions: store, SessionTTL: cfg.SessionTTL, SessionMaxTTL: cfg.SessionMaxTTL})
 	// Metrics first, so they count what a recovered panic became; then
 	// recovery, so it also covers authentication.
 	opts := append(m.ServerOptions(), server.ServerOptions(log)...)
@@ -103,6 +106,29 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	}
 	defer stopMetrics() // scraped while loads drain
 	return serve(ctx, cfg, log, srv, pool, opts, m)
+}
+
+// sweepSessions drops expired load sessions every interval until the
+// function it returns is called; that waits for the sweeper to end. Without
+// a database there is nothing to sweep.
+func sweepSessions(ctx context.Context, store *pgexec.SessionStore, every time.Duration, log *zap.Logger, redact func(string) string) func() {
+	if store.Exec.Pool == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		store.SweepEvery(ctx, every, func(swept int, err error) {
+			switch {
+			case err != nil:
+				log.Warn("sweeping expired load sessions failed; the next sweep tries again", zap.Int("swept", swept), zap.String("error", redact(err.Error())))
+			case swept > 0:
+				log.Info("swept expired load sessions and their stages", zap.Int("swept", swept))
+			}
+		})
+	}()
+	return func() { cancel(); <-done }
 }
 
 // migrateTimeout bounds the start's migration of loadsvc's own tables; a

@@ -3,8 +3,9 @@
 // and the Intake every batch of a load passes through (columns, key values,
 // the row limit, counts, the payload digest), the plan (NewPlan) with its
 // statements and psql script, the SQL each mode renders (Render), the COPY
-// text encoding, the Result, the catalog's view of the target (Table) and
-// the name of the exactly-once Ledger.
+// text encoding, the Result, the catalog's view of the target (Table), the
+// name of the exactly-once Ledger, and what a load session is (Session, its
+// offsets and refusals).
 //
 // Running a load is pgexec's: it executes what this package renders on one
 // pooled PostgreSQL connection inside one transaction, through pgx. This

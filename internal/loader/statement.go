@@ -70,6 +70,10 @@ type Shape struct {
 	// COPY into the target: a load that may reject rows, or one that looks
 	// for every bad row, applies what passed.
 	Staged bool
+	// Stage, when set, is a stage that holds the rows already (a load
+	// session's, as written in SQL): Render creates none and renders no
+	// COPY, and every mode reads its rows from it.
+	Stage string
 }
 
 // ordinalName is the stage column that numbers a stream's rows.
@@ -105,27 +109,35 @@ type Script struct {
 func Render(cfg *Config, sh Shape) Script {
 	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), cols: quoteList("", sh.Columns)}
 	s.stageName, s.stage = stageFor(cfg)
+	if sh.Stage != "" {
+		s.stage = sh.Stage
+	}
 	var sc Script
 	if sh.Lock {
 		sc.Pre = append(sc.Pre, Statement{SQL: lockSQL(cfg)})
 	}
 	switch {
-	case cfg.Mode == ModeAppend && !sh.Staged:
-		sc.copy = s.copyInto(s.target, RoleCopyTarget)
-		return sc
-	case cfg.Mode == ModeReplace && !sh.Staged:
-		sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
+	case (cfg.Mode == ModeAppend || cfg.Mode == ModeReplace) && !sh.Staged:
+		if cfg.Mode == ModeReplace {
+			sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
+		}
+		if sh.Stage != "" {
+			sc.Post = append(sc.Post, s.insertAll())
+			return sc
+		}
 		sc.copy = s.copyInto(s.target, RoleCopyTarget)
 		return sc
 	}
-	stageCols := s.cols
-	if sh.Ordinal {
-		stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
-		s.cols += ", " + QuoteIdent(ordinalName)
+	if sh.Stage == "" {
+		stageCols := s.cols
+		if sh.Ordinal {
+			stageCols += ", NULL::bigint AS " + QuoteIdent(ordinalName)
+			s.cols += ", " + QuoteIdent(ordinalName)
+		}
+		sc.Pre = append(sc.Pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
+		sc.copy = s.copyInto(s.stage, RoleCopy)
+		s.cols = quoteList("", sh.Columns)
 	}
-	sc.Pre = append(sc.Pre, Statement{SQL: "CREATE TEMP TABLE " + QuoteIdent(s.stageName) + " ON COMMIT DROP AS SELECT " + stageCols + " FROM " + s.target + " WITH NO DATA"})
-	sc.copy = s.copyInto(s.stage, RoleCopy)
-	s.cols = quoteList("", sh.Columns)
 	if sh.Ordinal && cfg.Compares() {
 		sc.Post = append(sc.Post, s.duplicates())
 	}
@@ -183,12 +195,11 @@ func (s sqlBuilder) apply() []Statement {
 		return []Statement{{SQL: s.insertMissing(false), Rows: rows, role: RoleInsert}}
 	case ModeFillNullOnly:
 		return s.fillNull()
-	case ModeAppend, ModeReplace: // staged (Shape.Staged)
-		insert := Statement{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: RoleInsert}
+	case ModeAppend, ModeReplace: // staged (Shape.Staged): the apply deletes, so that it can run again
 		if s.cfg.Mode == ModeAppend {
-			return []Statement{insert}
+			return []Statement{s.insertAll()}
 		}
-		return []Statement{{SQL: "DELETE FROM " + s.target, role: RoleDelete}, insert}
+		return []Statement{{SQL: "DELETE FROM " + s.target, role: RoleDelete}, s.insertAll()}
 	}
 	// A stage that keeps every row may hold thousands per key tuple (a
 	// refresh key): the DELETE joins its distinct tuples, not its rows.
@@ -200,8 +211,13 @@ func (s sqlBuilder) apply() []Statement {
 	}
 	return []Statement{
 		{SQL: "DELETE FROM " + s.target + " AS target USING " + using + " AS stage WHERE " + s.match(), role: RoleDelete},
-		{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, Rows: rows, role: RoleInsert},
+		s.insertAll(),
 	}
+}
+
+// insertAll inserts every row of the stage.
+func (s sqlBuilder) insertAll() Statement {
+	return Statement{SQL: "INSERT INTO " + s.target + " (" + s.cols + ") SELECT " + s.cols + " FROM " + s.stage, role: RoleInsert}
 }
 
 // duplicates finds the first staged row whose key an earlier row had, or

@@ -45,13 +45,14 @@ const (
 // message, which the batch keeps alive; numbers and JSON texts share one
 // arena of the size scan counted.
 type jsonRows struct {
-	ctx     context.Context
-	msg     []byte
-	rows    int
-	offset  int // the index of the first row in the load
-	columns []string
-	index   map[string]int
-	fixed   bool // columns come from the stream's first message
+	ctx       context.Context
+	msg       []byte
+	rowsField protowire.Number // the rows' field in msg
+	rows      int
+	offset    int // the index of the first row in the load
+	columns   []string
+	index     map[string]int
+	fixed     bool // columns come from the stream's first message
 	// order is the column of each entry of the row before, by position:
 	// rows tend to give their keys in one order, so that is tried first.
 	order []int
@@ -74,7 +75,7 @@ const checkEvery = 1 << 16
 // newJSONRows is the rows of msg, the first of which is row offset of the
 // load; fixed are a stream's columns, nil for a message that finds its own.
 func newJSONRows(ctx context.Context, msg []byte, rows, offset int, fixed []string) *jsonRows {
-	j := &jsonRows{ctx: ctx, msg: msg, rows: rows, offset: offset, index: make(map[string]int, len(fixed)), nextCheck: checkEvery}
+	j := &jsonRows{ctx: ctx, msg: msg, rowsField: fieldRows, rows: rows, offset: offset, index: make(map[string]int, len(fixed)), nextCheck: checkEvery}
 	if fixed != nil {
 		j.columns, j.fixed = fixed, true
 		for i, c := range fixed {
@@ -115,7 +116,7 @@ func (j *jsonRows) eachRow(fn func(n int, row []byte) error) error {
 		if err := j.step(1); err != nil {
 			return err
 		}
-		if num != fieldRows || typ != protowire.BytesType {
+		if num != j.rowsField || typ != protowire.BytesType {
 			continue
 		}
 		if err := fn(j.offset+i, row); err != nil {

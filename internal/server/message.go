@@ -33,6 +33,13 @@ const (
 	configPk       = 4
 )
 
+// layout is where a request message keeps its config and its rows; 0 for
+// a field it has not. AppendRowsRequest numbers them its own way.
+type layout struct{ config, rows, typed protowire.Number }
+
+// loadLayout is LoadRequest's and LoadStreamRequest's.
+var loadLayout = layout{config: fieldConfig, rows: fieldRows, typed: fieldTypedRows}
+
 // codec is gRPC's proto codec, except that a *message keeps its bytes
 // undecoded. ServerOptions installs it.
 type codec struct{}
@@ -72,26 +79,30 @@ func (m *message) admit(ctx context.Context, cl *claim) error {
 // are only counted.
 type parts struct {
 	msg    []byte
-	config []byte // the LoadConfig, nil when none
-	typed  []byte // the TypedRows, nil when none
-	rows   int    // JSON rows: Struct occurrences
+	config []byte           // the LoadConfig, nil when none
+	typed  []byte           // the TypedRows, nil when none
+	rows   int              // JSON rows: Struct occurrences
+	field  protowire.Number // the JSON rows' field
 }
 
 // split walks the message's top-level fields only: the cheap pass that
 // counts its rows before any of them is decoded. A config or typed_rows
 // given twice is refused (errNonCanonical).
-func (m *message) split() (parts, error) {
-	p := parts{msg: m.buf}
+func (m *message) split() (parts, error) { return m.splitAs(loadLayout) }
+
+// splitAs is split for a message whose fields are where l says.
+func (m *message) splitAs(l layout) (parts, error) {
+	p := parts{msg: m.buf, field: l.rows}
 	err := eachField(m.buf, func(num protowire.Number, typ protowire.Type, raw []byte) error {
-		if typ != protowire.BytesType {
+		if typ != protowire.BytesType || num == 0 {
 			return nil
 		}
 		switch num {
-		case fieldConfig:
+		case l.config:
 			return once(&p.config, raw)
-		case fieldRows:
+		case l.rows:
 			p.rows++
-		case fieldTypedRows:
+		case l.typed:
 			return once(&p.typed, raw)
 		}
 		return nil
@@ -155,6 +166,7 @@ func (p parts) decodeRows(ctx context.Context, cfg *loader.Config, c *claim, off
 		return nil, err // counted on the wire, nothing decoded
 	}
 	j := newJSONRows(ctx, p.msg, p.rows, offset, fixed)
+	j.rowsField = p.field
 	if err := j.scan(); err != nil {
 		return nil, err
 	}

@@ -72,11 +72,17 @@ type Options struct {
 	// bound.
 	StreamMaxDuration time.Duration
 	// Principal, when set, names the caller of ctx (from its token); it
-	// scopes request ids.
+	// scopes request ids and owns load sessions.
 	Principal func(ctx context.Context) string
 	// MaxRowErrors bounds the bad rows a load reports
 	// (LOADSVC_MAX_ROW_ERRORS); 0 means loader.DefaultMaxRowErrors.
 	MaxRowErrors int
+	// Sessions keeps the load sessions (pgexec.SessionStore); nil answers
+	// their RPCs UNIMPLEMENTED.
+	Sessions Sessions
+	// SessionTTL is a session's lifetime when BeginLoad asks none; 0 means
+	// 24h. SessionMaxTTL bounds what it may ask; 0 means 7 days.
+	SessionTTL, SessionMaxTTL time.Duration
 }
 
 // Observer hears of every finished load RPC.
@@ -141,6 +147,12 @@ func New(exec Executor, opt Options) *Server {
 	}
 	if opt.StreamShareBytes == 0 {
 		opt.StreamShareBytes = 32 << 20
+	}
+	if opt.SessionTTL == 0 {
+		opt.SessionTTL = DefaultSessionTTL
+	}
+	if opt.SessionMaxTTL == 0 {
+		opt.SessionMaxTTL = DefaultSessionMaxTTL
 	}
 	return &Server{exec: exec, opt: opt, budget: newBudget(opt.MaxInflightBytes)}
 }
@@ -244,6 +256,9 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	}
 	if s.opt.Ledger.Holds(cfg.Schema, cfg.Table) {
 		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())
+	}
+	if s.opt.Ledger.HoldsSessions(cfg.Schema, cfg.Table) {
+		return status.Errorf(codes.PermissionDenied, "%s is one of loadsvc's load session tables and is never a load target", cfg.Target())
 	}
 	if s.opt.Allow != nil {
 		schema, err := s.opt.Allow(c.ctx, cfg.Schema, cfg.Table)

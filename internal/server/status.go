@@ -24,6 +24,7 @@ const (
 	ReasonLoadFailed        = "LOAD_FAILED"
 	ReasonUnknownColumn     = "UNKNOWN_COLUMN"
 	ReasonRequestIDConflict = "REQUEST_ID_CONFLICT"
+	ReasonOffset            = "SESSION_OFFSET" // a gap or a straddle; metadata next_offset
 )
 
 // toStatus turns an error of a load into the gRPC status the contract's
@@ -35,6 +36,7 @@ func toStatus(err error, redact func(string) string) *status.Status {
 		uc *loader.UnknownColumnError
 		le *loader.LoadError
 		cf *loader.ConflictError
+		se *loader.SessionError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -56,6 +58,8 @@ func toStatus(err error, redact func(string) string) *status.Status {
 			&errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonRequestIDConflict, Metadata: map[string]string{"request_id": cf.RequestID}})
 	case errors.As(err, &le):
 		return loadStatus(le, redact)
+	case errors.As(err, &se):
+		return sessionStatus(se)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.New(contextCode(err), err.Error())
 	}
@@ -136,6 +140,33 @@ var kindCodes = map[loader.Kind]codes.Code{
 	loader.KindConnectionLost: codes.Aborted,
 	loader.KindPermission:     codes.PermissionDenied,
 	loader.KindResources:      codes.ResourceExhausted,
+}
+
+// sessionCodes are the codes of the refusals of a load session's calls. A
+// session of another caller is NOT_FOUND, as one that does not exist; a
+// batch that straddles the writer's next offset conflicts with what is
+// stored (FAILED_PRECONDITION), a gap is OUT_OF_RANGE.
+var sessionCodes = map[loader.SessionKind]codes.Code{
+	loader.SessionNotFound:  codes.NotFound,
+	loader.SessionExpired:   codes.FailedPrecondition,
+	loader.SessionCommitted: codes.FailedPrecondition,
+	loader.SessionGap:       codes.OutOfRange,
+	loader.SessionStraddle:  codes.FailedPrecondition,
+	loader.SessionLost:      codes.DataLoss,
+}
+
+func sessionStatus(se *loader.SessionError) *status.Status {
+	st := status.New(sessionCodes[se.Kind], se.Error())
+	if se.Kind == loader.SessionGap || se.Kind == loader.SessionStraddle {
+		return withDetails(st, &errdetails.ErrorInfo{Domain: errorDomain, Reason: ReasonOffset,
+			Metadata: map[string]string{"writer": se.Writer, "offset": itoa(int(se.Offset)), "next_offset": itoa(int(se.Next))}})
+	}
+	return st
+}
+
+// sessionsOff answers a session RPC of a server without a session store.
+func sessionsOff() error {
+	return status.Error(codes.Unimplemented, "load sessions are not served here: the server has no session store")
 }
 
 func contextCode(err error) codes.Code {

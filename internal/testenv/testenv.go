@@ -160,7 +160,7 @@ func New(t testing.TB, cluster *pgtest.Cluster, opts ...Option) *Env {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	sopt := server.Options{Logger: o.logger, Ledger: e.Exec.Ledger}
+	sopt := server.Options{Logger: o.logger, Ledger: e.Exec.Ledger, Sessions: &pgexec.SessionStore{Exec: e.Exec}}
 	if o.server != nil {
 		o.server(&sopt)
 	}

@@ -135,8 +135,8 @@ type example struct {
 func commands(blocks []block, marker, prefix string) []example {
 	var out []example
 	for _, b := range blocks {
-		if b.lang != "sh" || !strings.Contains(b.body, marker) {
-			continue
+		if b.lang != "sh" || !strings.Contains(b.body, marker) || strings.Contains(b.body, sessionMarker) {
+			continue // the load sessions' walk-through is one script (TestREADMELoadSessions)
 		}
 		var cur *example
 		comment := ""

@@ -2,8 +2,10 @@
 // pool configuration and cancel handling (ConfigurePool), one pooled session
 // and one transaction per load (Executor), the COPY feed, the catalog lookup
 // (Describe), the exactly-once ledger's SQL, the schema of loadsvc's own
-// tables (Migrate), and the one place where pgx and
-// pgconn errors are classified into loader error kinds.
+// tables (Migrate), the load sessions kept in PostgreSQL (SessionStore:
+// durable UNLOGGED stages appended to by many writers, applied by one
+// commit), and the one place where pgx and pgconn errors are classified
+// into loader error kinds.
 //
 // What a load is — its config, its rows, its statements, its refusals and
 // its error types — is the loader package's, which knows no driver; pgexec

@@ -57,15 +57,27 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 		return &loader.Result{Rows: int64(in.Rows())}, err
 	}
 	r := &loadRun{cfg: &cfg, in: in, src: src, res: &loader.Result{DryRun: cfg.DryRun}}
-	err := e.inTx(ctx, func(s *session) error { return s.loadRows(ctx, r) })
+	err := e.onSession(ctx, func(s *session) error { return s.loadRows(ctx, r) })
 	return r.res, err
 }
 
-// inTx acquires one connection, begins and runs fn, which ends the
-// transaction (loadRun.finish) or leaves it to be rolled back (a dry run,
-// a failure); a transaction left open is rolled back, and the connection
-// goes back clean or not at all.
-func (e *Executor) inTx(ctx context.Context, fn func(*session) error) error {
+// inTx acquires one connection, begins, runs fn and commits (or, without
+// commit, checks deferred constraints and rolls back); on any failure it
+// rolls back and makes sure the connection goes back clean or not at all.
+func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
+	return e.onSession(ctx, func(s *session) error {
+		if err := fn(s); err != nil {
+			return err
+		}
+		return s.end(ctx, commit)
+	})
+}
+
+// onSession acquires one connection, begins and runs fn, which ends the
+// transaction (session.end) or leaves it to be rolled back (a dry run, a
+// failure, a load that runs again); a transaction left open is rolled
+// back, and the connection goes back clean or not at all.
+func (e *Executor) onSession(ctx context.Context, fn func(*session) error) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err

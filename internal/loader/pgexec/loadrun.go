@@ -67,8 +67,7 @@ func (s *session) describe(ctx context.Context, r *loadRun) error {
 }
 
 // finish runs load once per request id (session.once) and ends the
-// transaction: COMMIT, or for a dry run what COMMIT would check, the
-// deferred constraints, leaving the rollback to inTx.
+// transaction (end): a dry run is not committed.
 func (s *session) finish(ctx context.Context, r *loadRun, load func() error) error {
 	err := s.once(ctx, r.cfg, r.in, r.res, func() error {
 		err := load()
@@ -78,13 +77,20 @@ func (s *session) finish(ctx context.Context, r *loadRun, load func() error) err
 	if err != nil {
 		return err
 	}
-	end := "COMMIT"
-	if r.cfg.DryRun {
-		end = "SET CONSTRAINTS ALL IMMEDIATE"
+	return s.end(ctx, !r.cfg.DryRun)
+}
+
+// end ends the transaction: COMMIT, or without commit what COMMIT would
+// check, the deferred constraints, leaving the rollback to the caller
+// (onSession).
+func (s *session) end(ctx context.Context, commit bool) error {
+	sql := "COMMIT"
+	if !commit {
+		sql = "SET CONSTRAINTS ALL IMMEDIATE"
 	}
 	cctx, cancel := s.bound(ctx)
 	defer cancel()
-	_, err = s.conn.Exec(cctx, end)
+	_, err := s.conn.Exec(cctx, sql)
 	return err
 }
 

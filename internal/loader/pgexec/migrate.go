@@ -23,6 +23,7 @@ type migration struct {
 // A step is never edited once released: a change is a new step.
 var migrations = []migration{
 	{version: 1, name: "request_id ledger", sql: ledgerDDL},
+	{version: 2, name: "load sessions", sql: sessionsDDL}, // 3 once the load history (issue 21) takes 2
 }
 
 // SchemaVersion is the version of loadsvc's own tables this binary writes.

@@ -89,7 +89,7 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	var ce *loader.ConflictError
 	var pe *loader.PanicError
 	var le *loader.LoadError // a careful load's verdict, classified already
-	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, &le) {
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, new(*loader.SessionError)) {
 		return err
 	}
 	var se *loader.SourceError

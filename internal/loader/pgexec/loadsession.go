@@ -1,0 +1,352 @@
+package pgexec
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+)
+
+// loadSession is one row of loadsvc.load_sessions, read and locked inside
+// a call's transaction: the session's config, its stage and what it may
+// write, and its state.
+type loadSession struct {
+	exec                    *Executor
+	id                      string
+	cfg                     loader.Config
+	stageSchema, stageTable string
+	writable, generated     []string
+	committed, expired      bool
+	result                  *loader.Result
+	expires                 time.Time
+}
+
+// writerColumn is the stage column that names each row's writer; with the
+// ordinal (the row's offset in its writer, loader.StageOrdinal) it orders
+// the session's rows: by writer, then offset.
+const writerColumn = "loadsvc_writer"
+
+// sessionColumns are what scanSession reads of a session's row; expiry is
+// decided by the database's clock, the same for every replica.
+const sessionColumns = "session_id, config::text, stage_schema, stage_table, writable, generated, state = 'committed', result::text, expires_at, expires_at <= now()"
+
+func scanSession(row pgx.CollectableRow) (*loadSession, error) {
+	ls := &loadSession{}
+	var cfg string
+	var result *string
+	if err := row.Scan(&ls.id, &cfg, &ls.stageSchema, &ls.stageTable, &ls.writable, &ls.generated, &ls.committed, &result, &ls.expires, &ls.expired); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(cfg), &ls.cfg); err != nil {
+		return nil, fmt.Errorf("load session %s: its config: %w", ls.id, err)
+	}
+	if err := ls.cfg.Check(); err != nil {
+		return nil, fmt.Errorf("load session %s: its config: %w", ls.id, err)
+	}
+	if result != nil {
+		ls.result = &loader.Result{}
+		if err := json.Unmarshal([]byte(*result), ls.result); err != nil {
+			return nil, fmt.Errorf("load session %s: its result: %w", ls.id, err)
+		}
+	}
+	return ls, nil
+}
+
+// stage is the session's stage as written in SQL.
+func (ls *loadSession) stage() string {
+	return loader.QuoteIdent(ls.stageSchema) + "." + loader.QuoteIdent(ls.stageTable)
+}
+
+// createStage is the stage's DDL: the table's writable columns with their
+// types, without their constraints, the writer and the ordinal; UNLOGGED,
+// since a stage is cheap to lose next to what WAL would cost every row.
+func (ls *loadSession) createStage() string {
+	cols := ""
+	for _, c := range ls.writable {
+		cols += loader.QuoteIdent(c) + ", "
+	}
+	return "CREATE UNLOGGED TABLE " + ls.stage() + " AS SELECT " + cols + "NULL::text AS " + writerColumn + ", NULL::bigint AS " + loader.QuoteIdent(loader.StageOrdinal) +
+		" FROM " + ls.cfg.Target() + " WITH NO DATA"
+}
+
+// insert records the new session, which expires ttl from now by the
+// database's clock.
+func (ls *loadSession) insert(ctx context.Context, s *session, ttl time.Duration) error {
+	raw, err := json.Marshal(ls.cfg)
+	if err != nil {
+		return err
+	}
+	return s.conn.QueryRow(ctx, "INSERT INTO "+ls.exec.sessionsTable()+
+		" (session_id, principal, config, stage_schema, stage_table, writable, generated, expires_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, now() + $8::bigint * interval '1 microsecond') RETURNING expires_at",
+		pgx.QueryExecModeSimpleProtocol, ls.id, ls.cfg.Principal, string(raw), ls.stageSchema, ls.stageTable, ls.writable, ls.generated, ttl.Microseconds()).Scan(&ls.expires)
+}
+
+// usable refuses a call on a session that takes no more rows.
+func (ls *loadSession) usable() error {
+	switch {
+	case ls.committed:
+		return &loader.SessionError{Kind: loader.SessionCommitted, ID: ls.id}
+	case ls.expired:
+		return &loader.SessionError{Kind: loader.SessionExpired, ID: ls.id, ExpiresAt: ls.expires}
+	}
+	return nil
+}
+
+// session is the session as callers see it, with every writer's next
+// offset.
+func (ls *loadSession) session(ctx context.Context, s *session) (*loader.Session, error) {
+	out := &loader.Session{ID: ls.id, Config: ls.cfg, ExpiresAt: ls.expires, Committed: ls.committed, Result: ls.result, Writers: map[string]int64{}}
+	rows, err := s.conn.Query(ctx, "SELECT writer, next_offset FROM "+ls.exec.writersTable()+" WHERE session_id = $1", pgx.QueryExecModeSimpleProtocol, ls.id)
+	if err != nil {
+		return nil, err
+	}
+	var w string
+	var next int64
+	_, err = pgx.ForEachRow(rows, []any{&w, &next}, func() error {
+		out.Writers[w] = next
+		out.Rows += next
+		return nil
+	})
+	return out, err
+}
+
+// append stores a writer's batch unless its offset says it was stored
+// already: the writer's row is locked, so that a writer's batches are
+// decided one at a time, while other writers append side by side.
+func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append) (*loader.Appended, error) {
+	w := ls.exec.writersTable()
+	if _, err := s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err != nil {
+		return nil, err
+	}
+	out := &loader.Appended{Writer: a.Writer}
+	if err := s.conn.QueryRow(ctx, "SELECT next_offset FROM "+w+" WHERE session_id = $1 AND writer = $2 FOR UPDATE", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer).Scan(&out.NextOffset); err != nil {
+		return nil, err
+	}
+	n := int64(a.Batch.Len())
+	if stored, err := loader.OffsetCheck(a, n, out.NextOffset); err != nil || stored || n == 0 {
+		return out, err
+	}
+	write, skipped, err := ls.checkBatch(a.Batch)
+	if err != nil {
+		return nil, err
+	}
+	if err := ls.copyBatch(ctx, s, a, write); err != nil {
+		return nil, err
+	}
+	skipped = append([]string{}, skipped...) // never NULL
+	if _, err := s.conn.Exec(ctx, "UPDATE "+w+" SET next_offset = next_offset + $3, batches = batches + 1,"+
+		" columns = ARRAY(SELECT DISTINCT c FROM unnest(columns || $4::text[]) AS c ORDER BY 1),"+
+		" skipped = ARRAY(SELECT DISTINCT c FROM unnest(skipped || $5::text[]) AS c ORDER BY 1)"+
+		" WHERE session_id = $1 AND writer = $2", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer, n, write, skipped); err != nil {
+		return nil, err
+	}
+	out.NextOffset += n
+	out.Rows = n
+	return out, nil
+}
+
+// checkBatch splits a batch's columns into those the stage takes and the
+// generated ones left out (an unknown column is refused), and checks its
+// key values, as the intake of a load does.
+func (ls *loadSession) checkBatch(b *loader.Batch) (write, skipped []string, err error) {
+	table := &loader.Table{Columns: append(append([]string(nil), ls.writable...), ls.generated...), Generated: map[string]bool{}}
+	for _, g := range ls.generated {
+		table.Generated[g] = true
+	}
+	write, skipped, err = table.Writable(&ls.cfg, b.Columns)
+	if err != nil || len(ls.cfg.Keys) == 0 {
+		return write, skipped, err
+	}
+	keys, err := loader.KeyIndexes(b, ls.cfg.Keys)
+	if err == nil {
+		err = ls.cfg.CheckKeys(b, keys)
+	}
+	return write, skipped, err
+}
+
+// copyBatch copies the batch's written columns into the stage, each row
+// with its writer and its offset in the writer.
+func (ls *loadSession) copyBatch(ctx context.Context, s *session, a *loader.Append, write []string) error {
+	cols := ""
+	for _, c := range write {
+		cols += loader.QuoteIdent(c) + ", "
+	}
+	sql := "COPY " + ls.stage() + " (" + cols + writerColumn + ", " + loader.QuoteIdent(loader.StageOrdinal) + ") FROM STDIN"
+	r := &stageRows{batch: a.Batch, cols: positions(a.Batch.Columns, write), offset: a.Offset,
+		writer: loader.AppendCopyRow(nil, []loader.Field{{Text: a.Writer}}, []int{0})}
+	cctx, cancel := s.bound(ctx)
+	defer cancel()
+	_, err := s.conn.PgConn().CopyFrom(cctx, r, sql)
+	return err
+}
+
+// commit applies the stage to the table with the config's mode, exactly
+// once by the config's request id, then drops the stage and keeps the
+// result in the session's row.
+func (ls *loadSession) commit(ctx context.Context, s *session) error {
+	res := &loader.Result{}
+	var cols []string
+	var batches int64
+	if err := s.conn.QueryRow(ctx, "SELECT coalesce(sum(next_offset), 0)::bigint, coalesce(sum(batches), 0)::bigint,"+
+		" ARRAY(SELECT DISTINCT c FROM "+ls.exec.writersTable()+" AS w, unnest(w.columns) AS c WHERE w.session_id = $1 ORDER BY 1),"+
+		" ARRAY(SELECT DISTINCT c FROM "+ls.exec.writersTable()+" AS w, unnest(w.skipped) AS c WHERE w.session_id = $1 ORDER BY 1)"+
+		" FROM "+ls.exec.writersTable()+" WHERE session_id = $1", pgx.QueryExecModeSimpleProtocol, ls.id).
+		Scan(&res.Rows, &batches, &cols, &res.SkippedColumns); err != nil {
+		return err
+	}
+	res.Batches = int(batches)
+	if len(res.SkippedColumns) == 0 {
+		res.SkippedColumns = nil
+	}
+	s.cfg = &ls.cfg
+	err := ls.once(ctx, s, res, func() error { return ls.apply(ctx, s, cols, res) })
+	if err == nil {
+		err = ls.recordHistory(ctx, s, res)
+	}
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	if _, err := s.conn.Exec(ctx, "DROP TABLE "+ls.stage()); err != nil {
+		return err
+	}
+	_, err = s.conn.Exec(ctx, "UPDATE "+ls.exec.sessionsTable()+" SET state = 'committed', result = $2::jsonb WHERE session_id = $1",
+		pgx.QueryExecModeSimpleProtocol, ls.id, string(raw))
+	ls.committed, ls.result = true, res
+	return err
+}
+
+// recordHistory is where a committed session's load is recorded in the load
+// history (issue 21), in the commit's transaction; the history is not in
+// this binary yet.
+func (ls *loadSession) recordHistory(context.Context, *session, *loader.Result) error {
+	return nil
+}
+
+// once runs apply unless the ledger holds the config's request id: then
+// the recorded result is replayed, when it was recorded for the same table
+// and payload. A session's payload is its config and its count of rows.
+func (ls *loadSession) once(ctx context.Context, s *session, res *loader.Result, apply func() error) error {
+	if ls.cfg.RequestID == "" {
+		return apply()
+	}
+	l := s.ledger()
+	prev, err := l.claim(ctx, ls.cfg.LedgerKey())
+	if err != nil {
+		return err
+	}
+	digest := loader.SessionDigest(&ls.cfg, res.Rows)
+	if prev != nil {
+		r, err := prev.replay(ls.cfg.RequestID, &ls.cfg, digest)
+		if err == nil {
+			*res = *r
+		}
+		return err
+	}
+	if err := apply(); err != nil {
+		return err
+	}
+	return l.record(ctx, ls.cfg.LedgerKey(), &ls.cfg, digest, res)
+}
+
+// apply runs the mode's statements (loader.Render) over the stage, as the
+// statements after a load's COPY run over its TEMP stage. A session that
+// compares keys numbers its rows first in its load order: by writer, then
+// offset.
+func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res *loader.Result) error {
+	if res.Rows == 0 {
+		res.Resolved = true
+		return nil
+	}
+	if err := ls.checkStage(ctx, s, res.Rows); err != nil {
+		return err
+	}
+	cfg := &ls.cfg
+	table, err := Describe(ctx, s.conn, cfg)
+	if err != nil {
+		return err
+	}
+	res.Resolved = true
+	sh := loader.Shape{Columns: cols, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: cfg.Compares(), Stage: ls.stage()}
+	if sh.Ordinal {
+		ord := loader.QuoteIdent(loader.StageOrdinal)
+		if _, err := s.conn.Exec(ctx, "UPDATE "+ls.stage()+" AS t SET "+ord+" = r.n FROM (SELECT ctid AS c, row_number() OVER (ORDER BY "+writerColumn+", "+ord+") - 1 AS n FROM "+
+			ls.stage()+") AS r WHERE t.ctid = r.c"); err != nil {
+			return err
+		}
+	}
+	sc := loader.Render(cfg, sh)
+	for _, st := range sc.Pre {
+		if err := s.run(ctx, st, res); err != nil {
+			return err
+		}
+	}
+	for _, st := range sc.Post {
+		if err := s.run(ctx, st.WithRows(res.Rows-res.DuplicatesDropped), res); err != nil {
+			return err
+		}
+	}
+	if cfg.Mode == loader.ModeInsertMissing {
+		res.Skipped = res.Rows - res.DuplicatesDropped - res.Inserted
+	}
+	return nil
+}
+
+// checkStage refuses to apply a stage that holds fewer rows than its
+// writers stored: an UNLOGGED table is emptied by a crash of the database,
+// while the writers' offsets, logged, survive it.
+func (ls *loadSession) checkStage(ctx context.Context, s *session, rows int64) error {
+	var staged int64
+	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+ls.stage(), pgx.QueryExecModeSimpleProtocol).Scan(&staged); err != nil {
+		return err
+	}
+	if staged != rows {
+		return &loader.SessionError{Kind: loader.SessionLost, ID: ls.id, Rows: rows, Staged: staged}
+	}
+	return nil
+}
+
+// drop removes the session: its stage (gone already once committed), its
+// row and, with it, its writers' rows.
+func (ls *loadSession) drop(ctx context.Context, s *session) error {
+	if _, err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+ls.stage()); err != nil {
+		return err
+	}
+	_, err := s.conn.Exec(ctx, "DELETE FROM "+ls.exec.sessionsTable()+" WHERE session_id = $1", pgx.QueryExecModeSimpleProtocol, ls.id)
+	return err
+}
+
+// stageRows is the COPY data of one append: each row's written columns,
+// then its writer and its offset in the writer.
+type stageRows struct {
+	batch  *loader.Batch
+	cols   []int
+	writer []byte // the writer as a COPY field, with a newline
+	offset int64
+	next   int
+	buf    []byte
+}
+
+func (r *stageRows) Read(p []byte) (int, error) {
+	for len(r.buf) < len(p) && r.next < r.batch.Len() {
+		r.buf = loader.AppendCopyRow(r.buf, r.batch.Row(r.next), r.cols)
+		r.buf[len(r.buf)-1] = '\t'
+		r.buf = append(r.buf, r.writer...)
+		r.buf = loader.AppendOrdinal(r.buf, int(r.offset)+r.next)
+		r.next++
+	}
+	if len(r.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	return n, nil
+}
