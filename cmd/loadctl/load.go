@@ -50,6 +50,12 @@ bound is refused, naming the part and the limit.
 --plan prints the SQL script the load would run (runnable by psql -f) and
 never touches the database; it sends the whole file in one request.
 
+--parallel N sends the rows through one load session instead of one stream:
+the file is read once, in constant memory, and its batches are dealt in
+turn to N writers (part-1 ... part-N) that append them in parallel; one
+commit then applies every row in one transaction. A failure or Ctrl-C
+aborts the session, and nothing is written. Not with --plan or --dry-run.
+
 --dry-run runs the load exactly as it would run, with every check the
 database makes, then rolls it back: it prints the real counts (rows deleted,
 inserted) and writes nothing.
@@ -78,6 +84,7 @@ type loadOptions struct {
 	requestID   string
 	plan        bool
 	dryRun      bool
+	parallel    int
 	maxPlanRows int
 	format      string
 	sheet       string
@@ -100,6 +107,7 @@ func newLoadFlags(o *loadOptions) *flag.FlagSet {
 	fs.StringVar(&o.requestID, "request-id", "", "idempotency `key`: a load with an id already loaded is answered from the service's ledger, not written again")
 	fs.BoolVar(&o.plan, "plan", false, "print the SQL script of the load instead of running it (the database is not touched)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "run the load, print its real counts, then roll it back: nothing is written")
+	fs.IntVar(&o.parallel, "parallel", 0, "append the rows through one load session of `N` writers in parallel, committed at once (0: one stream)")
 	fs.IntVar(&o.maxPlanRows, "max-plan-rows", 100000, "most rows --plan sends (in one request)")
 	fs.StringVar(&o.format, "format", "", "input `format`: csv, ndjson, json or xlsx (default: from the extension, or sniffed on stdin)")
 	fs.StringVar(&o.sheet, "sheet", "", "the `sheet` of an .xlsx workbook to load (default: the first)")
@@ -158,6 +166,9 @@ func (o *loadOptions) check(pos []string) (*loadsvcv1.LoadConfig, readOptions, e
 	}
 	if o.plan && o.dryRun {
 		return nil, ro, usageErrorf("--dry-run and --plan do not go together: a plan shows the SQL without touching the database, a dry run runs it and rolls it back")
+	}
+	if err := o.checkParallel(); err != nil {
+		return nil, ro, err
 	}
 	mode, err := parseMode(o.mode)
 	if err != nil {
@@ -253,7 +264,7 @@ func (o *loadOptions) run(ctx context.Context, cfg *loadsvcv1.LoadConfig, in *in
 		return planLoad(ctx, c, cfg, src, in.name, o.maxPlanRows)
 	}
 	prog := startProgress(in, stderr, o.quiet)
-	resp, err := streamLoad(ctx, c, cfg, src, prog)
+	resp, err := o.load(ctx, c, cfg, src, prog)
 	prog.Stop(err == nil)
 	return resp, err
 }

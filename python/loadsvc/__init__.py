@@ -41,11 +41,13 @@ from loadsvc._errors import (
 )
 from loadsvc._options import LoadOptions
 from loadsvc._result import LoadResult, Statement
+from loadsvc._session import Appended, Session, SessionStatus
 from loadsvc._target import InsecureTokenWarning
 from loadsvc._values import pg_text
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "Appended",
     "Client",
     "ConnectionFailed",
     "InsecureTokenWarning",
@@ -56,6 +58,8 @@ __all__ = [
     "LoadResult",
     "PermissionDenied",
     "ResourceExhausted",
+    "Session",
+    "SessionStatus",
     "Statement",
     "Unauthenticated",
     "Writer",

@@ -34,7 +34,11 @@ from loadsvc.v1 import loadsvc_pb2 as pb
 from loadsvc.v1 import loadsvc_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
+    import datetime
+
     import pandas
+
+    from loadsvc._session import Session
 
 __all__ = ["DEFAULT_BATCH_ROWS", "MAX_MESSAGE_BYTES", "Client", "Writer", "new_request_id"]
 
@@ -198,6 +202,36 @@ class Client:
         """
         opts = LoadOptions.of("writer()", options, _given(mode, pk, kwargs))
         return Writer(self, opts.config(table, batch_rows=self._batch_rows, request_id=""))
+
+    def session(
+        self,
+        table: str,
+        mode: str | int | None = None,
+        pk: Sequence[str] | str | None = None,
+        *,
+        ttl: float | datetime.timedelta | None = None,
+        options: LoadOptions | None = None,
+        **kwargs: Any,
+    ) -> Session:
+        """Begin a load session of ``table`` (the options are those of
+        ``load``; ``plan_only`` and ``dry_run`` are refused), living
+        ``ttl`` (seconds or a timedelta; None: the service's default). A
+        context manager that commits on a clean exit and aborts on an
+        exception; ``Session.append`` stores rows per writer, exactly once
+        by offset. See ``loadsvc.Session``."""
+        from loadsvc._session import begin
+
+        opts = LoadOptions.of("session()", options, _given(mode, pk, kwargs))
+        return begin(self, opts.config(table, batch_rows=self._batch_rows, request_id=""), ttl)
+
+    def attach(self, session_id: str) -> Session:
+        """The session ``session_id``, begun elsewhere (another process,
+        or this one before a restart), with every writer's next offset read
+        from the service, so that a writer resumes where its stored rows
+        end. Leaving a ``with`` block of it neither commits nor aborts."""
+        from loadsvc._session import attach
+
+        return attach(self, session_id)
 
     # -- internals -------------------------------------------------------
 

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/loadsvc/loadsvc/client"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
+)
+
+// maxParallel bounds --parallel: each writer holds up to two batches.
+const maxParallel = 64
+
+// abortTimeout bounds the AbortLoad that drops a failed parallel load's
+// session (the session would expire with its ttl anyway).
+const abortTimeout = 10 * time.Second
+
+// checkParallel refuses --parallel values and combinations a load session
+// cannot run.
+func (o *loadOptions) checkParallel() error {
+	switch {
+	case o.parallel < 0 || o.parallel > maxParallel:
+		return usageErrorf("--parallel must be from 1 to %d writers (0: one stream), got %d", maxParallel, o.parallel)
+	case o.parallel > 0 && o.plan:
+		return usageErrorf("--parallel and --plan do not go together: a plan is one request; drop --parallel")
+	case o.parallel > 0 && o.dryRun:
+		return usageErrorf("--parallel and --dry-run do not go together: a load session always writes when it commits; drop --parallel for a dry run")
+	}
+	return nil
+}
+
+// load sends the rows over one LoadStream, or with --parallel N through a
+// load session of N writers.
+func (o *loadOptions) load(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, prog *progress) (*loadsvcv1.LoadResponse, error) {
+	if o.parallel == 0 {
+		return streamLoad(ctx, c, cfg, src, prog)
+	}
+	return parallelLoad(ctx, c, cfg, src, o.parallel, prog)
+}
+
+// parallelLoad loads the rows through one load session: it reads the
+// input once, as a stream, and deals its batches of client.DefaultBatchRows
+// rows in turn to n writers ("part-1" … "part-N"), which append them in
+// parallel, each at its own offsets; then one commit applies every row in
+// one transaction. Memory holds at most two batches per writer. A failure
+// or a cancel aborts the session: nothing is written.
+func parallelLoad(ctx context.Context, c *client.Client, cfg *loadsvcv1.LoadConfig, src rowSource, n int, prog *progress) (*loadsvcv1.LoadResponse, error) {
+	s, err := c.BeginLoad(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errCancelled
+		}
+		return nil, err
+	}
+	if err := appendParallel(ctx, s, src, n, prog); err != nil {
+		abortSession(ctx, s)
+		if ctx.Err() != nil {
+			return nil, errCancelled
+		}
+		return nil, err
+	}
+	prog.AllRead()
+	resp, err := s.Commit(ctx)
+	if err != nil {
+		abortSession(ctx, s)
+		if ctx.Err() != nil {
+			return nil, errCancelledLate
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// abortSession drops the session of a load that failed, even when ctx was
+// cancelled; an error is left to the session's expiry.
+func abortSession(ctx context.Context, s *client.Session) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	_ = s.Abort(ctx)
+}
+
+// appendParallel reads src in batches and hands batch i to writer i mod n.
+// The first error — reading the input, or any writer's append — stops
+// them all and is returned.
+func appendParallel(ctx context.Context, s *client.Session, src rowSource, n int, prog *progress) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	parts := make([]chan []client.Row, n)
+	var wg sync.WaitGroup
+	for k := range parts {
+		parts[k] = make(chan []client.Row, 1)
+		writer := fmt.Sprintf("part-%d", k+1)
+		wg.Go(func() {
+			for batch := range parts[k] {
+				if _, err := s.Append(ctx, writer, batch); err != nil {
+					cancel(fmt.Errorf("writer %s: %w", writer, err))
+					return
+				}
+				prog.Add(int64(len(batch)))
+			}
+		})
+	}
+	if err := deal(ctx, src, parts); err != nil {
+		cancel(err)
+	}
+	for _, p := range parts {
+		close(p)
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// deal sends src's batches to parts in turn, until the input ends, a read
+// fails (its error) or ctx is done (nil: the cause is ctx's).
+func deal(ctx context.Context, src rowSource, parts []chan []client.Row) error {
+	for i := 0; ; i++ {
+		batch, err := readBatch(src, client.DefaultBatchRows)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if len(batch) > 0 {
+			select {
+			case parts[i%len(parts)] <- batch:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// readBatch reads up to size rows; io.EOF comes with the last rows, or
+// none.
+func readBatch(src rowSource, size int) ([]client.Row, error) {
+	batch := make([]client.Row, 0, size)
+	for len(batch) < size {
+		row, err := src.Next()
+		if err != nil {
+			return batch, err
+		}
+		batch = append(batch, row)
+	}
+	return batch, nil
+}
