@@ -98,6 +98,7 @@ lint: gen-tools lint-tools python-deps ## gofmt, go vet, staticcheck, buf lint, 
 postgres: ## make sure PostgreSQL server binaries and psql are installed (apt-get)
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-pgbouncer.sh
+	@scripts/ensure-locales.sh
 
 .PHONY: test
 test: postgres tools lint check-generated ## everything CI checks: lint, generated code, go test -race against real PostgreSQL

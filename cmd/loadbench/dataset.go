@@ -57,7 +57,7 @@ func buildDataset(dir string, o *options) (*dataset, error) {
 		}
 		d.csvParts = append(d.csvParts, path)
 	}
-	typed := o.runs("stream_append") || o.runs("stream_delete_insert") || o.runs("session_parallel") || o.Big
+	typed := o.runs("stream_append") || o.runs("stream_delete_insert") || o.runs("bad_rows") || o.runs("session_parallel") || o.Big
 	for from := 0; typed && from < o.Rows; from += o.MsgRows {
 		b, err := proto.Marshal(typedMessage(from, min(from+o.MsgRows, o.Rows), false))
 		if err != nil {

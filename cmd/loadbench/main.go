@@ -13,6 +13,9 @@
 //	(b)  load_json                     Load with JSON (Struct) rows, 10,000 a request, one after the other;
 //	                                   its baseline is (b'), as (c)'s is (h)
 //	(c)  stream_append                 LoadStream append with typed rows
+//	(bad) bad_rows                     (c)'s rows with 100 bad values spread through them (a date that
+//	                                   does not exist, a nav that is no number): the load fails, names
+//	                                   all 100 and writes nothing, in at most 3× the time of (c)
 //	(d)  stream_delete_insert          LoadStream delete_insert over a table holding the keys
 //	(e)  staged_delete_insert          psql: \copy into a TEMP table, DELETE USING, INSERT SELECT — the baseline of (d)
 //	(g') staged_refresh_delete_insert  psql: the same over a refresh key — DELETE USING the stage's

@@ -96,7 +96,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 	return o, nil
 }
 
-var figureKeys = map[string]bool{"copy": true, "pgx_copy": true, "batched_copy": true, "load_json": true, "stream_append": true, "staged_delete_insert": true,
+var figureKeys = map[string]bool{"copy": true, "pgx_copy": true, "batched_copy": true, "load_json": true, "stream_append": true, "bad_rows": true, "staged_delete_insert": true,
 	"stream_delete_insert": true, "session_parallel": true, "staged_refresh_delete_insert": true, "refresh_delete_insert": true, "big_delete_insert": true, "rss_stream": true}
 
 // runs reports whether figure key is to run, as far as --figures says.

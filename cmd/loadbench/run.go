@@ -25,6 +25,7 @@ func (b *bench) runAll(ctx context.Context) (*results, error) {
 		{"batched_copy", one(b.batchedCopy)},
 		{"load_json", one(b.loadJSON)},
 		{"stream_append", one(b.streamAppend)},
+		{"bad_rows", one(b.badRows)},
 		{"session_parallel", one(b.sessionParallel)},
 		{"staged_delete_insert", one(b.stagedDeleteInsert)},
 		{"stream_delete_insert", one(b.streamDeleteInsert)},

@@ -22,6 +22,7 @@ type config struct {
 	MaxPlanBytes     int
 	MaxRows          int
 	MaxStreamRows    int
+	MaxRowErrors     int
 	ConnectTimeout   time.Duration
 	AcquireTimeout   time.Duration
 	StatementTimeout time.Duration
@@ -84,6 +85,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 		"largest plan-only answer (script and statements), and most bytes a plan-only stream may send (LOADSVC_MAX_PLAN_BYTES)")
 	fs.IntVar(&c.MaxRows, "max-rows", env.Int("LOADSVC_MAX_ROWS", 100000), "most rows of one Load request; 0 for no limit (LOADSVC_MAX_ROWS)")
 	fs.IntVar(&c.MaxStreamRows, "max-stream-rows", env.Int("LOADSVC_MAX_STREAM_ROWS", 0), "most rows of one LoadStream; 0 for no limit (LOADSVC_MAX_STREAM_ROWS)")
+	fs.IntVar(&c.MaxRowErrors, "max-row-errors", env.Int("LOADSVC_MAX_ROW_ERRORS", loader.DefaultMaxRowErrors),
+		"most bad rows a load reports, in its RowErrors detail or LoadResponse.rejected; more are counted and marked truncated (LOADSVC_MAX_ROW_ERRORS)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", env.Dur("LOADSVC_CONNECT_TIMEOUT", 5*time.Second), "bound on one database connect unless the URL sets connect_timeout (LOADSVC_CONNECT_TIMEOUT)")
 	fs.DurationVar(&c.AcquireTimeout, "acquire-timeout", env.Dur("LOADSVC_ACQUIRE_TIMEOUT", 30*time.Second), "longest wait for a pooled connection (LOADSVC_ACQUIRE_TIMEOUT)")
 	fs.DurationVar(&c.StatementTimeout, "statement-timeout", env.Dur("LOADSVC_STATEMENT_TIMEOUT", 15*time.Minute), "SET LOCAL statement_timeout of each load; 0 for none (LOADSVC_STATEMENT_TIMEOUT)")
@@ -133,6 +136,9 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	if c.StreamShareBytes <= 0 || c.MaxPlanBytes <= 0 {
 		return nil, fmt.Errorf("--stream-share-bytes (LOADSVC_STREAM_SHARE_BYTES) and --max-plan-bytes (LOADSVC_MAX_PLAN_BYTES) must be more than 0; got %d and %d",
 			c.StreamShareBytes, c.MaxPlanBytes)
+	}
+	if c.MaxRowErrors <= 0 {
+		return nil, fmt.Errorf("--max-row-errors (LOADSVC_MAX_ROW_ERRORS) must be more than 0, not %d", c.MaxRowErrors)
 	}
 	if c.MaxWatchStreams < 0 {
 		return nil, fmt.Errorf("--max-watch-streams (LOADSVC_MAX_WATCH_STREAMS) must be 0 (no Watch) or more, not %d", c.MaxWatchStreams)

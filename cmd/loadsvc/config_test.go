@@ -55,6 +55,21 @@ func TestMaxWatchStreamsConfig(t *testing.T) {
 	}
 }
 
+// LOADSVC_MAX_ROW_ERRORS: 1,000 by default, from the environment or the
+// flag, more than 0.
+func TestMaxRowErrorsConfig(t *testing.T) {
+	t.Parallel()
+	checkSetting(t, func(c *config) int64 { return int64(c.MaxRowErrors) }, []settingCase{
+		{nil, nil, 1000},
+		{[]string{"LOADSVC_MAX_ROW_ERRORS=7"}, nil, 7},
+		{[]string{"LOADSVC_MAX_ROW_ERRORS=7"}, []string{"--max-row-errors=3"}, 3},
+	})
+	_, err := loadConfig(nil, environ([]string{"LOADSVC_MAX_ROW_ERRORS=0"}))
+	if err == nil || !strings.Contains(err.Error(), "LOADSVC_MAX_ROW_ERRORS") {
+		t.Errorf("a cap of 0: %v", err)
+	}
+}
+
 // The session settings: defaults, the environment, and refusals that name
 // the setting.
 func TestSessionConfig(t *testing.T) {

@@ -93,7 +93,7 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	defer sweepSessions(ctx, store, cfg.SessionSweep, log, redact)()
 	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamShareBytes: cfg.StreamShareBytes, MaxPlanBytes: cfg.MaxPlanBytes,
-		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName,
+		StreamIdleTimeout: cfg.StreamIdle, StreamMaxDuration: cfg.StreamMax, Principal: auth.PrincipalName, MaxRowErrors: cfg.MaxRowErrors,
 		Sessions: store, SessionTTL: cfg.SessionTTL, SessionMaxTTL: cfg.SessionMaxTTL, History: exec})
 	stopPruner := startPruner(exec, time.Duration(cfg.HistoryRetention), log, redact)
 	defer stopPruner() // after the loads drained

@@ -114,6 +114,15 @@ type Config struct {
 	// one when the caller did not. Peer is the caller's address. Neither
 	// is part of the request (nor of its digest), as Principal is not.
 	LoadID, Peer string
+	// MaxRejectedRows is how many bad rows the load may leave out and
+	// still write its good rows (Result.Rejected); 0 fails the load at
+	// its first bad row, reporting every one.
+	MaxRejectedRows int64
+	// MaxRowErrors bounds the bad rows a load reports; 0 means
+	// DefaultMaxRowErrors. MaxRowErrorsHint names the setting in a failure
+	// whose list it cut, e.g. "LOADSVC_MAX_ROW_ERRORS".
+	MaxRowErrors     int
+	MaxRowErrorsHint string
 
 	checked bool // Check passed: the defaults are filled
 }
@@ -160,6 +169,9 @@ func (c *Config) check() error {
 	}
 	if len(c.RequestID) > 200 {
 		return invalid("config.request_id", -1, "request_id is %d bytes long, more than 200", len(c.RequestID))
+	}
+	if c.MaxRejectedRows < 0 {
+		return invalid("config.max_rejected_rows", -1, "max_rejected_rows %d is negative; 0 rejects no row", c.MaxRejectedRows)
 	}
 	if err := c.checkDuplicates(); err != nil {
 		return err

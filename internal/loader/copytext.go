@@ -1,6 +1,9 @@
 package loader
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
 // appendCopyText appends one COPY text-format field: \N for NULL, otherwise
 // the text with backslash, tab, newline and carriage return escaped, every
@@ -50,4 +53,41 @@ func AppendOrdinal(buf []byte, i int) []byte {
 	buf[len(buf)-1] = '\t'
 	buf = strconv.AppendInt(buf, int64(i), 10)
 	return append(buf, '\n')
+}
+
+// CopyFields splits one COPY text line, without its newline, into its
+// fields, still escaped: a tab inside a value is escaped, so every raw tab
+// separates two fields.
+func CopyFields(line []byte) [][]byte {
+	return bytes.Split(line, []byte{'\t'})
+}
+
+// CopyValue reads back one COPY text field as appendCopyText wrote it:
+// null for \N, else the text with its escapes undone.
+func CopyValue(f []byte) (text string, null bool) {
+	if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
+		return "", true
+	}
+	if bytes.IndexByte(f, '\\') < 0 {
+		return string(f), false
+	}
+	out := make([]byte, 0, len(f))
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if c == '\\' && i+1 < len(f) {
+			i++
+			switch f[i] {
+			case 't':
+				c = '\t'
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			default:
+				c = f[i]
+			}
+		}
+		out = append(out, c)
+	}
+	return string(out), false
 }

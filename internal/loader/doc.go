@@ -11,6 +11,7 @@
 // pooled PostgreSQL connection inside one transaction, through pgx. This
 // package imports no driver, no gRPC and no protobuf; its errors are typed
 // (ValidationError, ConnectError, UnknownColumnError, LoadError with its
-// Kind, ConflictError) — pgexec classifies the driver's errors into them and
-// the server maps them to status codes.
+// Kind, ConflictError; RowErrors listing bad rows, each a RowError) —
+// pgexec classifies the driver's errors into them and the server maps them
+// to status codes.
 package loader

@@ -15,6 +15,9 @@ type ValidationError struct {
 	// Limit marks a request refused for exceeding a configured limit
 	// (rows per request or stream) rather than for being malformed.
 	Limit bool
+	// Rows lists every row refused for the same reason (rows without a
+	// key value), when there are any.
+	Rows *RowErrors
 }
 
 func (e *ValidationError) Error() string { return e.Reason }
@@ -84,6 +87,9 @@ type LoadError struct {
 	Ctx error
 	// Err is the driver's error, for logs and errors.Is.
 	Err error
+	// Rows, for a load that failed on its rows' data, lists every bad row
+	// found; the fields above are the first one's. Nothing was written.
+	Rows *RowErrors
 }
 
 func (e *LoadError) Error() string { return e.Message }

@@ -65,8 +65,33 @@ func (in *Intake) next(ctx context.Context) (*Batch, error) {
 		if b.Len() == 0 {
 			continue
 		}
-		return b, in.accept(b)
+		err = in.accept(b)
+		if ve := (*ValidationError)(nil); errors.As(err, &ve) && ve.Rows != nil {
+			err = in.refuseKeys(ctx, ve)
+		}
+		return b, err
 	}
+}
+
+// refuseKeys completes the refusal of rows without a key value with those
+// of the rest of the source, up to RowErrorCap, so that one answer names
+// them all.
+func (in *Intake) refuseKeys(ctx context.Context, ve *ValidationError) error {
+	found := ve.Rows
+	limit := in.cfg.RowErrorCap()
+	for !found.Truncated {
+		b, err := in.src.Next(ctx)
+		if err != nil {
+			break // the end of the rows, or a failure that ends them: the refusal stands
+		}
+		if SameColumns(in.columns, b) != nil {
+			continue // its own refusal would come after this one
+		}
+		errs, more := MissingKeys(b, in.cfg.Keys, in.keys, limit-len(found.Errors))
+		found.Errors = append(found.Errors, errs...)
+		found.Truncated = more
+	}
+	return in.cfg.missingKeysError(found.Errors, found.Truncated)
 }
 
 // accept checks a batch against the first: the same columns, key values
@@ -85,7 +110,7 @@ func (in *Intake) accept(b *Batch) error {
 		return err
 	}
 	if in.keys != nil {
-		if err := CheckKeys(b, in.cfg.Keys, in.keys); err != nil {
+		if err := in.cfg.CheckKeys(b, in.keys); err != nil {
 			return err
 		}
 	}

@@ -53,10 +53,10 @@ func (c *Config) CheckCells(first, rows, columns int, field string) error {
 	return err
 }
 
-// RowError is the refusal of one value of a load: the row's index in the
+// BadValue is the refusal of one value of a load: the row's index in the
 // load and the column's name, then why. Every decoder and the intake word
 // a bad value this way.
-func RowError(row int, column string, format string, args ...any) *ValidationError {
+func BadValue(row int, column string, format string, args ...any) *ValidationError {
 	return invalid(rowField(row, Cap(column)), row, "row %d, column %s: %s", row, QuoteIdent(column), fmt.Sprintf(format, args...))
 }
 

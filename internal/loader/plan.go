@@ -43,7 +43,7 @@ func NewPlan(cfg Config, batch *Batch) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckKeys(batch, cfg.Keys, keys); err != nil {
+	if err := cfg.CheckKeys(batch, keys); err != nil {
 		return nil, err
 	}
 	return p, p.dedupe(keys)
@@ -82,18 +82,15 @@ func SameColumns(columns []string, b *Batch) error {
 	return invalid("rows", b.Offset, "rows from row %d on have columns (%s), but the load's are (%s)", b.Offset, quoteList("", b.Columns), quoteList("", columns))
 }
 
-// CheckKeys refuses the first row whose value for a key column is missing or
-// null, naming the row and the column.
-func CheckKeys(batch *Batch, keys []string, idx []int) error {
-	for i := 0; i < batch.Len(); i++ {
-		row := batch.Row(i)
-		for j, k := range idx {
-			if row[k].Null {
-				return MissingKey(batch.Offset+i, keys[j])
-			}
-		}
+// CheckKeys refuses the rows of batch whose value for a key column (at
+// positions idx) is missing or null: every one of them, up to RowErrorCap,
+// in one refusal that names the first.
+func (c *Config) CheckKeys(batch *Batch, idx []int) error {
+	errs, more := MissingKeys(batch, c.Keys, idx, c.RowErrorCap())
+	if len(errs) == 0 {
+		return nil
 	}
-	return nil
+	return c.missingKeysError(errs, more)
 }
 
 // dedupe counts distinct key tuples and applies the duplicates policy. Keys

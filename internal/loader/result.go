@@ -21,4 +21,8 @@ type Result struct {
 	// Unrecorded is why a failed load's history record could not be
 	// written: the caller's log line is then its record.
 	Unrecorded string `json:"-"`
+	// RejectedRows counts the bad rows left out under the config's
+	// MaxRejectedRows; Rejected lists them (at most MaxRowErrors).
+	RejectedRows int64
+	Rejected     []RowError `json:",omitempty"`
 }

@@ -18,6 +18,16 @@ func OneBatch(b *Batch) Source {
 	return &oneBatch{batch: b}
 }
 
+// Replayer is a Source whose rows can be read again from the first: a
+// unary request's, all in memory. A load that failed on a row reads them
+// again to report every bad row.
+type Replayer interface {
+	Replay() Source
+}
+
+// Replay reads the one batch again.
+func (s *oneBatch) Replay() Source { return OneBatch(s.batch) }
+
 type oneBatch struct {
 	batch *Batch
 	done  bool

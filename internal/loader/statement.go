@@ -63,8 +63,13 @@ type Shape struct {
 	Lock bool
 	// Ordinal numbers the staged rows (column loadsvc_row) so that duplicate
 	// keys are found, or all but the last dropped, in the stage, with
-	// PostgreSQL's equality, whatever batch each row came in.
+	// PostgreSQL's equality, whatever batch each row came in, and so that a
+	// staged row that breaks a constraint is known by its row.
 	Ordinal bool
+	// Staged stages the rows of append and replace too, which otherwise
+	// COPY into the target: a load that may reject rows, or one that looks
+	// for every bad row, applies what passed.
+	Staged bool
 	// Stage, when set, is a stage that holds the rows already (a load
 	// session's, as written in SQL): Render creates none and renders no
 	// COPY, and every mode reads its rows from it.
@@ -111,8 +116,8 @@ func Render(cfg *Config, sh Shape) Script {
 	if sh.Lock {
 		sc.Pre = append(sc.Pre, Statement{SQL: lockSQL(cfg)})
 	}
-	switch cfg.Mode {
-	case ModeAppend, ModeReplace:
+	switch {
+	case (cfg.Mode == ModeAppend || cfg.Mode == ModeReplace) && !sh.Staged:
 		if cfg.Mode == ModeReplace {
 			sc.Pre = append(sc.Pre, Statement{SQL: "DELETE FROM " + s.target, role: RoleDelete})
 		}
@@ -134,7 +139,7 @@ func Render(cfg *Config, sh Shape) Script {
 		sc.copy = s.copyInto(s.stage, RoleCopy)
 		s.cols = quoteList("", sh.Columns)
 	}
-	if sh.Ordinal {
+	if sh.Ordinal && cfg.Compares() {
 		sc.Post = append(sc.Post, s.duplicates())
 	}
 	sc.Post = append(sc.Post, Statement{SQL: "ANALYZE " + s.stage})
@@ -192,6 +197,11 @@ func (s sqlBuilder) apply() []Statement {
 		return []Statement{{SQL: s.insertMissing(false), Rows: rows, role: RoleInsert}}
 	case ModeFillNullOnly:
 		return s.fillNull()
+	case ModeAppend, ModeReplace: // staged (Shape.Staged): the apply deletes, so that it can run again
+		if s.cfg.Mode == ModeAppend {
+			return []Statement{s.insertAll()}
+		}
+		return []Statement{{SQL: "DELETE FROM " + s.target, role: RoleDelete}, s.insertAll()}
 	}
 	// A stage that keeps every row may hold thousands per key tuple (a
 	// refresh key): the DELETE joins its distinct tuples, not its rows.

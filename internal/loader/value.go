@@ -41,3 +41,16 @@ func Cap(s string) string {
 	}
 	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes, cut)"
 }
+
+// CapValue shortens a row value reported back (RowError.Value) to at most
+// MaxQuoted bytes, on a character boundary, ending a cut one with "…".
+func CapValue(s string) string {
+	if len(s) <= MaxQuoted {
+		return s
+	}
+	n := MaxQuoted - len("…")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -205,7 +205,7 @@ func (j *jsonRows) scan() error {
 			}
 			t, err := j.check(value, 0)
 			if err != nil && !isRefusal(err) {
-				return loader.RowError(n, j.columns[c], "%v", err)
+				return loader.BadValue(n, j.columns[c], "%v", err)
 			}
 			j.text += t
 			return err
@@ -270,7 +270,7 @@ func (j *jsonRows) add(n int, name string) (int, error) {
 		return 0, &loader.ValidationError{Field: "rows[" + strconv.Itoa(n) + "]", Row: n, Reason: fmt.Sprintf("row %d: a column name is not valid UTF-8", n)}
 	}
 	if j.fixed {
-		return 0, loader.RowError(n, name, "the column is not among the columns of the load (%s); the first message of a stream fixes them", loader.QuoteNames(j.columns))
+		return 0, loader.BadValue(n, name, "the column is not among the columns of the load (%s); the first message of a stream fixes them", loader.QuoteNames(j.columns))
 	}
 	if err := loader.CheckIdent(name); err != nil {
 		return 0, &loader.ValidationError{Field: "rows[" + strconv.Itoa(n) + "]." + loader.Cap(name), Row: n, Reason: fmt.Sprintf("row %d: column name %v", n, err)}

@@ -45,7 +45,21 @@ func resultResponse(cfg *loader.Config, res *loader.Result) *loadsvcv1.LoadRespo
 		Replayed:          res.Replayed,
 		DryRun:            res.DryRun,
 		LoadId:            res.LoadID,
+		RejectedRows:      res.RejectedRows,
+		Rejected:          rowErrors(res.Rejected),
 	}
+}
+
+// rowErrors are a load's bad rows on the wire.
+func rowErrors(in []loader.RowError) []*loadsvcv1.RowError {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]*loadsvcv1.RowError, len(in))
+	for i, e := range in {
+		out[i] = &loadsvcv1.RowError{Row: e.Row, Column: e.Column, Value: e.Value, Sqlstate: e.SQLState, Message: e.Message, Constraint: e.Constraint}
+	}
+	return out
 }
 
 func statements(in []loader.Statement) []*loadsvcv1.Statement {

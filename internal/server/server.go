@@ -77,6 +77,9 @@ type Options struct {
 	// History, when set, lists the recorded loads (ListLoads); unset,
 	// ListLoads is UNIMPLEMENTED.
 	History History
+	// MaxRowErrors bounds the bad rows a load reports
+	// (LOADSVC_MAX_ROW_ERRORS); 0 means loader.DefaultMaxRowErrors.
+	MaxRowErrors int
 	// Sessions keeps the load sessions (pgexec.SessionStore); nil answers
 	// their RPCs UNIMPLEMENTED.
 	Sessions Sessions
@@ -283,19 +286,22 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 // config turns the wire config into the loader's, before validation.
 func (s *Server) config(c *loadsvcv1.LoadConfig) loader.Config {
 	return loader.Config{
-		Schema:         c.GetSchema(),
-		Table:          c.GetTable(),
-		Mode:           loader.Mode(c.GetMode()),
-		Keys:           c.GetPk(),
-		ChunkSize:      int(c.GetChunkSize()),
-		Duplicates:     loader.Duplicates(c.GetDuplicates()),
-		MaxRows:        s.opt.MaxRows,
-		MaxRowsHint:    "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
-		RequestID:      c.GetRequestId(),
-		DryRun:         c.GetDryRun(),
-		Labels:         c.GetLabels(),
-		StampColumn:    c.GetStampColumn(),
-		MaxDeletedRows: c.GetMaxDeletedRows(),
+		Schema:           c.GetSchema(),
+		Table:            c.GetTable(),
+		Mode:             loader.Mode(c.GetMode()),
+		Keys:             c.GetPk(),
+		ChunkSize:        int(c.GetChunkSize()),
+		Duplicates:       loader.Duplicates(c.GetDuplicates()),
+		MaxRows:          s.opt.MaxRows,
+		MaxRowsHint:      "per request (LOADSVC_MAX_ROWS); split it or use LoadStream",
+		RequestID:        c.GetRequestId(),
+		DryRun:           c.GetDryRun(),
+		Labels:           c.GetLabels(),
+		StampColumn:      c.GetStampColumn(),
+		MaxDeletedRows:   c.GetMaxDeletedRows(),
+		MaxRejectedRows:  c.GetMaxRejectedRows(),
+		MaxRowErrors:     s.opt.MaxRowErrors,
+		MaxRowErrorsHint: "LOADSVC_MAX_ROW_ERRORS",
 	}
 }
 
@@ -349,6 +355,9 @@ func (c *call) end(wire *loadsvcv1.LoadConfig, cfg loader.Config, resp *loadsvcv
 	}
 	if o.DryRun {
 		fields = append(fields, zap.Bool("dry_run", true))
+	}
+	if n := resp.GetRejectedRows(); n > 0 {
+		fields = append(fields, zap.Int64("rejected", n))
 	}
 	if reqID != "" {
 		fields = append(fields, zap.String("request_id", reqID))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
+	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
 
 // errorDomain is the google.rpc.ErrorInfo domain of loadsvc's errors.
@@ -83,7 +85,22 @@ func badRequest(ve *loader.ValidationError) *status.Status {
 		code = codes.ResourceExhausted
 	}
 	return withDetails(status.New(code, ve.Reason),
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: ve.Field, Description: ve.Reason}}})
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: ve.Field, Description: ve.Reason}}},
+		rowErrorsDetail(ve.Rows, func(s string) string { return s }))
+}
+
+// rowErrorsDetail is the loadsvc.v1.RowErrors detail of a load refused
+// for its rows, or nil; every text PostgreSQL wrote is redacted, and a
+// value is capped as anywhere else.
+func rowErrorsDetail(rows *loader.RowErrors, redact func(string) string) protoadapt.MessageV1 {
+	if rows == nil {
+		return nil
+	}
+	errs := rowErrors(rows.Errors)
+	for _, e := range errs {
+		e.Message = capQuoted(redact(e.Message))
+	}
+	return &loadsvcv1.RowErrors{Errors: errs, Truncated: rows.Truncated}
 }
 
 // loadStatus maps a failure after the session was acquired. The request's
@@ -103,7 +120,7 @@ func loadStatus(le *loader.LoadError, redact func(string) string) *status.Status
 	case le.Kind == loader.KindConnectionLost:
 		msg = "the database connection was lost, the transaction was rolled back and a retry is safe: " + msg
 	}
-	return withDetails(status.New(code, "load failed: "+capQuoted(redact(msg))), info)
+	return withDetails(status.New(code, "load failed: "+capQuoted(redact(msg))), info, rowErrorsDetail(le.Rows, redact))
 }
 
 // quotedValue is a value as PostgreSQL quotes it in a message or detail:
@@ -176,6 +193,7 @@ func setIf(m map[string]string, k, v string) {
 }
 
 func withDetails(st *status.Status, details ...protoadapt.MessageV1) *status.Status {
+	details = slices.DeleteFunc(details, func(d protoadapt.MessageV1) bool { return d == nil })
 	if d, err := st.WithDetails(details...); err == nil {
 		return d
 	}

@@ -262,7 +262,7 @@ func fillTyped(cols []typedColumn, rows, offset, text int) (*loader.Batch, error
 			v, raw := values.next()
 			f, err := typedValue(&arena, c.array, v, raw)
 			if err != nil {
-				return nil, loader.RowError(offset+i, c.name, "%v", err)
+				return nil, loader.BadValue(offset+i, c.name, "%v", err)
 			}
 			b.Values[i*w+j] = f
 		}

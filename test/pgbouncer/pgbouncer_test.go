@@ -2,6 +2,7 @@ package pgbouncer
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,6 +124,54 @@ func TestGeneratedColumnsSkipped(t *testing.T) {
 		}
 		if got := e.count(t, `SELECT count(*) FROM g WHERE twice = n * 2 AND id < 10`); got != 2 {
 			t.Errorf("%d rows with generated values, want 2", got)
+		}
+		e.clean(t)
+	})
+}
+
+// Bad rows through PgBouncer: a load that fails on them names every one
+// (found on one server connection, in the load's transaction, under
+// savepoints), and one within its reject budget writes the good rows.
+func TestRowErrorsThroughBouncer(t *testing.T) {
+	t.Parallel()
+	forVariants(t, func(t *testing.T, v variant) {
+		e := setup(t, v)
+		e.exec(t, `CREATE TABLE r (id int PRIMARY KEY, a text, b int CHECK (b >= 0)); INSERT INTO r VALUES (1, 'old', 1), (3, 'old', 3)`)
+		load := func(budget int64) (*loadsvcv1.LoadResponse, error) {
+			return e.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+				Config: &loadsvcv1.LoadConfig{Table: "r", Pk: []string{"id"}, ChunkSize: 2, MaxRejectedRows: budget},
+				Rows: rows(t,
+					map[string]any{"id": 1, "a": "new", "b": 11},
+					map[string]any{"id": 2, "a": "new", "b": "x"},
+					map[string]any{"id": 3, "a": "new", "b": -1},
+					map[string]any{"id": 4, "a": "new", "b": 44}),
+			})
+		}
+		_, err := load(0)
+		st := wantCode(t, err, codes.InvalidArgument, `load failed: invalid input syntax for type integer: "x"`)
+		var got []string
+		for _, d := range st.Details() {
+			if re, ok := d.(*loadsvcv1.RowErrors); ok {
+				for _, r := range re.GetErrors() {
+					got = append(got, fmt.Sprintf("%d %s %s", r.GetRow(), r.GetColumn(), r.GetSqlstate()))
+				}
+			}
+		}
+		if strings.Join(got, ", ") != "1 b 22P02, 2  23514" {
+			t.Errorf("row errors %q", got)
+		}
+		if got := e.content(t, "r"); got != "1,old,1 3,old,3" {
+			t.Errorf("table %q after a failed load", got)
+		}
+		resp, err := load(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetRejectedRows() != 2 || resp.GetInserted() != 2 || resp.GetDeleted() != 1 {
+			t.Errorf("rejected %d, inserted %d, deleted %d; want 2, 2, 1", resp.GetRejectedRows(), resp.GetInserted(), resp.GetDeleted())
+		}
+		if got := e.content(t, "r"); got != "1,new,11 3,old,3 4,new,44" {
+			t.Errorf("table %q, want the good rows written and row 3's key left as it was", got)
 		}
 		e.clean(t)
 	})

@@ -342,6 +342,7 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 	examples := commands(blocks, "bin/grpcurl", "bin/grpcurl ")
 	appendJSON := onlyBlock(t, blocks, "json", `"mode": "MODE_APPEND"`)
 	dupError := onlyBlock(t, blocks, "", "Code: AlreadyExists")
+	badRowsError := onlyBlock(t, blocks, "", "Code: InvalidArgument")
 	if !strings.HasPrefix(strings.TrimSpace(dupError), "ERROR:") {
 		t.Fatalf("README: the duplicate-key error block does not start with ERROR:\n%s", dupError)
 	}
@@ -543,6 +544,38 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 			if refused.Status != "failed" || refused.Code != "FAILED_PRECONDITION" {
 				t.Errorf("history: the load before is %+v, want the refused one", refused)
 			}
+		}},
+		{"bad rows", func(cmd string) bool {
+			return strings.Contains(cmd, `"2024-13-01"`) && !strings.Contains(cmd, "maxRejectedRows")
+		}, func(t *testing.T, s *server, run func() result) {
+			before := tableRows(t, s.url)
+			r := run()
+			out := normalize(r.stderr + r.stdout)
+			// "INVALID_ARGUMENT naming both (rows 1 and 2), nothing written"
+			if r.code == 0 || !strings.Contains(out, normalize(badRowsError)) {
+				t.Errorf("bad rows: want a failure showing the README's\n%s\ngot %s", badRowsError, r)
+			}
+			for _, w := range []string{`"row": "1", "column": "report_date", "value": "2024-13-01", "sqlstate": "22008"`,
+				`"row": "2", "column": "return_rate", "value": "123.5", "sqlstate": "22003"`} {
+				if !strings.Contains(out, normalize(w)) {
+					t.Errorf("bad rows: the RowErrors detail lacks %s:\n%s", w, r)
+				}
+			}
+			equalRows(t, "after the bad rows (nothing may change)", tableRows(t, s.url), before)
+		}},
+		{"reject budget", has(`"maxRejectedRows": 2`), func(t *testing.T, s *server, run func() result) {
+			before := tableRows(t, s.url)
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("reject budget: %s", r)
+			}
+			// "P201 is written (inserted: 1), the two others rejected (rejectedRows: 2)"
+			resp := response(t, "reject budget", r)
+			wantFields(t, "reject budget", resp, "inserted", "1", "rejectedRows", "2")
+			if rej, _ := resp["rejected"].([]any); len(rej) != 2 {
+				t.Errorf("reject budget: %d rejected rows listed, want 2:\n%s", len(rej), r.stdout)
+			}
+			equalRows(t, "after the reject budget", tableRows(t, s.url), append(before, "2024-12-02|P201|C09|∅|1.0000|∅|∅"))
 		}},
 	}
 

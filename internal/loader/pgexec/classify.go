@@ -64,3 +64,12 @@ func connFailure(err error) bool {
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
+
+// asPgError is the PostgreSQL error inside err, if any.
+func asPgError(err error) (*pgconn.PgError, bool) {
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) {
+		return nil, false
+	}
+	return pgErr, true
+}

@@ -13,4 +13,13 @@
 // that one session inside one transaction — a TEMP staging table dropped on
 // commit, a text COPY into it, the mode's DELETE/INSERT — and gives the
 // connection back clean whether the load succeeded, failed or was cancelled.
+//
+// A load that fails on a row, and a load with a reject budget, runs
+// carefully (careful.go): a stage phase COPYs its rows under savepoints and
+// searches a failed piece for its bad values, each probed alone for
+// PostgreSQL's own verdict; an apply phase runs the mode's statements on
+// what was staged, tracing a failed constraint to the staged rows that
+// break it (trace.go), and runs again without them (apply.go). What it
+// finds is kept in verdicts.go, which decides between the rejected rows of
+// a result and a failure naming every bad row.
 package pgexec

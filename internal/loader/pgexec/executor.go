@@ -65,55 +65,45 @@ func (e *Executor) Run(ctx context.Context, cfg loader.Config, src loader.Source
 	if more, err := in.Start(ctx); err != nil || !more {
 		return &loader.Result{Rows: int64(in.Rows()), LoadID: cfg.LoadID}, err
 	}
-	res := &loader.Result{DryRun: cfg.DryRun, LoadID: cfg.LoadID}
-	err := e.inTxOr(ctx, !cfg.DryRun, func(s *session) error {
-		return s.once(ctx, &cfg, in, res, func() error {
-			err := s.load(ctx, &cfg, in, res)
-			res.Rows = int64(in.Rows()) // before the ledger records res
-			if err == nil && !cfg.DryRun {
-				err = s.commitRecord(ctx, &cfg, res, started) // the last write before COMMIT
-			}
-			return err
-		})
-	}, func(s *session, err error) { s.recordFailure(&cfg, res, started, err) })
-	return res, err
+	r := &loadRun{cfg: &cfg, in: in, src: src, started: started, res: &loader.Result{DryRun: cfg.DryRun, LoadID: cfg.LoadID}}
+	err := e.onSession(ctx, func(s *session) error { return s.loadRows(ctx, r) },
+		func(s *session, err error) { s.recordFailure(&cfg, r.res, started, err) })
+	return r.res, err
 }
 
 // inTx acquires one connection, begins, runs fn and commits (or, without
 // commit, checks deferred constraints and rolls back); on any failure it
 // rolls back and makes sure the connection goes back clean or not at all.
 func (e *Executor) inTx(ctx context.Context, commit bool, fn func(*session) error) error {
-	return e.inTxOr(ctx, commit, fn, nil)
+	return e.onSession(ctx, func(s *session) error {
+		if err := fn(s); err != nil {
+			return err
+		}
+		return s.end(ctx, commit)
+	}, nil)
 }
 
-// inTxOr is inTx that tells failed (when set) of a failure, after the
-// rollback, on the session: the load history records it there.
-func (e *Executor) inTxOr(ctx context.Context, commit bool, fn func(*session) error, failed func(*session, error)) error {
+// onSession acquires one connection, begins and runs fn, which ends the
+// transaction (session.end) or leaves it to be rolled back (a dry run, a
+// failure, a load that runs again); a transaction left open is rolled
+// back, and the connection goes back clean or not at all. failed, when
+// set, is told of a failure after the rollback, on the session: the load
+// history records it there.
+func (e *Executor) onSession(ctx context.Context, fn func(*session) error, failed func(*session, error)) error {
 	conn, err := e.begin(ctx)
 	if err != nil {
 		return err
 	}
 	s := &session{conn: conn.Conn(), exec: e}
 	defer conn.Release() // the pool destroys a closed conn or one left in a transaction
-	if err := fn(s); err != nil {
-		s.rollback()
-		if errors.As(err, new(*loader.PanicError)) {
-			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
-		}
-		return s.failed(ctx, err, failed)
-	}
-	end := "COMMIT"
-	if !commit {
-		// What COMMIT would check: deferred constraints, now.
-		end = "SET CONSTRAINTS ALL IMMEDIATE"
-	}
-	cctx, cancel := s.bound(ctx)
-	_, err = s.conn.Exec(cctx, end)
-	cancel()
-	if err != nil || !commit {
+	err = fn(s)
+	if err != nil || s.conn.PgConn().TxStatus() != 'I' {
 		s.rollback()
 	}
 	if err != nil {
+		if errors.As(err, new(*loader.PanicError)) {
+			s.conn.Close(context.Background()) // whatever the panic left behind goes with it
+		}
 		return s.failed(ctx, err, failed)
 	}
 	return nil

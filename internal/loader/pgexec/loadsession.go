@@ -164,7 +164,7 @@ func (ls *loadSession) checkBatch(b *loader.Batch) (write, skipped []string, err
 	}
 	keys, err := loader.KeyIndexes(b, ls.cfg.Keys)
 	if err == nil {
-		err = loader.CheckKeys(b, ls.cfg.Keys, keys)
+		err = ls.cfg.CheckKeys(b, keys)
 	}
 	return write, skipped, err
 }

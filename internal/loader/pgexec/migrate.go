@@ -85,15 +85,19 @@ func (e *Executor) versionTable() string {
 	return loader.QuoteIdent(e.Ledger.WithDefaults().Schema) + ".schema_version"
 }
 
+// Every query here is of the simple protocol, as every load's: behind
+// PgBouncer in transaction mode a prepared statement would outlive its
+// server connection.
+
 // tablesVersion is the newest step applied, 0 for none, or a *VersionError
 // when that is newer than this binary.
 func (e *Executor) tablesVersion(ctx context.Context, conn *pgx.Conn) (int, error) {
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", e.versionTable()).Scan(&exists); err != nil || !exists {
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.QueryExecModeSimpleProtocol, e.versionTable()).Scan(&exists); err != nil || !exists {
 		return 0, err
 	}
 	var v int
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+e.versionTable()).Scan(&v); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+e.versionTable(), pgx.QueryExecModeSimpleProtocol).Scan(&v); err != nil {
 		return 0, err
 	}
 	if v > SchemaVersion() {
@@ -138,7 +142,7 @@ func (e *Executor) migrateLocked(ctx context.Context, conn *pgx.Conn) (err error
 				return fmt.Errorf("migrating loadsvc's tables to version %d (%s): %w", m.version, m.name, err)
 			}
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO "+e.versionTable()+" (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO "+e.versionTable()+" (version, name) VALUES ($1, $2)", pgx.QueryExecModeSimpleProtocol, m.version, m.name); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package pgexec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -64,19 +65,95 @@ func (f *rowFeed) fetch(ctx context.Context) (b *loader.Batch, err error) {
 	return f.src.Next(ctx)
 }
 
-// chunkReader is the COPY data of up to left rows from a rowFeed. A Read
-// fills p from the current batch, but returns what it has rather than wait
-// for the next: PostgreSQL starts on the first rows while the rest are
-// decoded (a unary request) or still on the wire (a stream). An error of the
-// source is kept in err, so the caller reports it rather than the COPY
-// failure it causes.
+// pieceBytes bounds the COPY text of one COPY statement: a chunk whose rows
+// take more is sent as several COPYs. The reader keeps the text of the
+// COPY under way (a piece), so that the rows of a piece that fails can be
+// staged again and searched for the bad ones, even those of a stream's
+// earlier messages.
+const pieceBytes = 4 << 20
+
+// piece is the COPY text of consecutive rows of a load, first being the
+// first one's index; ordinal says that each line ends with its row's index
+// (Shape.Ordinal).
+type piece struct {
+	data    []byte
+	first   int
+	rows    int
+	ordinal bool
+	stamp   string // the load id that ends each line (a COPY into the target), or ""
+}
+
+// withOrdinals returns p with each line ending in its row's index.
+func (p *piece) withOrdinals() *piece {
+	if p.ordinal {
+		return p
+	}
+	out := &piece{data: make([]byte, 0, len(p.data)+8*p.rows), first: p.first, rows: p.rows, ordinal: true}
+	ls := splitLines(p.data)
+	for i := range ls.ends {
+		out.data = loader.AppendOrdinal(append(out.data, ls.span(i, i+1)...), p.first+i)
+	}
+	return out
+}
+
+// withoutStamps returns p without the load id that ends each line of a
+// COPY into the target (loader.AppendStamp): a stage has no such column.
+func (p *piece) withoutStamps() *piece {
+	if p.stamp == "" {
+		return p
+	}
+	out := &piece{data: make([]byte, 0, len(p.data)), first: p.first, rows: p.rows, ordinal: p.ordinal}
+	ls := splitLines(p.data)
+	for i := range ls.ends {
+		line := ls.span(i, i+1)
+		out.data = append(append(out.data, line[:len(line)-len(p.stamp)-2]...), '\n')
+	}
+	return out
+}
+
+// textLines is COPY text and where each of its lines ends: a newline inside
+// a value is escaped, so every raw one ends a line.
+type textLines struct {
+	data []byte
+	ends []int // ends[i] is the offset just past line i's newline
+}
+
+func splitLines(data []byte) textLines {
+	t := textLines{data: data}
+	for off := 0; off < len(data); {
+		off += bytes.IndexByte(data[off:], '\n') + 1
+		t.ends = append(t.ends, off)
+	}
+	return t
+}
+
+// span is the text of lines [i, j), without a copy.
+func (t textLines) span(i, j int) []byte {
+	start := 0
+	if i > 0 {
+		start = t.ends[i-1]
+	}
+	return t.data[start:t.ends[j-1]:t.ends[j-1]]
+}
+
+// chunkReader is the COPY data of up to left rows from a rowFeed, ending
+// the piece once its text reaches max bytes (0: no bound). A Read fills p
+// from the current batch, but returns what it has rather than wait for the
+// next: PostgreSQL starts on the first rows while the rest are decoded (a
+// unary request) or still on the wire (a stream). Every line stays in kept
+// until the COPY ends. An error of the source is kept in err, so the
+// caller reports it rather than the COPY failure it causes.
 type chunkReader struct {
 	mu     sync.Mutex
 	closed bool
 	ctx    context.Context
 	feed   *rowFeed
 	left   int
-	buf    []byte
+	max    int
+	kept   []byte // the piece's lines
+	sent   int    // bytes of kept handed to the COPY
+	first  int    // the piece's first row
+	rows   int    // the piece's rows
 	err    error
 }
 
@@ -86,8 +163,8 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	if r.closed {
 		return 0, io.EOF
 	}
-	for len(r.buf) < len(p) && r.left > 0 {
-		if len(r.buf) > 0 && !r.feed.ready() {
+	for len(r.kept)-r.sent < len(p) && r.left > 0 && (r.max == 0 || len(r.kept) < r.max) {
+		if len(r.kept) > r.sent && !r.feed.ready() {
 			break // what is ready goes now, not after the next batch is fetched or decoded
 		}
 		more, err := r.feed.more(r.ctx)
@@ -99,20 +176,30 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 			break
 		}
 		f := r.feed
-		r.buf = loader.AppendCopyRow(r.buf, f.batch.Row(f.next), f.cols)
+		if r.rows == 0 {
+			r.first = f.batch.Offset + f.next
+		}
+		r.kept = loader.AppendCopyRow(r.kept, f.batch.Row(f.next), f.cols)
 		if f.ordinal {
-			r.buf = loader.AppendOrdinal(r.buf, f.batch.Offset+f.next)
+			r.kept = loader.AppendOrdinal(r.kept, f.batch.Offset+f.next)
 		}
 		if f.stamp != "" {
-			r.buf = loader.AppendStamp(r.buf, f.stamp)
+			r.kept = loader.AppendStamp(r.kept, f.stamp)
 		}
 		f.next++
 		r.left--
+		r.rows++
 	}
-	if len(r.buf) == 0 {
+	if r.sent == len(r.kept) {
 		return 0, io.EOF
 	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
+	n := copy(p, r.kept[r.sent:])
+	r.sent += n
 	return n, nil
+}
+
+// piece is what the reader sent: the piece's rows, ownership passing to
+// the caller.
+func (r *chunkReader) piece() *piece {
+	return &piece{data: r.kept, first: r.first, rows: r.rows, ordinal: r.feed.ordinal, stamp: r.feed.stamp}
 }

@@ -88,8 +88,8 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	var uc *loader.UnknownColumnError
 	var ce *loader.ConflictError
 	var pe *loader.PanicError
-	var dl *loader.DeleteLimitError
-	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, &dl) || errors.As(err, new(*loader.SessionError)) {
+	var le *loader.LoadError // a careful load's verdict, classified already
+	if errors.As(err, &ve) || errors.As(err, &uc) || errors.As(err, &ce) || errors.As(err, &pe) || errors.As(err, &le) || errors.As(err, new(*loader.DeleteLimitError)) || errors.As(err, new(*loader.SessionError)) {
 		return err
 	}
 	var se *loader.SourceError
@@ -99,43 +99,25 @@ func (s *session) loadError(ctx context.Context, err error) error {
 	return classify(ctx, err, s.conn.IsClosed() || connFailure(err))
 }
 
-// load runs one load's statements inside the session's transaction: the
-// catalog check, the statements before the rows, one COPY per chunk, and the
-// statements after. A keyed load that compares keys numbers its rows in the
-// stage, where duplicates are found or dropped with PostgreSQL's equality.
-func (s *session) load(ctx context.Context, cfg *loader.Config, in *loader.Intake, res *loader.Result) error {
-	s.cfg = cfg
-	rows := &rowFeed{src: in}
-	if more, err := rows.more(ctx); err != nil || !more {
-		return err
-	}
-	dctx, cancel := s.bound(ctx)
-	table, err := Describe(dctx, s.conn, cfg)
-	cancel()
-	if err != nil {
-		return err
-	}
-	res.Resolved = true
-	write, skipped, err := table.Writable(cfg, in.Columns())
-	if err != nil {
-		return err
-	}
-	res.SkippedColumns = skipped
-	if err := s.checkStamp(ctx, cfg, table, in.Columns()); err != nil {
-		return err
-	}
-	rows.cols = positions(in.Columns(), write)
-	rows.ordinal = cfg.Compares()
+// load runs one load's statements inside the session's transaction, the
+// clean path of every load without a reject budget: the statements before
+// the rows, one COPY per chunk, and the statements after. A keyed load that
+// compares keys numbers its rows in the stage, where duplicates are found or
+// dropped with PostgreSQL's equality.
+func (s *session) load(ctx context.Context, r *loadRun) error {
+	cfg, res := r.cfg, r.res
+	r.feed.cols = positions(r.in.Columns(), r.write)
+	r.feed.ordinal = cfg.Compares()
 	if cfg.StampsCopy() {
-		rows.stamp = cfg.LoadID
+		r.feed.stamp = cfg.LoadID
 	}
-	sc := loader.Render(cfg, loader.Shape{Columns: write, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: rows.ordinal})
+	sc := loader.Render(cfg, loader.Shape{Columns: r.write, Unique: r.table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: r.feed.ordinal})
 	for _, st := range sc.Pre {
 		if err := s.run(ctx, st, res); err != nil {
 			return err
 		}
 	}
-	n, err := s.copyAll(ctx, cfg, sc, rows, res)
+	n, err := s.copyAll(ctx, r, sc)
 	if err != nil {
 		return err
 	}
@@ -152,44 +134,57 @@ func (s *session) load(ctx context.Context, cfg *loader.Config, in *loader.Intak
 	return nil
 }
 
-// copyAll copies the rows in chunks of cfg.ChunkSize, one COPY each, and
-// returns the number of rows copied.
-func (s *session) copyAll(ctx context.Context, cfg *loader.Config, sc loader.Script, rows *rowFeed, res *loader.Result) (int, error) {
+// copyAll copies the rows in chunks of cfg.ChunkSize, one COPY each (or
+// several, of pieceBytes each), and returns the number of rows copied. The
+// piece whose COPY failed on a row is kept in r.failed.
+func (s *session) copyAll(ctx context.Context, r *loadRun, sc loader.Script) (int, error) {
 	total := 0
+	var buf []byte
 	for {
-		more, err := rows.more(ctx)
-		if err != nil {
+		more, err := r.feed.more(ctx)
+		if err != nil || !more {
 			return total, err
-		}
-		if !more {
-			return total, nil
 		}
 		st := sc.CopyOf(total, 0)
-		tag, err, rerr := s.copyChunk(ctx, st.SQL, rows, cfg.ChunkSize)
-		if rerr != nil {
-			return total, rerr // the source failed: a bad row, a broken stream
+		for left := r.cfg.ChunkSize; left > 0; {
+			if more, err := r.feed.more(ctx); err != nil || !more {
+				if err != nil {
+					return total, err
+				}
+				break
+			}
+			tag, p, err, rerr := s.copyPiece(ctx, st.SQL, r.feed, left, buf)
+			if rerr != nil {
+				return total, rerr // the source failed: a bad row, a broken stream
+			}
+			if err != nil {
+				if verdictOf(err) != nil {
+					r.failed = p
+				}
+				return total, err
+			}
+			buf = p.data[:0]
+			left -= p.rows
+			st.Rows += tag.RowsAffected()
 		}
-		if err != nil {
-			return total, err
-		}
-		st.Rows = tag.RowsAffected()
 		total += int(st.Rows)
-		res.Batches++
-		res.Statements = append(res.Statements, st)
+		r.res.Batches++
+		r.res.Statements = append(r.res.Statements, st)
 		if st.Role() == loader.RoleCopyTarget {
-			res.Inserted += st.Rows
+			r.res.Inserted += st.Rows
 		}
 	}
 }
 
-// copyChunk runs one COPY of up to n rows of the feed. pgconn may return
-// from CopyFrom (on a dead connection) while its goroutine is still inside
-// the reader, so the reader gets a context of its own that is cancelled
-// then, and is closed under its lock before the feed is touched again.
-// rerr is the source's own failure, if it caused the COPY's.
-func (s *session) copyChunk(ctx context.Context, sql string, rows *rowFeed, n int) (tag pgconn.CommandTag, err, rerr error) {
+// copyPiece runs one COPY of up to n rows of the feed, and of at most
+// pieceBytes of text, written into buf's memory; p is what it sent. pgconn
+// may return from CopyFrom (on a dead connection) while its goroutine is
+// still inside the reader, so the reader gets a context of its own that is
+// cancelled then, and is closed under its lock before the feed is touched
+// again. rerr is the source's own failure, if it caused the COPY's.
+func (s *session) copyPiece(ctx context.Context, sql string, rows *rowFeed, n int, buf []byte) (tag pgconn.CommandTag, p *piece, err, rerr error) {
 	rctx, cancel := context.WithCancel(ctx)
-	r := &chunkReader{ctx: rctx, feed: rows, left: n}
+	r := &chunkReader{ctx: rctx, feed: rows, left: n, max: pieceBytes, kept: buf[:0]}
 	bctx, bcancel := s.bound(ctx)
 	tag, err = s.conn.PgConn().CopyFrom(bctx, r, sql)
 	bcancel()
@@ -197,11 +192,12 @@ func (s *session) copyChunk(ctx context.Context, sql string, rows *rowFeed, n in
 	r.mu.Lock()
 	r.closed = true
 	rerr = r.err
+	p = r.piece()
 	r.mu.Unlock()
 	if errors.Is(rerr, context.Canceled) && ctx.Err() == nil && err != nil {
 		rerr = nil // our own cancel after the COPY failed: report the COPY's error
 	}
-	return tag, err, rerr
+	return tag, p, err, rerr
 }
 
 // run executes one statement and adds its command tag to the counts.
