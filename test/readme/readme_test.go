@@ -496,55 +496,6 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 				"2024-12-01|P102|C09|∅|1.2000|∅|∅",
 			})
 		}},
-		{"delete guard", has(`"maxDeletedRows": "1"`), func(t *testing.T, s *server, run func() result) {
-			before := tableRows(t, s.url)
-			r := run()
-			if r.code == 0 || !strings.Contains(normalize(r.stderr+r.stdout), normalize(guardError)) {
-				t.Errorf("delete guard: want a failure showing the README's\n%s\ngot %s", guardError, r)
-			}
-			equalRows(t, "after the refused load (nothing may change)", tableRows(t, s.url), before)
-		}},
-		{"labels and stamp", has(`"stampColumn": "data_source"`), func(t *testing.T, s *server, run func() result) {
-			r := run()
-			if r.code != 0 {
-				t.Fatalf("labels and stamp: %s", r)
-			}
-			resp := response(t, "labels and stamp", r)
-			wantFields(t, "labels and stamp", resp, "deleted", "2", "inserted", "1")
-			lineageID, _ = resp["loadId"].(string)
-			// "data_source receives the load id (the answer's loadId)"
-			equalRows(t, "after the stamped load", tableRows(t, s.url), []string{
-				"2024-11-05|P001|C01|∅|2.0000|∅|∅",
-				"2024-12-01|P103|C09|∅|1.3000|∅|" + lineageID,
-			})
-		}},
-		{"history", has("LoadService/ListLoads"), func(t *testing.T, s *server, run func() result) {
-			r := run()
-			if r.code != 0 {
-				t.Fatalf("history: %s", r)
-			}
-			// "the load above (committed, deleted 2), then the refused one (failed)"
-			var page struct {
-				Loads []struct {
-					LoadID, Status, Code, Deleted string
-					Labels                        map[string]string
-				}
-				NextPageToken string
-			}
-			if err := json.Unmarshal([]byte(r.stdout), &page); err != nil {
-				t.Fatalf("history: %v\n%s", err, r)
-			}
-			if len(page.Loads) != 2 || page.NextPageToken == "" {
-				t.Fatalf("history: want 2 loads and a next page:\n%s", r.stdout)
-			}
-			got, refused := page.Loads[0], page.Loads[1]
-			if got.LoadID != lineageID || got.Status != "committed" || got.Code != "OK" || got.Deleted != "2" || got.Labels["source"] != "nav-2024-12.csv" {
-				t.Errorf("history: the newest load is %+v, want the stamped load %s", got, lineageID)
-			}
-			if refused.Status != "failed" || refused.Code != "FAILED_PRECONDITION" {
-				t.Errorf("history: the load before is %+v, want the refused one", refused)
-			}
-		}},
 		{"bad rows", func(cmd string) bool {
 			return strings.Contains(cmd, `"2024-13-01"`) && !strings.Contains(cmd, "maxRejectedRows")
 		}, func(t *testing.T, s *server, run func() result) {
@@ -575,7 +526,57 @@ func testGrpcurlExamples(t *testing.T, blocks []block) {
 			if rej, _ := resp["rejected"].([]any); len(rej) != 2 {
 				t.Errorf("reject budget: %d rejected rows listed, want 2:\n%s", len(rej), r.stdout)
 			}
-			equalRows(t, "after the reject budget", tableRows(t, s.url), append(before, "2024-12-02|P201|C09|∅|1.0000|∅|∅"))
+			equalRows(t, "after the reject budget", tableRows(t, s.url), append(before, "2024-12-02|P201|C10|∅|1.0000|∅|∅"))
+		}},
+		{"delete guard", has(`"maxDeletedRows": "1"`), func(t *testing.T, s *server, run func() result) {
+			before := tableRows(t, s.url)
+			r := run()
+			if r.code == 0 || !strings.Contains(normalize(r.stderr+r.stdout), normalize(guardError)) {
+				t.Errorf("delete guard: want a failure showing the README's\n%s\ngot %s", guardError, r)
+			}
+			equalRows(t, "after the refused load (nothing may change)", tableRows(t, s.url), before)
+		}},
+		{"labels and stamp", has(`"stampColumn": "data_source"`), func(t *testing.T, s *server, run func() result) {
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("labels and stamp: %s", r)
+			}
+			resp := response(t, "labels and stamp", r)
+			wantFields(t, "labels and stamp", resp, "deleted", "2", "inserted", "1")
+			lineageID, _ = resp["loadId"].(string)
+			// "data_source receives the load id (the answer's loadId)"
+			equalRows(t, "after the stamped load", tableRows(t, s.url), []string{
+				"2024-11-05|P001|C01|∅|2.0000|∅|∅",
+				"2024-12-01|P103|C09|∅|1.3000|∅|" + lineageID,
+				"2024-12-02|P201|C10|∅|1.0000|∅|∅", // the reject budget's row, another company
+			})
+		}},
+		{"history", has("LoadService/ListLoads"), func(t *testing.T, s *server, run func() result) {
+			r := run()
+			if r.code != 0 {
+				t.Fatalf("history: %s", r)
+			}
+			// "the load above (committed, deleted 2), then the refused one (failed)"
+			var page struct {
+				Loads []struct {
+					LoadID, Status, Code, Deleted string
+					Labels                        map[string]string
+				}
+				NextPageToken string
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &page); err != nil {
+				t.Fatalf("history: %v\n%s", err, r)
+			}
+			if len(page.Loads) != 2 || page.NextPageToken == "" {
+				t.Fatalf("history: want 2 loads and a next page:\n%s", r.stdout)
+			}
+			got, refused := page.Loads[0], page.Loads[1]
+			if got.LoadID != lineageID || got.Status != "committed" || got.Code != "OK" || got.Deleted != "2" || got.Labels["source"] != "nav-2024-12.csv" {
+				t.Errorf("history: the newest load is %+v, want the stamped load %s", got, lineageID)
+			}
+			if refused.Status != "failed" || refused.Code != "FAILED_PRECONDITION" {
+				t.Errorf("history: the load before is %+v, want the refused one", refused)
+			}
 		}},
 	}
 

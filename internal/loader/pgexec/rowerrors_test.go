@@ -465,3 +465,36 @@ CREATE TABLE d (id int PRIMARY KEY, o int CONSTRAINT d_o_fkey REFERENCES o DEFER
 	}
 	b.assertClean(t)
 }
+
+// A stamped append (the load id a last COPY field) that fails is searched
+// without the stamps, which its stage has no column for, and a budgeted
+// one stamps exactly its good rows.
+func TestRowErrorsStamped(t *testing.T) {
+	t.Parallel()
+	rows := scaleRows(2000)
+	for _, budget := range []int64{0, 7} {
+		t.Run(fmt.Sprint(budget), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.sql(t, scaleTable+`; ALTER TABLE "规模明细" ADD COLUMN load_id uuid`)
+			cfg := loader.Config{Table: "规模明细", Mode: loader.ModeAppend, ChunkSize: 300, MaxRejectedRows: budget, StampColumn: "load_id"}
+			res, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, rows), size: 170})
+			if budget == 0 {
+				_, errs := rowErrors(t, err)
+				wantSeven(t, errs)
+				if n := b.count(t, `SELECT count(*) FROM "规模明细"`); n != 0 {
+					t.Errorf("a failed load left %d rows", n)
+				}
+				b.assertClean(t)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if n := b.count(t, `SELECT count(*) FROM "规模明细" WHERE load_id = $1`, res.LoadID); n != 1993 || res.LoadID == "" {
+				t.Errorf("%d rows stamped with the load id %q, want 1993", n, res.LoadID)
+			}
+			b.assertClean(t)
+		})
+	}
+}
