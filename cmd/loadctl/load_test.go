@@ -151,7 +151,10 @@ func TestAppendTwiceFailsThenDeleteInsert(t *testing.T) {
 		"  constraint: t_pkey\n" +
 		"  schema: public\n" +
 		"  table: t\n" +
-		"  detail: Key (id)=(1) already exists.\n"
+		"  detail: Key (id)=(1) already exists.\n" +
+		// every row the unique key refuses, by its line in the file
+		"line 2: duplicate key value violates unique constraint \"t_pkey\" (SQLSTATE 23505)\n" +
+		"line 3: duplicate key value violates unique constraint \"t_pkey\" (SQLSTATE 23505)\n"
 	if r.stderr != want || r.stdout != "" {
 		t.Errorf("stderr:\n%s\nwant:\n%s\nstdout: %q", r.stderr, want, r.stdout)
 	}
