@@ -49,6 +49,16 @@ func stageFor(cfg *Config) (name, sql string) {
 	return name, "pg_temp." + QuoteIdent(name)
 }
 
+// stageOf is the stage of a load shaped by sh, as written in SQL: a load
+// session's (Shape.Stage), else the load's TEMP stage.
+func stageOf(cfg *Config, sh Shape) string {
+	if sh.Stage != "" {
+		return sh.Stage
+	}
+	_, stage := stageFor(cfg)
+	return stage
+}
+
 // Shape is what the statements of a load depend on beyond its config.
 type Shape struct {
 	Columns []string // the columns written, in COPY order

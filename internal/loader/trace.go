@@ -29,8 +29,7 @@ type Violation struct {
 // when the mode's statements cannot be traced to rows that way (the stage
 // must number its rows: Shape.Ordinal).
 func TraceSQL(cfg *Config, sh Shape, v Violation, limit int) string {
-	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target()}
-	s.stageName, s.stage = stageFor(cfg)
+	s := sqlBuilder{cfg: cfg, sh: sh, target: cfg.Target(), stage: stageOf(cfg, sh)}
 	if cfg.Mode == ModeFillNullOnly || !sh.Ordinal {
 		return "" // it writes only what the table lacks: no staged row is the one to blame
 	}
@@ -97,8 +96,8 @@ func equal(lp string, lcols []string, rp string, rcols []string) string {
 }
 
 // RejectSQL deletes the staged rows whose ordinals are rows from the stage.
-func RejectSQL(cfg *Config, rows []int64) string {
-	_, stage := stageFor(cfg)
+func RejectSQL(cfg *Config, sh Shape, rows []int64) string {
+	stage := stageOf(cfg, sh)
 	var b strings.Builder
 	b.WriteString("DELETE FROM " + stage + " WHERE " + QuoteIdent(ordinalName) + " = ANY ('{")
 	for i, r := range rows {
@@ -114,7 +113,7 @@ func RejectSQL(cfg *Config, rows []int64) string {
 // CopyStageSQL is the COPY into the stage of the columns cols (a probe of
 // one value) or, with no cols, of every column of sh and the ordinal.
 func CopyStageSQL(cfg *Config, sh Shape, cols ...string) string {
-	_, stage := stageFor(cfg)
+	stage := stageOf(cfg, sh)
 	if len(cols) == 0 {
 		cols = append(append([]string(nil), sh.Columns...), ordinalName)
 	}

@@ -23,7 +23,7 @@ func (s *session) apply(ctx context.Context, r *loadRun, sh loader.Shape, sc loa
 		res.Deleted, res.Inserted, res.Updated, res.Skipped, res.DuplicatesDropped = 0, 0, 0, 0, 0
 		res.Statements = res.Statements[:mark]
 		if len(r.bad.staged) > 0 {
-			if err := s.exec1(ctx, loader.RejectSQL(r.cfg, r.bad.staged)); err != nil {
+			if err := s.exec1(ctx, loader.RejectSQL(r.cfg, sh, r.bad.staged)); err != nil {
 				return err
 			}
 		}

@@ -25,21 +25,35 @@ func (s *session) careful(ctx context.Context, r *loadRun, feed *rowFeed, carry 
 	feed.ordinal = true
 	sh := loader.Shape{Columns: r.write, Unique: r.table.UniqueOnKeys, Lock: r.cfg.Locks(), Ordinal: true, Staged: true}
 	sc := loader.Render(r.cfg, sh)
-	// Deferred constraints are checked at their statement, where a failure
-	// can be traced, not at COMMIT.
-	if err := s.exec1(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+	if err := s.prepare(ctx, sc, r.res); err != nil {
 		return err
-	}
-	for _, st := range sc.Pre {
-		if err := s.run(ctx, st, r.res); err != nil {
-			return err
-		}
 	}
 	st := &stager{s: s, r: r, copySQL: loader.CopyStageSQL(r.cfg, sh), sh: sh}
 	n, err := st.fill(ctx, sc, feed, carry)
 	if err != nil {
 		return err
 	}
+	return s.applyStaged(ctx, r, sh, sc, n)
+}
+
+// prepare readies the transaction of a careful apply: deferred constraints
+// are checked at their statement, where a failure can be traced, not at
+// COMMIT; then the statements before the rows run.
+func (s *session) prepare(ctx context.Context, sc loader.Script, res *loader.Result) error {
+	if err := s.exec1(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+		return err
+	}
+	for _, st := range sc.Pre {
+		if err := s.run(ctx, st, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyStaged is the apply phase of a careful load, or of a load session's
+// commit, on the n rows of its stage: the outcome is the verdicts'.
+func (s *session) applyStaged(ctx context.Context, r *loadRun, sh loader.Shape, sc loader.Script, n int) error {
 	if !r.bad.done() {
 		err := s.apply(ctx, r, sh, sc, n)
 		if err != nil && (verdictOf(err) == nil || len(r.bad.rows) == 0) {
@@ -141,24 +155,27 @@ const searchParts = 16
 // failing row is probed value by value. The good rows are then staged in
 // one COPY, which cannot fail on a value. It returns the rows staged.
 func (st *stager) stageFailed(ctx context.Context, p *piece) (int, error) {
-	s := st.s
-	if err := s.exec1(ctx, "SAVEPOINT loadsvc_probe"); err != nil {
+	good, err := st.sort(ctx, p.data)
+	if err != nil || len(good) == 0 {
 		return 0, err
-	}
-	good := make([]byte, 0, len(p.data))
-	ls := splitLines(p.data)
-	err := st.search(ctx, ls, 0, len(ls.ends), &good)
-	if err != nil {
-		return 0, err
-	}
-	if err := s.exec1(ctx, "RELEASE SAVEPOINT loadsvc_probe"); err != nil {
-		return 0, err
-	}
-	if len(good) == 0 {
-		return 0, nil
 	}
 	tag, err := st.copy(ctx, st.copySQL, good)
 	return int(tag), err
+}
+
+// sort finds the bad rows of data, COPY lines that failed together, and
+// returns the good ones; nothing is staged.
+func (st *stager) sort(ctx context.Context, data []byte) ([]byte, error) {
+	s := st.s
+	if err := s.exec1(ctx, "SAVEPOINT loadsvc_probe"); err != nil {
+		return nil, err
+	}
+	good := make([]byte, 0, len(data))
+	ls := splitLines(data)
+	if err := st.search(ctx, ls, 0, len(ls.ends), &good); err != nil {
+		return nil, err
+	}
+	return good, s.exec1(ctx, "RELEASE SAVEPOINT loadsvc_probe")
 }
 
 // search sorts the lines [from, to) of ls, which failed together, into
