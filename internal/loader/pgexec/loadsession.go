@@ -3,8 +3,10 @@ package pgexec
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -170,19 +172,55 @@ func (ls *loadSession) checkBatch(b *loader.Batch) (write, skipped []string, err
 }
 
 // copyBatch copies the batch's written columns into the stage, each row
-// with its writer and its offset in the writer.
+// with its writer and its offset in the writer. A batch the stage refuses
+// on a value (a data exception) is rolled back and searched for every bad
+// value (badValues).
 func (ls *loadSession) copyBatch(ctx context.Context, s *session, a *loader.Append, write []string) error {
 	cols := ""
 	for _, c := range write {
 		cols += loader.QuoteIdent(c) + ", "
 	}
 	sql := "COPY " + ls.stage() + " (" + cols + writerColumn + ", " + loader.QuoteIdent(loader.StageOrdinal) + ") FROM STDIN"
-	r := &stageRows{batch: a.Batch, cols: positions(a.Batch.Columns, write), offset: a.Offset,
-		writer: loader.AppendCopyRow(nil, []loader.Field{{Text: a.Writer}}, []int{0})}
+	if err := s.exec1(ctx, "SAVEPOINT loadsvc_append"); err != nil {
+		return err
+	}
 	cctx, cancel := s.bound(ctx)
-	defer cancel()
-	_, err := s.conn.PgConn().CopyFrom(cctx, r, sql)
-	return err
+	_, err := s.conn.PgConn().CopyFrom(cctx, ls.stageRows(a, write), sql)
+	cancel()
+	if verdictOf(err) == nil || ctx.Err() != nil || s.conn.IsClosed() {
+		return err
+	}
+	if rerr := s.exec1(ctx, "ROLLBACK TO SAVEPOINT loadsvc_append"); rerr != nil {
+		return err
+	}
+	return ls.badValues(ctx, s, a, write, sql, err)
+}
+
+func (ls *loadSession) stageRows(a *loader.Append, write []string) *stageRows {
+	return &stageRows{batch: a.Batch, cols: positions(a.Batch.Columns, write), offset: a.Offset,
+		writer: loader.AppendCopyRow(nil, []loader.Field{{Text: a.Writer}}, []int{0})}
+}
+
+// badValues finds every bad value of a batch whose COPY (sql) failed with
+// first, as a careful load searches a failed piece (stager.sort), and
+// fails the append naming them by the writer's offset of their rows;
+// nothing of the batch is stored. What no row explains leaves first as
+// the answer.
+func (ls *loadSession) badValues(ctx context.Context, s *session, a *loader.Append, write []string, sql string, first error) error {
+	data, err := io.ReadAll(ls.stageRows(a, write))
+	if err != nil {
+		return err
+	}
+	r := &loadRun{cfg: &ls.cfg, res: &loader.Result{}, write: write, bad: newVerdicts(&ls.cfg)}
+	r.bad.budget = 0 // an append stores all of its batch or nothing
+	st := &stager{s: s, r: r, sh: loader.Shape{Columns: write, Stage: ls.stage()}, copySQL: sql}
+	if _, err := st.sort(ctx, data); err != nil {
+		return err
+	}
+	if len(r.bad.rows) == 0 {
+		return first
+	}
+	return r.bad.outcome(r.res, first)
 }
 
 // commit applies the stage to the table with the config's mode, exactly
@@ -279,13 +317,48 @@ func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res
 		return err
 	}
 	sh := loader.Shape{Columns: cols, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: cfg.Compares(), Stage: ls.stage()}
+	r := &loadRun{cfg: cfg, res: res, table: table, write: cols}
+	if cfg.MaxRejectedRows > 0 {
+		return ls.careful(ctx, s, r, sh)
+	}
 	if sh.Ordinal {
-		ord := loader.QuoteIdent(loader.StageOrdinal)
-		if _, err := s.conn.Exec(ctx, "UPDATE "+ls.stage()+" AS t SET "+ord+" = r.n FROM (SELECT ctid AS c, row_number() OVER (ORDER BY "+writerColumn+", "+ord+") - 1 AS n FROM "+
-			ls.stage()+") AS r WHERE t.ctid = r.c"); err != nil {
+		if err := ls.number(ctx, s); err != nil {
 			return err
 		}
 	}
+	if err := s.exec1(ctx, "SAVEPOINT loadsvc_commit"); err != nil {
+		return err
+	}
+	err = ls.applyClean(ctx, s, sh, res)
+	if err == nil {
+		return s.exec1(ctx, "RELEASE SAVEPOINT loadsvc_commit")
+	}
+	if verdictOf(err) == nil || ctx.Err() != nil || s.conn.IsClosed() {
+		return err
+	}
+	// A row broke a constraint: the apply runs again carefully, to name
+	// every bad row.
+	if rerr := s.exec1(ctx, "ROLLBACK TO SAVEPOINT loadsvc_commit; RELEASE SAVEPOINT loadsvc_commit"); rerr != nil {
+		return err
+	}
+	*res = loader.Result{Rows: res.Rows, Batches: res.Batches, SkippedColumns: res.SkippedColumns, LoadID: res.LoadID, Resolved: true}
+	r.clean = err
+	return ls.careful(ctx, s, r, sh)
+}
+
+// number sets each staged row's ordinal to its index in the session's load
+// order: by writer, then offset.
+func (ls *loadSession) number(ctx context.Context, s *session) error {
+	ord := loader.QuoteIdent(loader.StageOrdinal)
+	_, err := s.conn.Exec(ctx, "UPDATE "+ls.stage()+" AS t SET "+ord+" = r.n FROM (SELECT ctid AS c, row_number() OVER (ORDER BY "+writerColumn+", "+ord+") - 1 AS n FROM "+
+		ls.stage()+") AS r WHERE t.ctid = r.c")
+	return err
+}
+
+// applyClean runs the mode's statements over the stage once, as a load
+// with no bad row runs them.
+func (ls *loadSession) applyClean(ctx context.Context, s *session, sh loader.Shape, res *loader.Result) error {
+	cfg := &ls.cfg
 	sc := loader.Render(cfg, sh)
 	for _, st := range sc.Pre {
 		if err := s.run(ctx, st, res); err != nil {
@@ -301,6 +374,77 @@ func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res
 		res.Skipped = res.Rows - res.DuplicatesDropped - res.Inserted
 	}
 	return nil
+}
+
+// careful applies the stage as a careful load applies its own (see
+// session.applyStaged): a constraint that fails is traced to the rows that
+// break it, known by their index in the session's load order, which are
+// rejected within the config's max_rejected_rows, or else fail the commit,
+// naming each one with its writer and the writer's offset of it.
+func (ls *loadSession) careful(ctx context.Context, s *session, r *loadRun, sh loader.Shape) error {
+	if !sh.Ordinal {
+		if err := ls.number(ctx, s); err != nil {
+			return err
+		}
+	}
+	sh.Ordinal, sh.Staged = true, true
+	spans, err := ls.spans(ctx, s)
+	if err != nil {
+		return err
+	}
+	r.bad = newVerdicts(r.cfg)
+	sc := loader.Render(r.cfg, sh)
+	if err := s.prepare(ctx, sc, r.res); err != nil {
+		return err
+	}
+	err = s.applyStaged(ctx, r, sh, sc, int(r.res.Rows))
+	var le *loader.LoadError
+	switch {
+	case err == nil:
+		spans.name(r.res.Rejected)
+	case errors.As(err, &le) && le.Rows != nil:
+		spans.name(le.Rows.Errors)
+	}
+	return err
+}
+
+// writerSpans are the session's writers in its load order, each with its
+// count of rows: row i of the session is the writer's whose span holds it.
+type writerSpans struct {
+	writers []string
+	rows    []int64
+}
+
+// spans reads the writers in the order number numbers their rows (the
+// same column type, so the same collation).
+func (ls *loadSession) spans(ctx context.Context, s *session) (*writerSpans, error) {
+	rows, err := s.conn.Query(ctx, "SELECT writer, next_offset FROM "+ls.exec.writersTable()+" WHERE session_id = $1 ORDER BY writer", pgx.QueryExecModeSimpleProtocol, ls.id)
+	if err != nil {
+		return nil, err
+	}
+	out := &writerSpans{}
+	var w string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&w, &n}, func() error {
+		out.writers, out.rows = append(out.writers, w), append(out.rows, n)
+		return nil
+	})
+	return out, err
+}
+
+// name adds to each error's message the writer of its row and the
+// writer's offset of it.
+func (ws *writerSpans) name(errs []loader.RowError) {
+	for i := range errs {
+		row := errs[i].Row
+		for j, n := range ws.rows {
+			if row < n {
+				errs[i].Message += fmt.Sprintf(" (writer %s, offset %d)", strconv.Quote(ws.writers[j]), row)
+				break
+			}
+			row -= n
+		}
+	}
 }
 
 // checkStage refuses to apply a stage that holds fewer rows than its
