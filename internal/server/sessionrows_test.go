@@ -9,10 +9,20 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/loadsvc/loadsvc/internal/testenv"
 	loadsvcv1 "github.com/loadsvc/loadsvc/proto/loadsvc/v1"
 )
+
+// setupTable is a parallel test's bundle with the table ddl creates, and
+// its context.
+func setupTable(t *testing.T, ddl string) (*bundle, context.Context) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, ddl)
+	return b, ctxTimeout(t, time.Minute)
+}
 
 // twoWriterSession begins an append session on t (id int PRIMARY KEY, v
 // text NOT NULL) whose writers bring a NULL (writer a, offset 1: row 1 in
@@ -36,6 +46,14 @@ func (b *bundle) twoWriterSession(ctx context.Context, t *testing.T, budget int6
 // sqlstate value", and the writer each one's message names.
 var sessionBadRows = []string{`1 v 23502 ""`, `3  23505 ""`}
 
+// commitFails commits twoWriterSession's session id, which fails on its
+// first bad row.
+func (b *bundle) commitFails(ctx context.Context, t *testing.T, id string) *status.Status {
+	t.Helper()
+	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: id})
+	return wantCode(t, err, codes.FailedPrecondition, `load failed: null value in column "v"`)
+}
+
 func wantWriters(t *testing.T, errs []*loadsvcv1.RowError) {
 	t.Helper()
 	for i, want := range []string{`(writer "a", offset 1)`, `(writer "b", offset 1)`} {
@@ -50,14 +68,10 @@ func wantWriters(t *testing.T, errs []*loadsvcv1.RowError) {
 // their writers and offsets, and writes nothing; the session stays open
 // with its stage, and can be aborted.
 func TestSessionCommitNamesEveryBadRow(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)`)
 	id := b.twoWriterSession(ctx, t, 0)
 
-	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: id})
-	st := wantCode(t, err, codes.FailedPrecondition, `load failed: null value in column "v"`)
+	st := b.commitFails(ctx, t, id)
 	got, re := wireRowErrors(t, st)
 	if !reflect.DeepEqual(got, sessionBadRows) || re.GetTruncated() {
 		t.Errorf("row errors\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(sessionBadRows, "\n"))
@@ -80,14 +94,10 @@ func TestSessionCommitNamesEveryBadRow(t *testing.T) {
 // With max_rejected_rows covering them, the same commit writes the good
 // rows and lists the rejected ones; one fewer fails it as a whole.
 func TestSessionCommitRejectsWithinBudget(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)`)
 
 	over := b.twoWriterSession(ctx, t, 1)
-	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: over})
-	st := wantCode(t, err, codes.FailedPrecondition, `load failed: null value in column "v"`)
+	st := b.commitFails(ctx, t, over)
 	if !strings.Contains(st.Message(), "2 bad rows, more than max_rejected_rows=1, so nothing was written") {
 		t.Errorf("message %q does not name the budget", st.Message())
 	}
@@ -116,10 +126,7 @@ func TestSessionCommitRejectsWithinBudget(t *testing.T) {
 // and stores nothing: the writer's offset stays, and the corrected batch
 // resent at that offset is stored.
 func TestSessionAppendNamesEveryBadValue(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE d (id int PRIMARY KEY, day date)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE d (id int PRIMARY KEY, day date)`)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "d", Mode: loadsvcv1.Mode_MODE_APPEND})
 	day := func(first int, days ...string) []map[string]any {
 		out := make([]map[string]any, len(days))
