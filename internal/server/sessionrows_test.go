@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -29,12 +30,20 @@ func setupTable(t *testing.T, ddl string) (*bundle, context.Context) {
 // load order) and a repeated id (writer b, offset 1: row 3).
 func (b *bundle) twoWriterSession(ctx context.Context, t *testing.T, budget int64) string {
 	t.Helper()
-	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, MaxRejectedRows: budget})
-	batches := map[string][]map[string]any{
+	return b.sessionOf(ctx, t, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, MaxRejectedRows: budget}, map[string][]map[string]any{
 		"b": {{"id": 3, "v": "b0"}, {"id": 1, "v": "b1"}, {"id": 4, "v": "b2"}},
 		"a": {{"id": 1, "v": "a0"}, {"id": 2, "v": nil}},
-	}
-	for _, w := range []string{"b", "a"} {
+	})
+}
+
+// sessionOf begins a session of cfg and appends each writer's batch, in
+// reverse order of their names.
+func (b *bundle) sessionOf(ctx context.Context, t *testing.T, cfg *loadsvcv1.LoadConfig, batches map[string][]map[string]any) string {
+	t.Helper()
+	s := b.begin(t, ctx, cfg)
+	writers := slices.Sorted(maps.Keys(batches))
+	slices.Reverse(writers)
+	for _, w := range writers {
 		if _, err := b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.SessionId, Writer: w, Rows: rows(t, batches[w]...)}); err != nil {
 			t.Fatal(err)
 		}
@@ -160,6 +169,27 @@ func TestSessionAppendNamesEveryBadValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := testenv.Texts(t, b.admin, `SELECT id || ' ' || day FROM d ORDER BY id`); len(got) != 7 || got[4] != "4 2024-11-05" || got[6] != "6 2024-11-07" {
+		t.Errorf("the table holds %q", got)
+	}
+}
+
+// A keyed session numbers its rows in load order before a careful commit:
+// the rejected row is writer a's alone, not writer b's row of the same
+// offset.
+func TestSessionUpsertRejectsWithinBudget(t *testing.T) {
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)`)
+	id := b.sessionOf(ctx, t, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_UPSERT, Pk: []string{"id"}, MaxRejectedRows: 1}, map[string][]map[string]any{
+		"a": {{"id": 1, "v": "a0"}, {"id": 2, "v": nil}},
+		"b": {{"id": 3, "v": "b0"}, {"id": 4, "v": "b1"}},
+	})
+	resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowErrorLines(resp.GetRejected()); resp.GetRejectedRows() != 1 || !slices.Equal(got, []string{`1 v 23502 ""`}) {
+		t.Errorf("rejected %d rows: %q", resp.GetRejectedRows(), got)
+	}
+	if got := testenv.Texts(t, b.admin, `SELECT id || ' ' || v FROM t ORDER BY id`); !slices.Equal(got, []string{"1 a0", "3 b0", "4 b1"}) {
 		t.Errorf("the table holds %q", got)
 	}
 }

@@ -316,20 +316,28 @@ func (ls *loadSession) apply(ctx context.Context, s *session, cols []string, res
 	if err := s.checkStamp(ctx, cfg, table, cols); err != nil {
 		return err
 	}
-	sh := loader.Shape{Columns: cols, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: cfg.Compares(), Stage: ls.stage()}
-	r := &loadRun{cfg: cfg, res: res, table: table, write: cols}
-	if cfg.MaxRejectedRows > 0 {
-		return ls.careful(ctx, s, r, sh)
-	}
+	// The rows are numbered in load order when the mode compares keys, and
+	// for a careful apply (which numbers them itself when the clean one
+	// fails).
+	sh := loader.Shape{Columns: cols, Unique: table.UniqueOnKeys, Lock: cfg.Locks(), Ordinal: cfg.Compares() || cfg.MaxRejectedRows > 0, Stage: ls.stage()}
 	if sh.Ordinal {
 		if err := ls.number(ctx, s); err != nil {
 			return err
 		}
 	}
+	r := &loadRun{cfg: cfg, res: res, table: table, write: cols}
+	if cfg.MaxRejectedRows > 0 {
+		return ls.careful(ctx, s, r, sh)
+	}
 	if err := s.exec1(ctx, "SAVEPOINT loadsvc_commit"); err != nil {
 		return err
 	}
 	err = ls.applyClean(ctx, s, sh, res)
+	if err == nil {
+		// Deferred constraints are checked here, where a failure can
+		// still be traced, not at COMMIT.
+		err = s.exec1(ctx, "SET CONSTRAINTS ALL IMMEDIATE")
+	}
 	if err == nil {
 		return s.exec1(ctx, "RELEASE SAVEPOINT loadsvc_commit")
 	}
