@@ -193,3 +193,20 @@ func TestSessionUpsertRejectsWithinBudget(t *testing.T) {
 		t.Errorf("the table holds %q", got)
 	}
 }
+
+// A deferred constraint is checked before the commit's COMMIT, where the
+// rows that break it can still be named.
+func TestSessionCommitNamesDeferredViolation(t *testing.T) {
+	b, ctx := setupTable(t, `CREATE TABLE u (id int, v text, CONSTRAINT u_id UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)`)
+	id := b.sessionOf(ctx, t, &loadsvcv1.LoadConfig{Table: "u", Mode: loadsvcv1.Mode_MODE_APPEND}, map[string][]map[string]any{
+		"a": {{"id": 1, "v": "a0"}, {"id": 1, "v": "a1"}},
+	})
+	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: id})
+	st := wantCode(t, err, codes.AlreadyExists, "load failed: duplicate key value")
+	if got, _ := wireRowErrors(t, st); !slices.Equal(got, []string{`1  23505 ""`}) {
+		t.Errorf("row errors %q", got)
+	}
+	if n := b.count(t, `SELECT count(*) FROM u`); n != 0 {
+		t.Errorf("a failed commit wrote %d rows", n)
+	}
+}
