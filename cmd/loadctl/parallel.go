@@ -42,8 +42,22 @@ func (o *loadOptions) load(ctx context.Context, c *client.Client, cfg *loadsvcv1
 	}
 	order := &sessionOrder{writers: o.parallel, batch: client.DefaultBatchRows}
 	loc.fileRow = order.fileRow
-	return parallelLoad(ctx, c, cfg, &indexedSource{rowSource: src, idx: loc.idx, order: order}, o.parallel, prog)
+	resp, err := parallelLoad(ctx, c, cfg, &indexedSource{rowSource: src, idx: loc.idx, order: order}, o.parallel, prog)
+	if ae := (*appendError)(nil); errors.As(err, &ae) {
+		loc.fileRow = func(off int64) int64 { return order.writerRow(ae.writer, off) }
+	}
+	return resp, err
 }
+
+// appendError is the failure of writer k's append, whose row errors count
+// that writer's rows.
+type appendError struct {
+	writer int
+	err    error
+}
+
+func (e *appendError) Error() string { return fmt.Sprintf("writer %s: %v", writerName(e.writer), e.err) }
+func (e *appendError) Unwrap() error { return e.err }
 
 // indexedSource records the position of every row read from its source,
 // and counts them.
@@ -117,7 +131,7 @@ func appendParallel(ctx context.Context, s *client.Session, src rowSource, n int
 		wg.Go(func() {
 			for batch := range parts[k] {
 				if _, err := s.Append(ctx, writer, batch); err != nil {
-					cancel(fmt.Errorf("writer %s: %w", writer, err))
+					cancel(&appendError{writer: k, err: err})
 					return
 				}
 				prog.Add(int64(len(batch)))

@@ -56,7 +56,7 @@ func TestLoadParallelFourWriters(t *testing.T) {
 
 // TestLoadParallelFailureAborts loads a CSV whose row 17,000 (in the
 // fourth batch, part-4's) has a bad number: the load fails with the
-// service's reason, the session is aborted, and neither the table, the
+// service's reason, at the value's line in the file, the session is aborted, and neither the table, the
 // sessions nor the stages keep anything of it.
 func TestLoadParallelFailureAborts(t *testing.T) {
 	t.Parallel()
@@ -65,8 +65,8 @@ func TestLoadParallelFailureAborts(t *testing.T) {
 	s.exec(t, "INSERT INTO t VALUES (999999, 'keep', 0)")
 	f := writeNumbersCSV(t, 23_000, 17_000)
 	r := run(t, nil, "load", "--addr", s.addr, "--table", "t", "--mode", "append", "--parallel", "4", "--quiet", f)
-	if r.code != 1 || !strings.Contains(r.stderr, "not-a-number") {
-		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 naming the bad value", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, `line 17002, column "n", value "not-a-number"`) {
+		t.Fatalf("exit %d, stderr:\n%s\nwant exit 1 naming the bad value at its line (part-4's offset 2000)", r.code, r.stderr)
 	}
 	for sql, want := range map[string]string{
 		"SELECT concat_ws(' ', count(*), max(v)) FROM t":                    "1 keep",

@@ -36,10 +36,16 @@ func (s *sessionOrder) fileRow(r int64) int64 {
 			r -= n
 			continue
 		}
-		size, n := int64(s.batch), int64(s.writers)
-		return (r/size*n+int64(k))*size + r%size
+		return s.writerRow(k, r)
 	}
 	return -1
+}
+
+// writerRow is the file's index of writer k's row at offset off: an
+// append's row errors count the writer's own rows.
+func (s *sessionOrder) writerRow(k int, off int64) int64 {
+	size, n := int64(s.batch), int64(s.writers)
+	return (off/size*n+int64(k))*size + off%size
 }
 
 // rowsOf is how many rows writer k appended.
