@@ -56,7 +56,9 @@ type appendError struct {
 	err    error
 }
 
-func (e *appendError) Error() string { return fmt.Sprintf("writer %s: %v", writerName(e.writer), e.err) }
+func (e *appendError) Error() string {
+	return fmt.Sprintf("writer %s: %v", writerName(e.writer), e.err)
+}
 func (e *appendError) Unwrap() error { return e.err }
 
 // indexedSource records the position of every row read from its source,
