@@ -49,6 +49,13 @@ func stageFor(cfg *Config) (name, sql string) {
 	return name, "pg_temp." + QuoteIdent(name)
 }
 
+// TempStage is a load's TEMP stage as written in SQL, for a Shape.Stage
+// that applies it again.
+func TempStage(cfg *Config) string {
+	_, sql := stageFor(cfg)
+	return sql
+}
+
 // stageOf is the stage of a load shaped by sh, as written in SQL: a load
 // session's (Shape.Stage), else the load's TEMP stage.
 func stageOf(cfg *Config, sh Shape) string {

@@ -119,3 +119,12 @@ func CopyStageSQL(cfg *Config, sh Shape, cols ...string) string {
 	}
 	return "COPY " + stage + " (" + quoteList("", cols) + ") FROM STDIN"
 }
+
+// NumberStageSQL gives a TEMP stage that has no ordinal column one, each
+// row numbered by its place in the stage: a stage that was only ever
+// copied into holds its rows in the order they came, row 0 first.
+func NumberStageSQL(stage string) string {
+	ord := QuoteIdent(ordinalName)
+	return "ALTER TABLE " + stage + " ADD COLUMN " + ord + " bigint; UPDATE " + stage + " AS t SET " + ord + " = r.n FROM (SELECT ctid AS c, row_number() OVER (ORDER BY ctid) - 1 AS n FROM " +
+		stage + ") AS r WHERE t.ctid = r.c"
+}

@@ -25,6 +25,9 @@ type loadRun struct {
 	// and clean that path's failure.
 	failed *piece
 	clean  error
+	// applied is the rows staged when the apply of a keyed load failed on
+	// a row, the stage intact under the savepoint loadsvc_applied; 0 else.
+	applied int
 	// bad is what a careful load found wrong with its rows.
 	bad *verdicts
 }
@@ -108,6 +111,9 @@ func (s *session) end(ctx context.Context, commit bool) error {
 // after it, the rows before having passed (see the README). What the
 // careful run cannot pin on rows leaves first as the answer.
 func (s *session) diagnose(ctx context.Context, r *loadRun, first error) error {
+	if r.applied > 0 && !s.conn.IsClosed() {
+		return s.retrace(ctx, r, first)
+	}
 	s.rollback()
 	if s.conn.IsClosed() {
 		return first
@@ -128,6 +134,37 @@ func (s *session) diagnose(ctx context.Context, r *loadRun, first error) error {
 	*r.res = loader.Result{DryRun: r.cfg.DryRun, Resolved: true, SkippedColumns: r.res.SkippedColumns, LoadID: r.res.LoadID}
 	r.clean = first
 	err := s.careful(ctx, r, feed, carry)
+	r.res.Rows = int64(r.in.Rows())
+	if err == nil {
+		return first
+	}
+	return err
+}
+
+// retrace follows a keyed load whose apply failed on a row, every row
+// staged: back at the savepoint before the apply, it numbers the staged
+// rows in load order (the stage holds them in the order they were copied)
+// unless they are numbered already, and applies the stage as a careful
+// load does, so that a stream too names every row that breaks a
+// constraint. The transaction is never committed.
+func (s *session) retrace(ctx context.Context, r *loadRun, first error) error {
+	if err := s.exec1(ctx, "ROLLBACK TO SAVEPOINT loadsvc_applied"); err != nil {
+		return first
+	}
+	sh := loader.Shape{Columns: r.write, Unique: r.table.UniqueOnKeys, Lock: r.cfg.Locks(), Ordinal: true, Staged: true, Stage: loader.TempStage(r.cfg)}
+	if !r.feed.ordinal {
+		if err := s.exec1(ctx, loader.NumberStageSQL(sh.Stage)); err != nil {
+			return first
+		}
+	}
+	*r.res = loader.Result{DryRun: r.cfg.DryRun, Resolved: true, SkippedColumns: r.res.SkippedColumns, LoadID: r.res.LoadID,
+		Batches: r.res.Batches, Statements: r.res.Statements}
+	r.clean, r.bad = first, newVerdicts(r.cfg)
+	sc := loader.Render(r.cfg, sh)
+	err := s.prepare(ctx, sc, r.res)
+	if err == nil {
+		err = s.applyStaged(ctx, r, sh, sc, r.applied)
+	}
 	r.res.Rows = int64(r.in.Rows())
 	if err == nil {
 		return first

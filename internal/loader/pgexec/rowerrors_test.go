@@ -498,3 +498,42 @@ func TestRowErrorsStamped(t *testing.T) {
 		})
 	}
 }
+
+// A keyed stream whose values all parse but whose apply breaks constraints
+// names every row that breaks them, counted across its messages: the
+// stage is kept at a savepoint before the apply and traced (retrace),
+// whether or not the load numbers its staged rows.
+func TestRowErrorsStreamApply(t *testing.T) {
+	t.Parallel()
+	rows := make([]row, 1500)
+	for i := range rows {
+		rows[i] = row{"k": i % 10, "id": i, "v": "x", "n": 1}
+	}
+	rows[150]["v"] = nil // NOT NULL
+	rows[700]["n"] = -1  // CHECK
+	rows[1400]["v"] = nil
+	for _, dups := range []loader.Duplicates{loader.DuplicatesKeepAll, loader.DuplicatesRefuse} {
+		t.Run(fmt.Sprint(dups), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.sql(t, `CREATE TABLE a (k int NOT NULL, id int NOT NULL, v text NOT NULL, n int CHECK (n >= 0)); INSERT INTO a VALUES (1, -1, 'old', 0)`)
+			cfg := loader.Config{Table: "a", Mode: loader.ModeDeleteInsert, Keys: []string{"k"}, ChunkSize: 400, Duplicates: dups}
+			if dups == loader.DuplicatesRefuse {
+				cfg.Keys = []string{"id"}
+			}
+			_, err := b.exec.Run(ctxT(t), cfg, &stream{b: testrows.Batch(t, rows), size: 100})
+			_, errs := rowErrors(t, err)
+			var got []string
+			for _, e := range errs.Errors {
+				got = append(got, fmt.Sprintf("%d %s %s", e.Row, e.Column, e.SQLState))
+			}
+			if want := []string{"150 v 23502", "700  23514", "1400 v 23502"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("row errors %q, want %q", got, want)
+			}
+			if got := dump(t, b.admin, "a"); got != "(1,-1,old,0)" {
+				t.Errorf("a holds %q after a failed load", got)
+			}
+			b.assertClean(t)
+		})
+	}
+}

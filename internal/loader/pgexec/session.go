@@ -121,10 +121,20 @@ func (s *session) load(ctx context.Context, r *loadRun) error {
 	if err != nil {
 		return err
 	}
+	if len(sc.Post) > 0 {
+		// A keyed load's rows are all staged now: a row that breaks a
+		// constraint in the apply can be traced from here (retrace).
+		if err := s.exec1(ctx, "SAVEPOINT loadsvc_applied"); err != nil {
+			return err
+		}
+	}
 	for _, st := range sc.Post {
 		// res.DuplicatesDropped holds the rows dropped from the stage by
 		// the statements before this one.
 		if err := s.run(ctx, st.WithRows(int64(n)-res.DuplicatesDropped), res); err != nil {
+			if verdictOf(err) != nil {
+				r.applied = n
+			}
 			return err
 		}
 	}
