@@ -195,7 +195,9 @@ func (s *Server) handleSession(ctx context.Context, method, id string) (any, err
 		case "GetLoadSession":
 			sess, err = s.opt.Sessions.Get(ctx, principal, id)
 		case "CommitLoad":
-			sess, err = s.opt.Sessions.Commit(ctx, principal, id)
+			if err = s.allowCommit(ctx, principal, id); err == nil {
+				sess, err = s.opt.Sessions.Commit(ctx, principal, id)
+			}
 		default:
 			err = s.opt.Sessions.Abort(ctx, principal, id)
 			resp = &loadsvcv1.AbortLoadResponse{}
@@ -213,6 +215,21 @@ func (s *Server) handleSession(ctx context.Context, method, id string) (any, err
 		resp = nil
 	}
 	return resp, c.end(nil, cfg, result, 0, err)
+}
+
+// allowCommit asks the table allowlists again before a commit writes the
+// session's table: a token whose allowlist lost the table since BeginLoad
+// cannot commit it. Appends only fill the session's own stage.
+func (s *Server) allowCommit(ctx context.Context, principal, id string) error {
+	if s.opt.Allow == nil {
+		return nil
+	}
+	sess, err := s.opt.Sessions.Get(ctx, principal, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.opt.Allow(ctx, sess.Config.Schema, sess.Config.Table)
+	return err
 }
 
 func (s *Server) sessionsOn() error {

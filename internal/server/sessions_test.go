@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
@@ -503,5 +505,37 @@ func TestSessionLostStageRefused(t *testing.T) {
 	}
 	if _, err := b.client.AbortLoad(ctx, &loadsvcv1.AbortLoadRequest{SessionId: s.SessionId}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A commit asks the table allowlist again: a caller whose allowlist lost
+// the session's table since BeginLoad cannot commit it, and the session
+// stays open for a caller that may.
+func TestSessionCommitAskedAllowlistAgain(t *testing.T) {
+	t.Parallel()
+	var revoked atomic.Bool
+	b := setup(t, withServer(func(o *server.Options) {
+		o.Allow = func(_ context.Context, schema, table string) (string, error) {
+			if revoked.Load() {
+				return "", status.Errorf(codes.PermissionDenied, "table %q.%q is not allowed", schema, table)
+			}
+			return schema, nil
+		}
+	}))
+	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	ctx := ctxTimeout(t, time.Minute)
+	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND})
+	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 3); err != nil {
+		t.Fatal(err)
+	}
+	revoked.Store(true)
+	_, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
+	wantCode(t, err, codes.PermissionDenied, `table "public"."t" is not allowed`)
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 0 {
+		t.Fatalf("a refused commit wrote %d rows", n)
+	}
+	revoked.Store(false)
+	if resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId}); err != nil || resp.Inserted != 3 {
+		t.Fatalf("the commit once allowed again: %v %v", resp, err)
 	}
 }
