@@ -92,6 +92,10 @@ func TestSessionCommitNamesEveryBadRow(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+id+`"`); n != 5 {
 		t.Errorf("the stage holds %d rows after a failed commit, want its 5", n)
 	}
+	// The history records the failed commit as a failed load of its rows.
+	if n := b.count(t, `SELECT count(*) FROM loadsvc.load_history WHERE status = 'failed' AND "table" = 't' AND rows = 5 AND sqlstate <> ''`); n != 1 {
+		t.Errorf("%d failed records of the commit in the history, want 1", n)
+	}
 	if _, err := b.client.AbortLoad(ctx, &loadsvcv1.AbortLoadRequest{SessionId: id}); err != nil {
 		t.Fatal(err)
 	}

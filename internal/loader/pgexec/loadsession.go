@@ -26,6 +26,7 @@ type loadSession struct {
 	committed, expired      bool
 	result                  *loader.Result
 	expires                 time.Time
+	rows                    int64 // the rows a commit applies, once it counted them
 }
 
 // writerColumn is the stage column that names each row's writer; with the
@@ -237,7 +238,7 @@ func (ls *loadSession) commit(ctx context.Context, s *session) error {
 		Scan(&res.Rows, &batches, &cols, &res.SkippedColumns); err != nil {
 		return err
 	}
-	res.Batches = int(batches)
+	res.Batches, ls.rows = int(batches), res.Rows
 	if len(res.SkippedColumns) == 0 {
 		res.SkippedColumns = nil
 	}

@@ -232,7 +232,9 @@ func (st *SessionStore) Commit(ctx context.Context, principal, id string) (*load
 		return nil, err
 	}
 	var out *loader.Session
-	err := st.Exec.inTx(ctx, true, func(s *session) error {
+	var attempt *loadSession // the session whose commit ran: a failure is its load's
+	started := time.Now()
+	err := st.Exec.onSession(ctx, func(s *session) error {
 		ls, err := st.open(ctx, s, principal, id, "FOR UPDATE")
 		if err != nil {
 			return err
@@ -241,12 +243,19 @@ func (st *SessionStore) Commit(ctx context.Context, principal, id string) (*load
 			if err := ls.usable(); err != nil {
 				return err
 			}
+			attempt = ls
 			if err := ls.commit(ctx, s); err != nil {
 				return err
 			}
 		}
-		out, err = ls.session(ctx, s)
-		return err
+		if out, err = ls.session(ctx, s); err != nil {
+			return err
+		}
+		return s.end(ctx, true)
+	}, func(s *session, err error) {
+		if attempt != nil { // the history records a failed commit as a failed load
+			s.recordFailure(&attempt.cfg, &loader.Result{Rows: attempt.rows}, started, err)
+		}
 	})
 	return out, err
 }
