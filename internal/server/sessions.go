@@ -52,17 +52,8 @@ var (
 // handleBeginLoad opens a session. Its config is admitted as a Load's
 // (checked, the ledger and the allowlist) and the table resolved now.
 func (s *Server) handleBeginLoad(ctx context.Context, m *message) (*loadsvcv1.LoadSession, error) {
-	c := s.begin(ctx, "BeginLoad")
-	cl := s.newClaim(false)
+	c, cl, p, err := s.sessionCall(ctx, m, "BeginLoad", beginLayout)
 	defer cl.release()
-	err := s.sessionsOn()
-	if err == nil {
-		err = m.admit(ctx, cl)
-	}
-	var p parts
-	if err == nil {
-		p, err = m.splitAs(beginLayout)
-	}
 	var wire *loadsvcv1.LoadConfig
 	if err == nil {
 		wire, err = p.decodeConfig()
@@ -93,6 +84,23 @@ func (s *Server) handleBeginLoad(ctx context.Context, m *message) (*loadsvcv1.Lo
 	return resp, c.end(wire, cfg, nil, 0, err)
 }
 
+// sessionCall starts a session RPC that carries a message: its call, its
+// claim on the budget (the caller releases it), and the message admitted
+// and split by l.
+func (s *Server) sessionCall(ctx context.Context, m *message, method string, l layout) (*call, *claim, parts, error) {
+	c := s.begin(ctx, method)
+	cl := s.newClaim(false)
+	err := s.sessionsOn()
+	if err == nil {
+		err = m.admit(ctx, cl)
+	}
+	var p parts
+	if err == nil {
+		p, err = m.splitAs(l)
+	}
+	return c, cl, p, err
+}
+
 // beginTTL is the ttl a BeginLoad asks, held to the server's bounds.
 func (s *Server) beginTTL(msg []byte) (time.Duration, error) {
 	var ttl time.Duration
@@ -120,17 +128,8 @@ func (s *Server) beginTTL(msg []byte) (time.Duration, error) {
 // Load's are (the same decoders, the same budget), then stored in one
 // transaction of their own.
 func (s *Server) handleAppendRows(ctx context.Context, m *message) (*loadsvcv1.AppendRowsResponse, error) {
-	c := s.begin(ctx, "AppendRows")
-	cl := s.newClaim(false)
+	c, cl, p, err := s.sessionCall(ctx, m, "AppendRows", appendLayout)
 	defer cl.release()
-	err := s.sessionsOn()
-	if err == nil {
-		err = m.admit(ctx, cl)
-	}
-	var p parts
-	if err == nil {
-		p, err = m.splitAs(appendLayout)
-	}
 	var a loader.Append
 	if err == nil {
 		a, err = appendHeader(p.msg)
