@@ -173,6 +173,9 @@ func (c *Config) check() error {
 	if c.MaxRejectedRows < 0 {
 		return invalid("config.max_rejected_rows", -1, "max_rejected_rows %d is negative; 0 rejects no row", c.MaxRejectedRows)
 	}
+	if c.MaxRejectedRows > MaxRejectedRows {
+		return invalid("config.max_rejected_rows", -1, "max_rejected_rows %d is more than a load may reject, %d", c.MaxRejectedRows, MaxRejectedRows)
+	}
 	if err := c.checkDuplicates(); err != nil {
 		return err
 	}

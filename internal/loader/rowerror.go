@@ -36,6 +36,11 @@ type RowErrors struct {
 	Rows int64
 }
 
+// MaxRejectedRows bounds a load's reject budget: a careful load holds each
+// bad row it finds (its index, to leave it out of the stage) until it
+// ends, so what a request can make it hold is bounded before it starts.
+const MaxRejectedRows = 100_000
+
 // RowErrorCap is how many row errors a load of this config reports.
 func (c *Config) RowErrorCap() int {
 	if c.MaxRowErrors > 0 {

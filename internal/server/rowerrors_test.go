@@ -198,4 +198,9 @@ func TestPlanTakesRejectBudget(t *testing.T) {
 	req.Config.MaxRejectedRows = -1
 	_, err = b.client.Load(ctx, req)
 	wantCode(t, err, codes.InvalidArgument, "max_rejected_rows -1 is negative")
+	// A budget is bounded before the load starts: the rows it rejects are
+	// held until it ends.
+	req.Config.MaxRejectedRows = 100_001
+	_, err = b.client.Load(ctx, req)
+	wantCode(t, err, codes.InvalidArgument, "max_rejected_rows 100001 is more than a load may reject, 100000")
 }

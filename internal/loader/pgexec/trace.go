@@ -67,7 +67,7 @@ func (s *session) traceRows(ctx context.Context, r *loadRun, sh loader.Shape, pg
 	}
 	limit := r.cfg.RowErrorCap()
 	if b := r.cfg.MaxRejectedRows; b > int64(limit) {
-		limit = int(min(b, 1<<30))
+		limit = int(b) // at most loader.MaxRejectedRows (Config.Check)
 	}
 	sql := loader.TraceSQL(r.cfg, sh, v, limit)
 	if sql == "" {
