@@ -123,9 +123,6 @@ func (s *session) diagnose(ctx context.Context, r *loadRun, first error) error {
 	}
 	feed, carry := r.feed, r.failed
 	feed.stamp = "" // the careful run stages append and replace: the apply stamps
-	if carry != nil {
-		carry = carry.withoutStamps()
-	}
 	if rp, ok := r.src.(loader.Replayer); ok {
 		feed, carry = &rowFeed{src: rp.Replay(), cols: r.feed.cols}, nil
 	} else if carry == nil {

@@ -83,30 +83,25 @@ type piece struct {
 	stamp   string // the load id that ends each line (a COPY into the target), or ""
 }
 
-// withOrdinals returns p with each line ending in its row's index.
-func (p *piece) withOrdinals() *piece {
-	if p.ordinal {
+// forStage returns p as a stage takes it: each line ending in its row's
+// index, and without the load id that a COPY into the target ends it with
+// (loader.AppendStamp), for which a stage has no column.
+func (p *piece) forStage() *piece {
+	if p.ordinal && p.stamp == "" {
 		return p
 	}
 	out := &piece{data: make([]byte, 0, len(p.data)+8*p.rows), first: p.first, rows: p.rows, ordinal: true}
 	ls := splitLines(p.data)
 	for i := range ls.ends {
-		out.data = loader.AppendOrdinal(append(out.data, ls.span(i, i+1)...), p.first+i)
-	}
-	return out
-}
-
-// withoutStamps returns p without the load id that ends each line of a
-// COPY into the target (loader.AppendStamp): a stage has no such column.
-func (p *piece) withoutStamps() *piece {
-	if p.stamp == "" {
-		return p
-	}
-	out := &piece{data: make([]byte, 0, len(p.data)), first: p.first, rows: p.rows, ordinal: p.ordinal}
-	ls := splitLines(p.data)
-	for i := range ls.ends {
 		line := ls.span(i, i+1)
-		out.data = append(append(out.data, line[:len(line)-len(p.stamp)-2]...), '\n')
+		if p.stamp != "" {
+			line = append(line[:len(line)-len(p.stamp)-2:len(line)-len(p.stamp)-2], '\n')
+		}
+		if p.ordinal {
+			out.data = append(out.data, line...)
+		} else {
+			out.data = loader.AppendOrdinal(append(out.data, line...), p.first+i)
+		}
 	}
 	return out
 }

@@ -94,7 +94,7 @@ type stager struct {
 func (st *stager) fill(ctx context.Context, sc loader.Script, feed *rowFeed, carry *piece) (int, error) {
 	total, read := 0, 0
 	if carry != nil {
-		n, err := st.stageFailed(ctx, carry.withOrdinals())
+		n, err := st.stageFailed(ctx, carry.forStage())
 		if err != nil {
 			return 0, err
 		}
@@ -182,18 +182,6 @@ func (st *stager) sort(ctx context.Context, data []byte) ([]byte, error) {
 // good ones (appended to good) and bad ones (probed), until the verdicts
 // are done.
 func (st *stager) search(ctx context.Context, ls textLines, from, to int, good *[]byte) error {
-	if to-from == 1 { // a failed piece of one row
-		line := ls.span(from, to)
-		err := st.try(ctx, st.copySQL, line)
-		if err == nil {
-			*good = append(*good, line...)
-			return nil
-		}
-		if verdictOf(err) == nil {
-			return err
-		}
-		return st.probe(ctx, line, err)
-	}
 	size := (to - from + searchParts - 1) / searchParts
 	for i := from; i < to && !st.r.bad.done(); i += size {
 		j := min(i+size, to)
