@@ -120,14 +120,21 @@ func (ls *loadSession) session(ctx context.Context, s *session) (*loader.Session
 
 // append stores a writer's batch unless its offset says it was stored
 // already: the writer's row is locked, so that a writer's batches are
-// decided one at a time, while other writers append side by side.
+// decided one at a time, while other writers append side by side. Only a
+// writer's first append inserts its row.
 func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append) (*loader.Appended, error) {
 	w := ls.exec.writersTable()
-	if _, err := s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err != nil {
-		return nil, err
-	}
 	out := &loader.Appended{Writer: a.Writer}
-	if err := s.conn.QueryRow(ctx, "SELECT next_offset FROM "+w+" WHERE session_id = $1 AND writer = $2 FOR UPDATE", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer).Scan(&out.NextOffset); err != nil {
+	lock := func() error {
+		return s.conn.QueryRow(ctx, "SELECT next_offset FROM "+w+" WHERE session_id = $1 AND writer = $2 FOR UPDATE", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer).Scan(&out.NextOffset)
+	}
+	err := lock()
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err = s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err == nil {
+			err = lock()
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	n := int64(a.Batch.Len())
