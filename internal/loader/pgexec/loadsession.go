@@ -27,6 +27,7 @@ type loadSession struct {
 	result                  *loader.Result
 	expires                 time.Time
 	rows                    int64 // the rows a commit applies, once it counted them
+	maxRows                 int64 // SessionStore.MaxRows
 }
 
 // writerColumn is the stage column that names each row's writer; with the
@@ -141,6 +142,9 @@ func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append)
 	if stored, err := loader.OffsetCheck(a, n, out.NextOffset); err != nil || stored || n == 0 {
 		return out, err
 	}
+	if err := ls.holdRows(ctx, s, n); err != nil {
+		return nil, err
+	}
 	write, skipped, err := ls.checkBatch(a.Batch)
 	if err != nil {
 		return nil, err
@@ -158,6 +162,25 @@ func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append)
 	out.NextOffset += n
 	out.Rows = n
 	return out, nil
+}
+
+// holdRows refuses a batch of n rows that would take the session's stage
+// past maxRows. Writers append side by side, so the stage may pass it by
+// the batches being stored at this moment, each within LOADSVC_MAX_ROWS.
+func (ls *loadSession) holdRows(ctx context.Context, s *session, n int64) error {
+	if ls.maxRows <= 0 {
+		return nil
+	}
+	var stored int64
+	if err := s.conn.QueryRow(ctx, "SELECT coalesce(sum(next_offset), 0)::bigint FROM "+ls.exec.writersTable()+" WHERE session_id = $1",
+		pgx.QueryExecModeSimpleProtocol, ls.id).Scan(&stored); err != nil {
+		return err
+	}
+	if stored+n > ls.maxRows {
+		return &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"load session %s holds %d rows; %d more would pass the most one session may hold (LOADSVC_MAX_SESSION_ROWS=%d); commit it and begin another", ls.id, stored, n, ls.maxRows)}
+	}
+	return nil
 }
 
 // checkBatch splits a batch's columns into those the stage takes and the

@@ -26,6 +26,9 @@ type SessionStore struct {
 	// MaxPerPrincipal bounds the open sessions one principal holds (those
 	// that hold a stage); 0 means 100.
 	MaxPerPrincipal int
+	// MaxRows bounds the rows one session's stage holds, all writers
+	// together; 0 for no limit.
+	MaxRows int64
 }
 
 // DefaultStageSchema is the schema of the stages when none is set.
@@ -354,6 +357,6 @@ func (st *SessionStore) open(ctx context.Context, s *session, principal, id, loc
 	if err != nil {
 		return nil, err
 	}
-	ls.exec = st.Exec
+	ls.exec, ls.maxRows = st.Exec, st.MaxRows
 	return ls, nil
 }
