@@ -122,15 +122,20 @@ func (ls *loadSession) session(ctx context.Context, s *session) (*loader.Session
 // append stores a writer's batch unless its offset says it was stored
 // already: the writer's row is locked, so that a writer's batches are
 // decided one at a time, while other writers append side by side. Only a
-// writer's first append inserts its row.
+// writer's first batch with rows inserts its row: an empty batch adds no
+// writer.
 func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append) (*loader.Appended, error) {
 	w := ls.exec.writersTable()
 	out := &loader.Appended{Writer: a.Writer}
+	n := int64(a.Batch.Len())
 	lock := func() error {
 		return s.conn.QueryRow(ctx, "SELECT next_offset FROM "+w+" WHERE session_id = $1 AND writer = $2 FOR UPDATE", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer).Scan(&out.NextOffset)
 	}
 	err := lock()
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && n == 0:
+		err = nil // next offset 0
+	case errors.Is(err, pgx.ErrNoRows):
 		if _, err = s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err == nil {
 			err = lock()
 		}
@@ -138,7 +143,6 @@ func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append)
 	if err != nil {
 		return nil, err
 	}
-	n := int64(a.Batch.Len())
 	if stored, err := loader.OffsetCheck(a, n, out.NextOffset); err != nil || stored || n == 0 {
 		return out, err
 	}

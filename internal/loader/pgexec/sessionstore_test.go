@@ -67,9 +67,12 @@ func TestSessionMaxRows(t *testing.T) {
 	if _, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "b", Batch: rows(3)}); err != nil {
 		t.Fatalf("an append up to the limit: %v", err)
 	}
+	if out, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "empty", Batch: &loader.Batch{Columns: []string{"id"}}}); err != nil || out.NextOffset != 0 {
+		t.Fatalf("an empty append: %v, %v", out, err)
+	}
 	got, err := st.Get(ctxT(t), "p", s.ID)
-	if err != nil || got.Rows != 3 {
-		t.Fatalf("the session holds %v rows (%v), want 3", got, err)
+	if err != nil || got.Rows != 3 || len(got.Writers) != 2 {
+		t.Fatalf("the session holds %v (%v), want 3 rows of writers a and b (an empty batch adds no writer)", got, err)
 	}
 	if n := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); n != 3 {
 		t.Fatalf("the stage holds %d rows, want 3", n)
