@@ -54,6 +54,7 @@ type sessions struct {
 	SessionMaxTTL      time.Duration
 	SessionSweep       time.Duration
 	MaxSessions        int
+	MaxSessionRows     int64
 	SessionStageSchema string
 }
 
@@ -160,6 +161,8 @@ func (c *config) bindSessions(fs *flag.FlagSet, env *envvar.Reader) {
 		"how often expired load sessions and their stages are dropped, by one replica at a time (LOADSVC_SESSION_SWEEP_INTERVAL)")
 	fs.IntVar(&c.MaxSessions, "max-sessions", env.Int("LOADSVC_MAX_SESSIONS", 100),
 		"most open load sessions one principal holds (LOADSVC_MAX_SESSIONS)")
+	fs.Int64Var(&c.MaxSessionRows, "max-session-rows", int64(env.Int("LOADSVC_MAX_SESSION_ROWS", 0)),
+		"most rows one load session's stage holds, all writers together; 0 for no limit (LOADSVC_MAX_SESSION_ROWS)")
 	fs.StringVar(&c.SessionStageSchema, "session-stage-schema", env.Str("LOADSVC_SESSION_STAGE_SCHEMA", "loadsvc_stage"),
 		"schema of the load sessions' UNLOGGED stage tables, created when first needed (LOADSVC_SESSION_STAGE_SCHEMA)")
 }
@@ -167,6 +170,9 @@ func (c *config) bindSessions(fs *flag.FlagSet, env *envvar.Reader) {
 func (s sessions) check() error {
 	if s.SessionMaxTTL < loader.MinSessionTTL || s.SessionTTL < loader.MinSessionTTL || s.SessionTTL > s.SessionMaxTTL {
 		return fmt.Errorf("--session-ttl (LOADSVC_SESSION_TTL) %v must be from %v to --session-max-ttl (LOADSVC_SESSION_MAX_TTL) %v", s.SessionTTL, loader.MinSessionTTL, s.SessionMaxTTL)
+	}
+	if s.MaxSessionRows < 0 {
+		return fmt.Errorf("--max-session-rows (LOADSVC_MAX_SESSION_ROWS) must be 0 (no limit) or more, not %d", s.MaxSessionRows)
 	}
 	if s.SessionSweep <= 0 || s.MaxSessions <= 0 {
 		return fmt.Errorf("--session-sweep-interval (LOADSVC_SESSION_SWEEP_INTERVAL) and --max-sessions (LOADSVC_MAX_SESSIONS) must be more than 0; got %v and %d", s.SessionSweep, s.MaxSessions)

@@ -83,11 +83,16 @@ func TestSessionConfig(t *testing.T) {
 		{nil, nil, 100},
 		{[]string{"LOADSVC_MAX_SESSIONS=3"}, nil, 3},
 	})
+	checkSetting(t, func(c *config) int64 { return c.MaxSessionRows }, []settingCase{
+		{nil, nil, 0},
+		{[]string{"LOADSVC_MAX_SESSION_ROWS=1000"}, []string{"--max-session-rows=5"}, 5},
+	})
 	for _, tc := range []struct{ env, want string }{
 		{"LOADSVC_SESSION_TTL=200h", "LOADSVC_SESSION_MAX_TTL"},
 		{"LOADSVC_SESSION_TTL=0s", "LOADSVC_SESSION_TTL"},
 		{"LOADSVC_SESSION_SWEEP_INTERVAL=0s", "LOADSVC_SESSION_SWEEP_INTERVAL"},
 		{"LOADSVC_MAX_SESSIONS=0", "LOADSVC_MAX_SESSIONS"},
+		{"LOADSVC_MAX_SESSION_ROWS=-1", "LOADSVC_MAX_SESSION_ROWS"},
 	} {
 		_, err := loadConfig(nil, environ([]string{tc.env}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

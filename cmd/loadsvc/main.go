@@ -89,7 +89,7 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, lo
 	if err := migrate(ctx, exec, log, redact); err != nil {
 		return err
 	}
-	store := &pgexec.SessionStore{Exec: exec, StageSchema: cfg.SessionStageSchema, MaxPerPrincipal: cfg.MaxSessions}
+	store := &pgexec.SessionStore{Exec: exec, StageSchema: cfg.SessionStageSchema, MaxPerPrincipal: cfg.MaxSessions, MaxRows: cfg.MaxSessionRows}
 	defer sweepSessions(ctx, store, cfg.SessionSweep, log, redact)()
 	srv := server.New(exec, server.Options{Logger: log, Ledger: ledger, MaxRows: cfg.MaxRows, MaxStreamRows: cfg.MaxStreamRows, Redact: redact, Allow: sec.policy.Allow, Observer: m,
 		MaxInflightBytes: cfg.MaxInflightBytes, StreamShareBytes: cfg.StreamShareBytes, MaxPlanBytes: cfg.MaxPlanBytes,

@@ -27,6 +27,7 @@ type loadSession struct {
 	result                  *loader.Result
 	expires                 time.Time
 	rows                    int64 // the rows a commit applies, once it counted them
+	maxRows                 int64 // SessionStore.MaxRows
 }
 
 // writerColumn is the stage column that names each row's writer; with the
@@ -120,19 +121,33 @@ func (ls *loadSession) session(ctx context.Context, s *session) (*loader.Session
 
 // append stores a writer's batch unless its offset says it was stored
 // already: the writer's row is locked, so that a writer's batches are
-// decided one at a time, while other writers append side by side.
+// decided one at a time, while other writers append side by side. Only a
+// writer's first batch with rows inserts its row: an empty batch adds no
+// writer.
 func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append) (*loader.Appended, error) {
 	w := ls.exec.writersTable()
-	if _, err := s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err != nil {
-		return nil, err
-	}
 	out := &loader.Appended{Writer: a.Writer}
-	if err := s.conn.QueryRow(ctx, "SELECT next_offset FROM "+w+" WHERE session_id = $1 AND writer = $2 FOR UPDATE", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer).Scan(&out.NextOffset); err != nil {
+	n := int64(a.Batch.Len())
+	lock := func() error {
+		return s.conn.QueryRow(ctx, "SELECT next_offset FROM "+w+" WHERE session_id = $1 AND writer = $2 FOR UPDATE", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer).Scan(&out.NextOffset)
+	}
+	err := lock()
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && n == 0:
+		err = nil // next offset 0
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err = s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err == nil {
+			err = lock()
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
-	n := int64(a.Batch.Len())
 	if stored, err := loader.OffsetCheck(a, n, out.NextOffset); err != nil || stored || n == 0 {
 		return out, err
+	}
+	if err := ls.holdRows(ctx, s, n); err != nil {
+		return nil, err
 	}
 	write, skipped, err := ls.checkBatch(a.Batch)
 	if err != nil {
@@ -151,6 +166,25 @@ func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append)
 	out.NextOffset += n
 	out.Rows = n
 	return out, nil
+}
+
+// holdRows refuses a batch of n rows that would take the session's stage
+// past maxRows. Writers append side by side, so the stage may pass it by
+// the batches being stored at this moment, each within LOADSVC_MAX_ROWS.
+func (ls *loadSession) holdRows(ctx context.Context, s *session, n int64) error {
+	if ls.maxRows <= 0 {
+		return nil
+	}
+	var stored int64
+	if err := s.conn.QueryRow(ctx, "SELECT coalesce(sum(next_offset), 0)::bigint FROM "+ls.exec.writersTable()+" WHERE session_id = $1",
+		pgx.QueryExecModeSimpleProtocol, ls.id).Scan(&stored); err != nil {
+		return err
+	}
+	if stored+n > ls.maxRows {
+		return &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"load session %s holds %d rows; %d more would pass the most one session may hold (LOADSVC_MAX_SESSION_ROWS=%d); commit it and begin another", ls.id, stored, n, ls.maxRows)}
+	}
+	return nil
 }
 
 // checkBatch splits a batch's columns into those the stage takes and the

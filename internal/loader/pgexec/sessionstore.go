@@ -26,6 +26,9 @@ type SessionStore struct {
 	// MaxPerPrincipal bounds the open sessions one principal holds (those
 	// that hold a stage); 0 means 100.
 	MaxPerPrincipal int
+	// MaxRows bounds the rows one session's stage holds, all writers
+	// together; 0 for no limit.
+	MaxRows int64
 }
 
 // DefaultStageSchema is the schema of the stages when none is set.
@@ -130,18 +133,19 @@ func (st *SessionStore) Begin(ctx context.Context, cfg loader.Config, ttl time.D
 
 // holdLimit refuses a Begin past the principal's limit. Begins of one
 // principal are serialized for the rest of the transaction, so that two
-// cannot both take the last place.
+// cannot both take the last place. An expired session counts until it is
+// swept: its stage is there until then.
 func (st *SessionStore) holdLimit(ctx context.Context, s *session, principal string) error {
 	if _, err := s.conn.Exec(ctx, "SELECT pg_advisory_xact_lock("+sessionLockClass+", hashtext($1))", pgx.QueryExecModeSimpleProtocol, principal); err != nil {
 		return err
 	}
 	var n int
-	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+st.Exec.sessionsTable()+" WHERE principal = $1 AND state = 'open' AND expires_at > now()", pgx.QueryExecModeSimpleProtocol, principal).Scan(&n); err != nil {
+	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+st.Exec.sessionsTable()+" WHERE principal = $1 AND state = 'open'", pgx.QueryExecModeSimpleProtocol, principal).Scan(&n); err != nil {
 		return err
 	}
 	if n >= st.maxPerPrincipal() {
 		return &loader.ValidationError{Field: "config", Row: -1, Limit: true, Reason: fmt.Sprintf(
-			"this caller holds %d open load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=%d); commit or abort one, or wait until one expires", n, st.maxPerPrincipal())}
+			"this caller holds %d open load sessions, the most one principal may (LOADSVC_MAX_SESSIONS=%d); commit or abort one, or wait until one expires and is swept", n, st.maxPerPrincipal())}
 	}
 	return nil
 }
@@ -353,6 +357,6 @@ func (st *SessionStore) open(ctx context.Context, s *session, principal, id, loc
 	if err != nil {
 		return nil, err
 	}
-	ls.exec = st.Exec
+	ls.exec, ls.maxRows = st.Exec, st.MaxRows
 	return ls, nil
 }

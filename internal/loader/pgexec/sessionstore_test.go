@@ -1,0 +1,80 @@
+package pgexec_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadsvc/loadsvc/internal/loader"
+	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
+	"github.com/loadsvc/loadsvc/internal/testrows"
+)
+
+// A principal's limit counts every session that holds a stage: one that
+// expired counts until the sweep drops it, and then its place is free.
+func TestSessionLimitCountsUnsweptStages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	st := &pgexec.SessionStore{Exec: b.exec, MaxPerPrincipal: 1}
+	cfg := loader.Config{Table: "t", Keys: []string{"id"}, Principal: "p"}
+	if _, err := st.Begin(ctxT(t), cfg, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	b.sql(t, `UPDATE loadsvc.load_sessions SET expires_at = now() - interval '1 second'`)
+	var ve *loader.ValidationError
+	if _, err := st.Begin(ctxT(t), cfg, time.Hour); !errors.As(err, &ve) || !ve.Limit {
+		t.Fatalf("a Begin while an expired session's stage is unswept: %v; want the limit", err)
+	}
+	if n, err := st.Sweep(ctxT(t)); err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v; want 1", n, err)
+	}
+	if got := b.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'loadsvc_stage'`); got != 0 {
+		t.Fatalf("%d stages left after the sweep", got)
+	}
+	if _, err := st.Begin(ctxT(t), cfg, time.Hour); err != nil {
+		t.Fatalf("a Begin after the sweep: %v", err)
+	}
+}
+
+// A session's stage holds at most MaxRows rows, all writers together: the
+// append that would pass it is refused and stores nothing.
+func TestSessionMaxRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	st := &pgexec.SessionStore{Exec: b.exec, MaxRows: 3}
+	s, err := st.Begin(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}, Principal: "p"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(ids ...int) *loader.Batch {
+		var r []map[string]any
+		for _, id := range ids {
+			r = append(r, map[string]any{"id": id, "v": "x"})
+		}
+		return testrows.Batch(t, r)
+	}
+	if _, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "a", Batch: rows(1, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "b", Batch: rows(3, 4)})
+	var ve *loader.ValidationError
+	if !errors.As(err, &ve) || !ve.Limit || !strings.Contains(err.Error(), "LOADSVC_MAX_SESSION_ROWS=3") {
+		t.Fatalf("an append past the session's rows: %v; want the limit", err)
+	}
+	if _, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "b", Batch: rows(3)}); err != nil {
+		t.Fatalf("an append up to the limit: %v", err)
+	}
+	if out, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "empty", Batch: &loader.Batch{Columns: []string{"id"}}}); err != nil || out.NextOffset != 0 {
+		t.Fatalf("an empty append: %v, %v", out, err)
+	}
+	got, err := st.Get(ctxT(t), "p", s.ID)
+	if err != nil || got.Rows != 3 || len(got.Writers) != 2 {
+		t.Fatalf("the session holds %v (%v), want 3 rows of writers a and b (an empty batch adds no writer)", got, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); n != 3 {
+		t.Fatalf("the stage holds %d rows, want 3", n)
+	}
+}
