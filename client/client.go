@@ -149,13 +149,11 @@ func checkResponse(cfg *loadsvcv1.LoadConfig, resp *loadsvcv1.LoadResponse) erro
 // loadRequest encodes rows as one typed request whose config has a
 // request id.
 func loadRequest(cfg *loadsvcv1.LoadConfig, rows []Row) (*loadsvcv1.LoadRequest, error) {
-	b := newBatch()
-	for i, r := range rows {
-		if err := b.add(r, int64(i)); err != nil {
-			return nil, err
-		}
+	msg, err := typedRows(rows)
+	if err != nil {
+		return nil, err
 	}
-	return &loadsvcv1.LoadRequest{Config: withRequestID(cfg), TypedRows: b.message()}, nil
+	return &loadsvcv1.LoadRequest{Config: withRequestID(cfg), TypedRows: msg}, nil
 }
 
 // withRequestID is cfg, or a copy of it with a new request id when it has

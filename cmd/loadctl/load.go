@@ -336,8 +336,8 @@ func (o *loadOptions) reportRejected(loc *locator, resp *loadsvcv1.LoadResponse,
 	if unplaced != nil {
 		fmt.Fprintf(stderr, "loadctl: some rows are named by their place in the load only: %v\n", unplaced)
 	}
-	if n := resp.GetRejectedRows(); n > int64(len(byRow(rejected))) {
-		fmt.Fprintf(stderr, "loadctl: the service lists %d of the %d rows left out (its LOADSVC_MAX_ROW_ERRORS)\n", len(byRow(rejected)), n)
+	if listed, n := len(byRow(rejected)), resp.GetRejectedRows(); n > int64(listed) {
+		fmt.Fprintf(stderr, "loadctl: the service lists %d of the %d rows left out (its LOADSVC_MAX_ROW_ERRORS)\n", listed, n)
 	}
 	if o.rejects == "" {
 		return nil

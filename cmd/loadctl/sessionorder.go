@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // sessionOrder maps the row index the service gives a row of a --parallel
@@ -14,6 +15,20 @@ type sessionOrder struct {
 	writers int
 	batch   int
 	rows    int64 // rows dealt
+	byName  []int // the writers in the order of their names; nameOrder fills it
+}
+
+// nameOrder is the writers (0-based) in the order of their names, as the
+// service numbers a session's rows; worked out once, not per row error.
+func (s *sessionOrder) nameOrder() []int {
+	if s.byName == nil {
+		s.byName = make([]int, s.writers)
+		for k := range s.byName {
+			s.byName[k] = k
+		}
+		slices.SortFunc(s.byName, func(a, b int) int { return strings.Compare(writerName(a), writerName(b)) })
+	}
+	return s.byName
 }
 
 // writerName is the name of writer k (0-based) of a --parallel load.
@@ -21,17 +36,7 @@ func writerName(k int) string { return fmt.Sprintf("part-%d", k+1) }
 
 // fileRow is the file's index of the session's row r, or -1.
 func (s *sessionOrder) fileRow(r int64) int64 {
-	order := make([]int, s.writers)
-	for k := range order {
-		order[k] = k
-	}
-	slices.SortFunc(order, func(a, b int) int {
-		if writerName(a) < writerName(b) {
-			return -1
-		}
-		return 1
-	})
-	for _, k := range order {
+	for _, k := range s.nameOrder() {
 		if n := s.rowsOf(k); r >= n {
 			r -= n
 			continue

@@ -326,18 +326,19 @@ class Client:
             return True
         return False
 
-    def _load_once(self, request: pb.LoadRequest, timeout: float | None) -> LoadResult:
+    def _unary(self, method: str, request: Any, timeout: float | None) -> Any:
+        """One call of the stub's unary method; an RpcError is the
+        LoadError it is."""
         try:
-            resp = self._stub.Load(request, timeout=timeout, metadata=self._metadata)
+            return getattr(self._stub, method)(request, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
-        return LoadResult.from_response(resp)
+
+    def _load_once(self, request: pb.LoadRequest, timeout: float | None) -> LoadResult:
+        return LoadResult.from_response(self._unary("Load", request, timeout))
 
     def _list_once(self, request: pb.ListLoadsRequest, timeout: float | None) -> pb.ListLoadsResponse:
-        try:
-            resp: pb.ListLoadsResponse = self._stub.ListLoads(request, timeout=timeout, metadata=self._metadata)
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
+        resp: pb.ListLoadsResponse = self._unary("ListLoads", request, timeout)
         return resp
 
     def _stream_once(self, config: pb.LoadConfig, source: _Source, timeout: float | None) -> LoadResult:

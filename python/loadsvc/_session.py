@@ -18,10 +18,8 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
-import grpc
-
 from loadsvc._client import Client, _encode
-from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error
+from loadsvc._errors import InvalidRequest, LoadError
 from loadsvc._frame import Frame, is_frame
 from loadsvc._result import LoadResult
 from loadsvc._values import Columns, encode_rows
@@ -257,7 +255,7 @@ class Session:
         return self._client._retry(partial(self._once, method, request), lambda: True)
 
     def _once(self, method: str, request: Any, timeout: float | None) -> Any:
-        return _rpc(self._client, method, request, timeout)
+        return self._client._unary(method, request, timeout)
 
 
 def begin(client: Client, config: pb.LoadConfig, ttl: float | _dt.timedelta | None) -> Session:
@@ -266,7 +264,7 @@ def begin(client: Client, config: pb.LoadConfig, ttl: float | _dt.timedelta | No
     request = pb.BeginLoadRequest(config=config)
     if ttl is not None:
         request.ttl.FromTimedelta(ttl if isinstance(ttl, _dt.timedelta) else _dt.timedelta(seconds=ttl))
-    session: pb.LoadSession = client._retry(partial(_rpc, client, "BeginLoad", request), lambda: True)
+    session: pb.LoadSession = client._retry(partial(client._unary, "BeginLoad", request), lambda: True)
     return Session(client, session, owner=True)
 
 
@@ -278,16 +276,8 @@ def attach(client: Client, session_id: str) -> Session:
 
 def get_session(client: Client, session_id: str) -> pb.LoadSession:
     request = pb.GetLoadSessionRequest(session_id=session_id)
-    session: pb.LoadSession = client._retry(partial(_rpc, client, "GetLoadSession", request), lambda: True)
+    session: pb.LoadSession = client._retry(partial(client._unary, "GetLoadSession", request), lambda: True)
     return session
-
-
-def _rpc(client: Client, method: str, request: Any, timeout: float | None) -> Any:
-    """One call of the stub's method."""
-    try:
-        return getattr(client._stub, method)(request, timeout=timeout, metadata=client._metadata)
-    except grpc.RpcError as e:
-        raise from_rpc_error(e) from None
 
 
 def _status(s: pb.LoadSession) -> SessionStatus:
