@@ -179,7 +179,15 @@ func pageToken(k *loader.HistoryKey) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// maxPageToken is longer than any token pageToken writes ("v1:", 20
+// digits, ":", a 36-byte id, in base64): a longer one is refused before
+// it is decoded.
+const maxPageToken = 128
+
 func parsePageToken(tok string) (*loader.HistoryKey, error) {
+	if len(tok) > maxPageToken {
+		return nil, fmt.Errorf("%d bytes long; a token is at most %d", len(tok), maxPageToken)
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
 		return nil, fmt.Errorf("not base64url")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,22 @@ func TestListLoadsFilteredScanCost(t *testing.T) {
 	}
 	if len(resp.Loads) != 1 || resp.Loads[0].Table != "seen" {
 		t.Fatalf("second page: %v; want the one visible record", resp.Loads)
+	}
+}
+
+// Every token pageToken writes parses back to its key, and one longer than
+// any it writes is refused.
+func TestPageTokenBounds(t *testing.T) {
+	k := &loader.HistoryKey{StartedAt: time.UnixMicro(-1 << 62), LoadID: "00000000-0000-0000-0000-000000000000"}
+	tok := pageToken(k)
+	if len(tok) > maxPageToken {
+		t.Fatalf("pageToken wrote %d bytes; maxPageToken is %d", len(tok), maxPageToken)
+	}
+	got, err := parsePageToken(tok)
+	if err != nil || !got.StartedAt.Equal(k.StartedAt) || got.LoadID != k.LoadID {
+		t.Fatalf("parsePageToken(pageToken(k)) = %v, %v; want k", got, err)
+	}
+	if _, err := parsePageToken(tok + strings.Repeat("A", maxPageToken)); err == nil {
+		t.Error("a token longer than maxPageToken parsed")
 	}
 }
