@@ -112,9 +112,16 @@ func (s *Server) newListLoads(ctx context.Context, req *loadsvcv1.ListLoadsReque
 		l.q.After = after
 	}
 	if s.opt.Allow != nil && s.opt.Principal != nil && s.opt.Principal(ctx) != "" {
+		seen := map[[2]string]bool{} // one verdict per table a page reads, not per record
 		l.visible = func(r *loader.Record) bool {
-			_, err := s.opt.Allow(ctx, r.Schema, r.Table)
-			return err == nil
+			t := [2]string{r.Schema, r.Table}
+			ok, found := seen[t]
+			if !found {
+				_, err := s.opt.Allow(ctx, r.Schema, r.Table)
+				ok = err == nil
+				seen[t] = ok
+			}
+			return ok
 		}
 	}
 	return l, nil
@@ -151,6 +158,10 @@ func (l *listLoads) page() (*loadsvcv1.ListLoadsResponse, error) {
 			resp.NextPageToken = pageToken(l.q.After)
 			return resp, nil
 		}
+		// The caller may see none of what was read: read on in reads of the
+		// largest page, not of this page's size (page_size 1 would
+		// otherwise take maxScanned/2 queries).
+		l.q.Limit = min(maxPageSize, maxScanned-scanned) + 1
 	}
 }
 
@@ -168,7 +179,15 @@ func pageToken(k *loader.HistoryKey) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// maxPageToken is longer than any token pageToken writes ("v1:", 20
+// digits, ":", a 36-byte id, in base64): a longer one is refused before
+// it is decoded.
+const maxPageToken = 128
+
 func parsePageToken(tok string) (*loader.HistoryKey, error) {
+	if len(tok) > maxPageToken {
+		return nil, fmt.Errorf("%d bytes long; a token is at most %d", len(tok), maxPageToken)
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
 		return nil, fmt.Errorf("not base64url")

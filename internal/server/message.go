@@ -64,15 +64,19 @@ func (codec) Unmarshal(data mem.BufferSlice, v any) error {
 // admit copies the message's bytes out of gRPC's buffers once cl holds
 // them, waiting while ctx allows, and gives the buffers back either way.
 func (m *message) admit(ctx context.Context, cl *claim) error {
-	defer func() {
-		m.data.Free()
-		m.data = nil
-	}()
+	defer m.free()
 	if err := cl.take(ctx, int64(m.data.Len())); err != nil {
 		return err
 	}
 	m.buf = m.data.Materialize()
 	return nil
+}
+
+// free gives gRPC's buffers back, once: after admit, or when the call
+// ends without admitting its message (refused before its handler read it).
+func (m *message) free() {
+	m.data.Free()
+	m.data = nil
 }
 
 // parts is a message split into its fields, nothing decoded yet: its rows

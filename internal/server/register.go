@@ -58,6 +58,7 @@ func messageMethod(name, full string, h func(srv loadService, ctx context.Contex
 		if err := dec(m); err != nil {
 			return nil, err
 		}
+		defer m.free() // a no-op once the handler admitted m
 		if interceptor == nil {
 			return h(srv.(loadService), ctx, m)
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -89,18 +90,38 @@ func badRequest(ve *loader.ValidationError) *status.Status {
 		rowErrorsDetail(ve.Rows, func(s string) string { return s }))
 }
 
+// maxRowErrorMessage bounds one row error's message in the RowErrors
+// detail: a message a trigger or a check function raises can be of any
+// length, and the detail carries up to LOADSVC_MAX_ROW_ERRORS of them in
+// the status trailer.
+const maxRowErrorMessage = 512
+
 // rowErrorsDetail is the loadsvc.v1.RowErrors detail of a load refused
-// for its rows, or nil; every text PostgreSQL wrote is redacted, and a
-// value is capped as anywhere else.
+// for its rows, or nil; every text PostgreSQL wrote is redacted, a value
+// is capped as anywhere else, and a message at maxRowErrorMessage bytes.
 func rowErrorsDetail(rows *loader.RowErrors, redact func(string) string) protoadapt.MessageV1 {
 	if rows == nil {
 		return nil
 	}
 	errs := rowErrors(rows.Errors)
 	for _, e := range errs {
-		e.Message = capQuoted(redact(e.Message))
+		e.Message = capText(capQuoted(redact(e.Message)), maxRowErrorMessage)
 	}
 	return &loadsvcv1.RowErrors{Errors: errs, Truncated: rows.Truncated}
+}
+
+// capText shortens s to at most n bytes on a character boundary, marking
+// the cut.
+func capText(s string, n int) string {
+	const mark = "…(cut)"
+	if len(s) <= n {
+		return s
+	}
+	n -= len(mark)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + mark
 }
 
 // loadStatus maps a failure after the session was acquired. The request's
