@@ -161,8 +161,8 @@ func (c *config) bindSessions(fs *flag.FlagSet, env *envvar.Reader) {
 		"how often expired load sessions and their stages are dropped, by one replica at a time (LOADSVC_SESSION_SWEEP_INTERVAL)")
 	fs.IntVar(&c.MaxSessions, "max-sessions", env.Int("LOADSVC_MAX_SESSIONS", 100),
 		"most open load sessions one principal holds (LOADSVC_MAX_SESSIONS)")
-	fs.Int64Var(&c.MaxSessionRows, "max-session-rows", int64(env.Int("LOADSVC_MAX_SESSION_ROWS", 0)),
-		"most rows one load session's stage holds, all writers together; 0 for no limit (LOADSVC_MAX_SESSION_ROWS)")
+	fs.Int64Var(&c.MaxSessionRows, "max-session-rows", int64(env.Int("LOADSVC_MAX_SESSION_ROWS", 100_000_000)),
+		"most rows one load session's stage holds, all writers together (a session outlives its writers, so it is bounded by default); 0 for no limit (LOADSVC_MAX_SESSION_ROWS)")
 	fs.StringVar(&c.SessionStageSchema, "session-stage-schema", env.Str("LOADSVC_SESSION_STAGE_SCHEMA", "loadsvc_stage"),
 		"schema of the load sessions' UNLOGGED stage tables, created when first needed (LOADSVC_SESSION_STAGE_SCHEMA)")
 }

@@ -84,7 +84,7 @@ func TestSessionConfig(t *testing.T) {
 		{[]string{"LOADSVC_MAX_SESSIONS=3"}, nil, 3},
 	})
 	checkSetting(t, func(c *config) int64 { return c.MaxSessionRows }, []settingCase{
-		{nil, nil, 0},
+		{nil, nil, 100_000_000},
 		{[]string{"LOADSVC_MAX_SESSION_ROWS=1000"}, []string{"--max-session-rows=5"}, 5},
 	})
 	for _, tc := range []struct{ env, want string }{
