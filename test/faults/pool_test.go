@@ -123,6 +123,7 @@ func TestCancelStormStaysWithinPool(t *testing.T) {
 	var (
 		mu      sync.Mutex
 		byCode  = map[codes.Code]int{}
+		lastErr = map[codes.Code]string{} // the last message of each code, to name an unexpected one
 		okRange []int // first ids of the loads that answered OK
 		next    atomic.Int64
 		wg      sync.WaitGroup
@@ -151,6 +152,9 @@ func TestCancelStormStaysWithinPool(t *testing.T) {
 				cancel()
 				mu.Lock()
 				byCode[status.Code(err)]++
+				if err != nil {
+					lastErr[status.Code(err)] = err.Error()
+				}
 				if err == nil {
 					okRange = append(okRange, first)
 				}
@@ -173,7 +177,7 @@ func TestCancelStormStaysWithinPool(t *testing.T) {
 		switch c {
 		case codes.OK, codes.Canceled, codes.DeadlineExceeded:
 		default:
-			t.Errorf("%d requests answered %s", byCode[c], c)
+			t.Errorf("%d requests answered %s, the last: %s", byCode[c], c, lastErr[c])
 		}
 	}
 	if byCode[codes.Canceled]+byCode[codes.DeadlineExceeded] == 0 || byCode[codes.OK] == 0 {
