@@ -124,7 +124,7 @@ func TestCancelStormStaysWithinPool(t *testing.T) {
 		mu      sync.Mutex
 		byCode  = map[codes.Code]int{}
 		lastErr = map[codes.Code]string{} // the last message of each code, to name an unexpected one
-		okRange []int // first ids of the loads that answered OK
+		okRange []int                     // first ids of the loads that answered OK
 		next    atomic.Int64
 		wg      sync.WaitGroup
 	)
