@@ -274,7 +274,7 @@ func TestLoadConfigFromFlags(t *testing.T) {
 	for name, d := range map[string]loadsvcv1.Duplicates{"refuse": loadsvcv1.Duplicates_DUPLICATES_REFUSE, "keep_all": loadsvcv1.Duplicates_DUPLICATES_KEEP_ALL} {
 		o = loadOptions{}
 		pos, _ = parseArgs(newLoadFlags(&o), []string{"--table", "t", "--duplicates", name, "--dry-run", "--sheet", "规模明细", "f.xlsx"})
-		if cfg, ro, err = o.check(pos); err != nil || cfg.GetDuplicates() != d || !cfg.GetDryRun() || ro.sheet != "规模明细" {
+		if cfg, ro, err = o.check(pos); err != nil || cfg.GetDuplicates() != d || !cfg.GetDryRun() || ro.sheet != "规模明细" || cfg.GetChunkSize() != 1_000_000 {
 			t.Errorf("--duplicates %s --dry-run --sheet: %v %+v %v", name, cfg, ro, err)
 		}
 	}
@@ -295,7 +295,7 @@ func TestLoadConfigFromFlagsOfIssues20And21(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_DELETE_INSERT, MaxRejectedRows: 10, MaxDeletedRows: 500,
+	want := &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_DELETE_INSERT, MaxRejectedRows: 10, MaxDeletedRows: 500, ChunkSize: defaultChunkSize,
 		StampColumn: "load_id", Labels: map[string]string{"run": "2024-11", "host": "w1"}}
 	if !proto.Equal(cfg, want) || o.rejects != "r.csv" {
 		t.Errorf("got %v, rejects %q\nwant %v", cfg, o.rejects, want)

@@ -45,7 +45,7 @@ from loadsvc._errors import (
     RowError,
     Unauthenticated,
 )
-from loadsvc._options import LoadOptions
+from loadsvc._options import DEFAULT_CHUNK_SIZE, LoadOptions
 from loadsvc._result import LoadResult, Statement
 from loadsvc._session import Appended, Session, SessionStatus
 from loadsvc._target import InsecureTokenWarning
@@ -53,6 +53,7 @@ from loadsvc._values import pg_text
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "DEFAULT_CHUNK_SIZE",
     "Appended",
     "Client",
     "ConnectionFailed",

@@ -89,8 +89,7 @@ class Client:
     its retries and the waits between them included, and a writer's stream
     as a whole. ``max_attempts`` bounds the attempts of a load that fails
     with ``UNAVAILABLE`` or ``ABORTED`` (1: no retry). ``batch_rows`` is
-    the rows of one message, and the default ``chunk_size`` (rows of one
-    COPY on the service).
+    the rows of one message.
     """
 
     def __init__(
@@ -176,7 +175,7 @@ class Client:
         subclass.
         """
         opts = LoadOptions.of("load()", options, _given(mode, pk, kwargs))
-        config = opts.config(table, batch_rows=self._batch_rows, request_id=new_request_id())
+        config = opts.config(table, request_id=new_request_id())
         source = _source(rows, self._batch_rows)
         try:
             if source.single:
@@ -256,7 +255,7 @@ class Client:
         again to retry it exactly once.
         """
         opts = LoadOptions.of("writer()", options, _given(mode, pk, kwargs))
-        return Writer(self, opts.config(table, batch_rows=self._batch_rows, request_id=""))
+        return Writer(self, opts.config(table, request_id=""))
 
     def session(
         self,
@@ -277,7 +276,7 @@ class Client:
         from loadsvc._session import begin
 
         opts = LoadOptions.of("session()", options, _given(mode, pk, kwargs))
-        return begin(self, opts.config(table, batch_rows=self._batch_rows, request_id=""), ttl)
+        return begin(self, opts.config(table, request_id=""), ttl)
 
     def attach(self, session_id: str) -> Session:
         """The session ``session_id``, begun elsewhere (another process,

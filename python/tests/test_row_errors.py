@@ -61,10 +61,11 @@ def test_row_errors_detail_is_parsed() -> None:
 
 def test_options_reach_the_config() -> None:
     opts = loadsvc.LoadOptions("append", max_rejected_rows=10, max_deleted_rows=500, labels={"source": "nov.xlsx"}, stamp_column="load_id")
-    cfg = opts.config("t", batch_rows=5000, request_id="r")
+    cfg = opts.config("t", request_id="r")
     assert (cfg.max_rejected_rows, cfg.max_deleted_rows, dict(cfg.labels), cfg.stamp_column) == (10, 500, {"source": "nov.xlsx"}, "load_id")
-    bare = loadsvc.LoadOptions().config("t", batch_rows=5000, request_id="r")
+    bare = loadsvc.LoadOptions().config("t", request_id="r")
     assert (bare.max_rejected_rows, bare.max_deleted_rows, dict(bare.labels), bare.stamp_column) == (0, 0, {}, "")
+    assert (cfg.chunk_size, bare.chunk_size) == (loadsvc.DEFAULT_CHUNK_SIZE, loadsvc.DEFAULT_CHUNK_SIZE)
 
 
 def test_frame_labels_across_frames() -> None:
