@@ -412,6 +412,10 @@ func FuzzTypedRows(f *testing.F) {
 	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x"}, Int64S: []int64{1}}))
 	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x", "y"}}, &loadsvcv1.TypedColumn{Name: "a", Texts: []string{"z", "w"}}))
 	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", Texts: []string{"x\x00"}}))
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "k", TextBlock: []byte("年金\x00\x00a\tb\x00")},
+		&loadsvcv1.TypedColumn{Name: "v", TextBlock: []byte("1\x00\x003\x00"), Nulls: []bool{false, true, false}}))
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", TextBlock: []byte("x\x00y")}, &loadsvcv1.TypedColumn{Name: "b", TextBlock: []byte{0xff, 0}}))
+	f.Add(typed(&loadsvcv1.TypedColumn{Name: "a", TextBlock: []byte("x\x00"), Texts: []string{"y"}}))
 	// Unpacked scalars, a name given twice, and a second TypedRows.
 	col := protowire.AppendTag(nil, columnName, protowire.BytesType)
 	col = protowire.AppendString(col, "x")
@@ -426,5 +430,12 @@ func FuzzTypedRows(f *testing.F) {
 	msg := protowire.AppendTag(nil, fieldTypedRows, protowire.BytesType)
 	msg = protowire.AppendBytes(msg, tr)
 	f.Add(append(msg, typed(&loadsvcv1.TypedColumn{Name: "z", Float64S: []float64{1, 2}})...))
+	// text_block given twice: the last one counts, as proto reads it.
+	blocks := protowire.AppendString(protowire.AppendTag(nil, columnName, protowire.BytesType), "a")
+	for _, b := range []string{"no end", "x\x00"} {
+		blocks = protowire.AppendString(protowire.AppendTag(blocks, columnBlock, protowire.BytesType), b)
+	}
+	tr = protowire.AppendBytes(protowire.AppendTag(nil, typedColumns, protowire.BytesType), blocks)
+	f.Add(protowire.AppendBytes(protowire.AppendTag(nil, fieldTypedRows, protowire.BytesType), tr))
 	f.Fuzz(agreesWithReference)
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 
 	"github.com/loadsvc/loadsvc/internal/testenv"
@@ -91,6 +93,61 @@ func TestStreamTypedRoundTrip(t *testing.T) {
 				t.Errorf("row %d column %d: got %q, want %q", 3+i, k, got[k], want[k])
 			}
 		}
+	}
+	b.clean(t)
+}
+
+// text_block carries a column's texts as one block, each value followed by
+// a NUL, a NULL row's empty: the rows reach the table as texts would, and
+// a block that is not one is refused, naming it, before anything is
+// written.
+func TestStreamTextBlock(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, s text, n numeric(18,4), d date)`)
+	msg := func(first int64, s, n, d string) *loadsvcv1.LoadStreamRequest {
+		return &loadsvcv1.LoadStreamRequest{TypedRows: &loadsvcv1.TypedRows{Columns: []*loadsvcv1.TypedColumn{
+			{Name: "id", Int64S: []int64{first, first + 1, first + 2}},
+			{Name: "s", TextBlock: []byte(s)},
+			{Name: "n", TextBlock: []byte(n), Nulls: []bool{false, true, false}},
+			{Name: "d", TextBlock: []byte(d)},
+		}}}
+	}
+	resp, err := send(context.Background(), t, b.client, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}},
+		msg(1, "tab\there\x00\x00年金 \\N\x00", "12.5\x00\x00-0.0001\x00", "2024-11-01\x002024-12-01\x001999-12-31\x00"),
+		msg(4, "a\x00b\x00c\x00", "1\x00\x003\x00", "2024-01-01\x002024-01-02\x002024-01-03\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Inserted != 6 {
+		t.Errorf("response %v", resp)
+	}
+	rows, err := b.admin.Query(context.Background(), `SELECT id || '|' || s || '|' || coalesce(n::text, 'NULL') || '|' || d FROM t ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1|tab\there|12.5000|2024-11-01", "2||NULL|2024-12-01", "3|年金 \\N|-0.0001|1999-12-31",
+		"4|a|1.0000|2024-01-01", "5|b|NULL|2024-01-02", "6|c|3.0000|2024-01-03"}
+	if !slices.Equal(got, want) {
+		t.Errorf("table:\n got %q\nwant %q", got, want)
+	}
+	b.clean(t)
+
+	for block, reason := range map[string]string{
+		"a\x00b\x00c":         `typed column "s": text_block does not end with a NUL byte`,
+		"a\x00b\x00":          `typed column "s" has 2 rows, the columns before it 3`,
+		"a\x00\xffb\x00c\x00": `typed column "s": text_block is not valid UTF-8`,
+	} {
+		_, err := send(context.Background(), t, b.client, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}},
+			msg(10, block, "1\x00\x002\x00", "2024-01-01\x002024-01-02\x002024-01-03\x00"))
+		wantCode(t, err, codes.InvalidArgument, reason)
+	}
+	if n := b.count(t, `SELECT count(*) FROM t`); n != 6 {
+		t.Errorf("refused blocks changed the table: %d rows", n)
 	}
 	b.clean(t)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -29,6 +30,7 @@ const (
 	columnBytes    = 7
 	columnMicros   = 8 // int64
 	columnJSON     = 9
+	columnBlock    = 10 // text_block
 )
 
 // typedColumn is one TypedColumn of a message, read off the wire but not
@@ -43,6 +45,7 @@ type typedColumn struct {
 	n        int              // values in it
 	sets     int              // value arrays it sets: one, or it is refused
 	text     int              // bytes of text fill writes for it, at most
+	block    []byte           // its text_block (the last one given, as proto reads it)
 }
 
 // decodeTyped decodes the typed rows of a message — one TypedRows of
@@ -109,6 +112,8 @@ func readColumn(msg []byte) (typedColumn, error) {
 			}
 			c.name = string(val)
 		case !ok:
+		case num == columnBlock:
+			c.block = val
 		case num == columnNulls:
 			return eachScalar(num, packed, val, func(v uint64) {
 				c.nulls++
@@ -135,7 +140,23 @@ func readColumn(msg []byte) (typedColumn, error) {
 			c.sets++
 		}
 	}
+	if len(c.block) > 0 { // its values are counted by check
+		c.array = columnBlock
+		c.sets++
+	}
 	return c, err
+}
+
+// blockValues counts the values of a text_block, refusing one that is not
+// UTF-8 or whose last value has no NUL after it.
+func blockValues(block []byte) (int, error) {
+	if !utf8.Valid(block) {
+		return 0, errors.New("text_block is not valid UTF-8")
+	}
+	if block[len(block)-1] != 0 {
+		return 0, errors.New("text_block does not end with a NUL byte: each value, the last too, is followed by one")
+	}
+	return bytes.Count(block, []byte{0}), nil
 }
 
 // scalarText is the most bytes of text a scalar of an array takes.
@@ -159,7 +180,7 @@ func arrayWire(num protowire.Number, typ protowire.Type) (packed, ok bool) {
 		return typ == protowire.BytesType, typ == protowire.VarintType || typ == protowire.BytesType
 	case columnFloat64s:
 		return typ == protowire.BytesType, typ == protowire.Fixed64Type || typ == protowire.BytesType
-	case columnTexts, columnBytes, columnJSON:
+	case columnTexts, columnBytes, columnJSON, columnBlock:
 		return false, typ == protowire.BytesType
 	}
 	return false, false
@@ -225,6 +246,13 @@ func checkColumns(cols []typedColumn) (int, error) {
 // check refuses a column that does not use exactly one value array, or
 // whose nulls do not match its values.
 func (c *typedColumn) check() error {
+	if c.array == columnBlock && c.sets == 1 {
+		n, err := blockValues(c.block)
+		if err != nil {
+			return err
+		}
+		c.n = n
+	}
 	switch {
 	case c.sets > 1:
 		return fmt.Errorf("sets %d value arrays; a column uses exactly one", c.sets)
@@ -248,6 +276,9 @@ func fillTyped(cols []typedColumn, rows, offset, text int) (*loader.Batch, error
 		c := &cols[j]
 		b.Columns[j] = c.name
 		values := valueIter{msg: c.msg, num: c.array}
+		if c.array == columnBlock {
+			values = valueIter{num: columnBlock, packed: c.block}
+		}
 		nulls := valueIter{msg: c.msg, num: columnNulls}
 		for i := range c.n {
 			if c.nulls > 0 {
@@ -284,6 +315,8 @@ func typedValue(arena *[]byte, array protowire.Number, v uint64, raw []byte) (lo
 		return loader.Field{Text: strconv.FormatBool(v != 0)}, nil
 	case columnTexts, columnJSON:
 		return loader.Text(bytesText(raw))
+	case columnBlock: // split at NUL bytes, so it holds none
+		return loader.Field{Text: bytesText(raw)}, nil
 	case columnBytes:
 		return loader.Field{Text: pgtext.Bytea(raw)}, nil
 	case columnMicros:
@@ -293,8 +326,8 @@ func typedValue(arena *[]byte, array protowire.Number, v uint64, raw []byte) (lo
 }
 
 // valueIter walks the values of one array of a TypedColumn in wire order,
-// through its packed and unpacked occurrences alike. readColumn has
-// checked the wire.
+// through its packed and unpacked occurrences alike, or those of its
+// text_block (packed, from the start). readColumn has checked the wire.
 type valueIter struct {
 	msg    []byte
 	num    protowire.Number
@@ -322,9 +355,14 @@ func (it *valueIter) next() (v uint64, raw []byte) {
 			return varint(val), nil
 		}
 	}
-	if it.num == columnFloat64s {
+	switch it.num {
+	case columnFloat64s:
 		v, it.packed = binary.LittleEndian.Uint64(it.packed), it.packed[8:]
 		return v, nil
+	case columnBlock:
+		end := bytes.IndexByte(it.packed, 0)
+		raw, it.packed = it.packed[:end], it.packed[end+1:]
+		return 0, raw
 	}
 	v, n := protowire.ConsumeVarint(it.packed)
 	it.packed = it.packed[n:]

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/pgtext"
@@ -99,6 +101,13 @@ func refViewColumn(c *loadsvcv1.TypedColumn) (refTypedColumn, error) {
 		return loader.Field{Text: pgtext.TimestampMicros(c.GetTimestampMicros()[i])}, nil
 	})
 	use(len(c.GetJsonValues()), func(i int) (loader.Field, error) { return loader.Text(c.GetJsonValues()[i]) })
+	if block := c.GetTextBlock(); len(block) > 0 {
+		if !utf8.Valid(block) || block[len(block)-1] != 0 {
+			return tc, fmt.Errorf("text_block is not UTF-8 text ending in NUL")
+		}
+		texts := strings.Split(string(block[:len(block)-1]), "\x00")
+		use(len(texts), func(i int) (loader.Field, error) { return loader.Text(texts[i]) })
+	}
 	switch {
 	case set > 1:
 		return tc, fmt.Errorf("sets %d value arrays; a column uses exactly one", set)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any
 
-from loadsvc._values import Columns, EncodeError, Kind, fill_present, kind_of, kinds_of
+from loadsvc._values import Columns, EncodeError, Kind, fill_present, fill_texts, kind_of, kinds_of
 from loadsvc.v1 import loadsvc_pb2 as pb
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class _Array:
             col.timestamp_micros.extend(values.tolist())
         else:
             texts = numpy.datetime_as_string(values, unit="us")
-            col.texts.extend((numpy.where(mask, "", texts) if has_null else texts).tolist())
+            fill_texts(col, (numpy.where(mask, "", texts) if has_null else texts).tolist())
         if has_null:
             col.nulls.extend(mask.tolist())
 

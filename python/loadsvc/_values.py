@@ -29,7 +29,8 @@ aware ``datetime``                         ``timestamp_micros``
 =========================================  ==========================
 
 numpy scalars map like their Python kinds. A column whose values mix kinds
-goes as ``texts``, each value in its PostgreSQL text form. In a ``DataFrame``
+goes as ``texts``, each value in its PostgreSQL text form. A column of
+``texts`` travels as one ``text_block`` (``fill_texts``). In a ``DataFrame``
 every missing value (``NaN``, ``NaT``, ``None``, ``NA``) is NULL; in dict
 rows a float NaN is the float NaN.
 """
@@ -49,7 +50,18 @@ from typing import Any, Callable
 
 from loadsvc.v1 import loadsvc_pb2 as pb
 
-__all__ = ["Columns", "EncodeError", "Kind", "encode_rows", "fill_column", "fill_present", "kind_of", "kinds_of", "pg_text"]
+__all__ = [
+    "Columns",
+    "EncodeError",
+    "Kind",
+    "encode_rows",
+    "fill_column",
+    "fill_present",
+    "fill_texts",
+    "kind_of",
+    "kinds_of",
+    "pg_text",
+]
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1
@@ -331,7 +343,7 @@ def _fill(
         (kind,) = kinds
         if _fill_typed(col, kind, types, present, nulls):
             return
-    col.texts.extend(_with_placeholders(list(map(pg_text, present)), nulls, ""))
+    fill_texts(col, _with_placeholders(list(map(pg_text, present)), nulls, ""))
 
 
 def _fill_typed(
@@ -354,16 +366,16 @@ def _fill_typed(
         col.bools.extend(_with_placeholders(bools, nulls, False))
     elif kind is Kind.TEXT:
         texts = present if types == {str} else list(map(str, present))
-        col.texts.extend(_with_placeholders(texts, nulls, ""))
+        fill_texts(col, _with_placeholders(texts, nulls, ""))
     elif kind is Kind.DECIMAL:
-        col.texts.extend(_with_placeholders(_decimal_texts(present), nulls, ""))
+        fill_texts(col, _with_placeholders(_decimal_texts(present), nulls, ""))
     elif kind is Kind.DATE:
         # Equal dates have one text form: a column's few distinct dates
         # (a month, a report day) are formatted once each.
         days = _memoized(present, _dt.date.isoformat) if types == {_dt.date} else None
-        col.texts.extend(_with_placeholders(days or list(map(_dt.date.isoformat, present)), nulls, ""))
+        fill_texts(col, _with_placeholders(days or list(map(_dt.date.isoformat, present)), nulls, ""))
     elif kind is Kind.TIME:
-        col.texts.extend(_with_placeholders(list(map(_dt.time.isoformat, present)), nulls, ""))
+        fill_texts(col, _with_placeholders(list(map(_dt.time.isoformat, present)), nulls, ""))
     elif kind is Kind.DATETIME:
         offsets = set(map(_dt.datetime.utcoffset, present))
         if offsets and None not in offsets:
@@ -375,17 +387,30 @@ def _fill_typed(
             # equal naive datetimes have one text form.
             naive = offsets == {None} and types == {_dt.datetime}
             isos = _memoized(present, _dt.datetime.isoformat) if naive else None
-            col.texts.extend(_with_placeholders(isos or list(map(_dt.datetime.isoformat, present)), nulls, ""))
+            fill_texts(col, _with_placeholders(isos or list(map(_dt.datetime.isoformat, present)), nulls, ""))
     elif kind is Kind.BYTES:
         byts = present if types == {bytes} else list(map(bytes, present))
         col.bytes_values.extend(_with_placeholders(byts, nulls, b""))
     elif kind is Kind.JSON:
         col.json_values.extend(_with_placeholders(list(map(_json_text, present)), nulls, ""))
     elif kind is Kind.UUID:
-        col.texts.extend(_with_placeholders(list(map(str, present)), nulls, ""))
+        fill_texts(col, _with_placeholders(list(map(str, present)), nulls, ""))
     else:
-        col.texts.extend(_with_placeholders(list(map(pg_text, present)), nulls, ""))
+        fill_texts(col, _with_placeholders(list(map(pg_text, present)), nulls, ""))
     return True
+
+
+def fill_texts(col: pb.TypedColumn, texts: Sequence[str]) -> None:
+    """Fill col with texts (one per row, a NULL row's empty) as one
+    text_block: the texts joined, each followed by a NUL. One join costs
+    a fraction of a protobuf string per value (a tenth, on 1.4 million
+    values); a text holding a NUL, which PostgreSQL cannot store, goes in
+    texts instead, where the service names its row."""
+    block = "\0".join(texts)
+    if block.count("\0") != len(texts) - 1:
+        col.texts.extend(texts)
+        return
+    col.text_block = block.encode() + b"\0" if texts else b""
 
 
 def _decimal_texts(present: Sequence[decimal.Decimal]) -> list[str]:

@@ -23,33 +23,40 @@ UTC8 = dt.timezone(dt.timedelta(hours=8))
 
 
 def arrays(values: list[object]) -> dict[str, list[object]]:
-    """The non-empty fields of the TypedColumn that values encode to."""
+    """The non-empty fields of the TypedColumn that values encode to, a
+    text_block as the list of its texts."""
     (col,) = encode_rows([{"c": v} for v in values], 0, Columns()).columns
-    return {f.name: list(v) for f, v in col.ListFields() if f.name != "name"}
+    return {f.name: block_texts(v) if f.name == "text_block" else list(v) for f, v in col.ListFields() if f.name != "name"}
+
+
+def block_texts(block: bytes) -> list[object]:
+    """The texts of a text_block, each followed by a NUL."""
+    assert block.endswith(b"\0")
+    return [t.decode() for t in block[:-1].split(b"\0")]
 
 
 @pytest.mark.parametrize(
     "values, field, want",
     [
         ([1, -(2**63), 2**63 - 1], "int64s", [1, -(2**63), 2**63 - 1]),
-        ([1, 2**63], "texts", ["1", "9223372036854775808"]),
+        ([1, 2**63], "text_block", ["1", "9223372036854775808"]),
         ([0.5, math.inf], "float64s", [0.5, math.inf]),
         ([True, False], "bools", [True, False]),
-        (["a", "年金"], "texts", ["a", "年金"]),
-        ([decimal.Decimal("1.2300"), decimal.Decimal("1E+3")], "texts", ["1.2300", "1000"]),
-        ([dt.date(2024, 11, 1)], "texts", ["2024-11-01"]),
-        ([dt.time(8, 30, 0, 5)], "texts", ["08:30:00.000005"]),
-        ([dt.datetime(2024, 11, 1, 8, 30)], "texts", ["2024-11-01T08:30:00"]),
+        (["a", "年金"], "text_block", ["a", "年金"]),
+        ([decimal.Decimal("1.2300"), decimal.Decimal("1E+3")], "text_block", ["1.2300", "1000"]),
+        ([dt.date(2024, 11, 1)], "text_block", ["2024-11-01"]),
+        ([dt.time(8, 30, 0, 5)], "text_block", ["08:30:00.000005"]),
+        ([dt.datetime(2024, 11, 1, 8, 30)], "text_block", ["2024-11-01T08:30:00"]),
         ([dt.datetime(1970, 1, 1, 8, 0, 0, 7, tzinfo=UTC8)], "timestamp_micros", [7]),
-        ([uuid.UUID(int=1)], "texts", ["00000000-0000-0000-0000-000000000001"]),
+        ([uuid.UUID(int=1)], "text_block", ["00000000-0000-0000-0000-000000000001"]),
         ([b"\x00", bytearray(b"a"), memoryview(b"b")], "bytes_values", [b"\x00", b"a", b"b"]),
         ([{"a": [1, "年"]}, [1, None]], "json_values", ['{"a":[1,"年"]}', "[1,null]"]),
         ([np.int32(3), np.int64(-4)], "int64s", [3, -4]),
         ([np.float32(0.5), np.float64(1.5)], "float64s", [0.5, 1.5]),
         ([np.bool_(True)], "bools", [True]),
         # mixed kinds: each value's PostgreSQL text form
-        ([1, 2.5, 1e16, "x"], "texts", ["1", "2.5", "10000000000000000", "x"]),
-        ([True, b"\x01", math.nan, -math.inf], "texts", ["true", "\\x01", "NaN", "-Infinity"]),
+        ([1, 2.5, 1e16, "x"], "text_block", ["1", "2.5", "10000000000000000", "x"]),
+        ([True, b"\x01", math.nan, -math.inf], "text_block", ["true", "\\x01", "NaN", "-Infinity"]),
     ],
 )
 def test_typed_array(values: list[object], field: str, want: list[object]) -> None:
@@ -61,7 +68,21 @@ def test_typed_array(values: list[object], field: str, want: list[object]) -> No
 def test_nulls() -> None:
     got = arrays([None, 1, pd.NaT, pd.NA])
     assert got == {"nulls": [True, False, True, True], "int64s": [0, 1, 0, 0]}
-    assert arrays([None, None]) == {"nulls": [True, True], "texts": ["", ""]}
+    assert arrays([None, None]) == {"nulls": [True, True], "text_block": ["", ""]}
+
+
+def test_a_text_holding_nul_goes_as_texts() -> None:
+    # the text_block cannot carry it; texts can, and the service names it
+    assert arrays(["a\0b", "c"]) == {"texts": ["a\0b", "c"]}
+    assert arrays(["a", ""]) == {"text_block": ["a", ""]}
+
+
+def test_a_text_holding_nul_is_refused_by_its_row(client: loadsvc.Client, db, table: str) -> None:
+    db.run(f"CREATE TABLE {table} (k int, v text)")
+    with pytest.raises(loadsvc.InvalidRequest) as e:
+        client.load(table, [{"k": 1, "v": "a"}, {"k": 2, "v": "b\0c"}], "append")
+    assert e.value.row == 1 and "NUL" in e.value.message, e.value
+    assert db.scalar(f"SELECT count(*) FROM {table}") == "0"
 
 
 def test_a_key_a_row_leaves_out_is_null() -> None:
@@ -233,17 +254,17 @@ def test_whole_column_text_forms() -> None:
     # once per distinct value.
     days = [None if i % 10 == 0 else dt.date(2024, 1 + i % 2, 1) for i in range(100)]
     got = arrays(days)
-    assert got["texts"] == ["" if d is None else d.isoformat() for d in days]
+    assert got["text_block"] == ["" if d is None else d.isoformat() for d in days]
     assert got["nulls"] == [d is None for d in days]
     # Equal Decimals keep their own scale; exponent forms go plain.
     decimals = [decimal.Decimal(s) for s in ["1.0", "1.00", "1E+3", "-1E-7", "NaN"] * 20]
-    assert arrays(decimals)["texts"] == ["1.0", "1.00", "1000", "-0.0000001", "NaN"] * 20
+    assert arrays(decimals)["text_block"] == ["1.0", "1.00", "1000", "-0.0000001", "NaN"] * 20
     stamps = [dt.datetime(2024, 1, 1 + i % 3, 8, 30) for i in range(100)]
-    assert arrays(stamps)["texts"] == [s.isoformat() for s in stamps]
+    assert arrays(stamps)["text_block"] == [s.isoformat() for s in stamps]
     aware = [dt.datetime(1970, 1, 1, 8, tzinfo=UTC8), dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=dt.timezone.utc)] * 50
     assert arrays(aware)["timestamp_micros"] == [0, 1_000_000] * 50
     mixed = [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, tzinfo=UTC8)] * 50
-    assert arrays(mixed)["texts"] == ["2024-01-01T00:00:00", "2024-01-01T00:00:00+08:00"] * 50
+    assert arrays(mixed)["text_block"] == ["2024-01-01T00:00:00", "2024-01-01T00:00:00+08:00"] * 50
 
 
 def test_dataframe_and_dicts_load_the_same_rows(connect, db, table: str) -> None:
@@ -296,12 +317,12 @@ def test_frame_missing_values_in_object_columns() -> None:
         }
     )
     got = {
-        c.name: {f.name: list(v) for f, v in c.ListFields() if f.name != "name"}
+        c.name: {f.name: block_texts(v) if f.name == "text_block" else list(v) for f, v in c.ListFields() if f.name != "name"}
         for c in Frame(frame).encode(0, 4, 0, Columns()).columns
     }
     assert got == {
-        "clean": {"texts": ["x", "y", "z", "w"]},
-        "d": {"nulls": [False, True, True, False], "texts": ["1.5", "", "", "2"]},
-        "s": {"nulls": [False, True, True, False], "texts": ["a", "", "", "b"]},
-        "t": {"nulls": [False, True, True, False], "texts": ["2024-01-01", "", "", "2024-01-02"]},
+        "clean": {"text_block": ["x", "y", "z", "w"]},
+        "d": {"nulls": [False, True, True, False], "text_block": ["1.5", "", "", "2"]},
+        "s": {"nulls": [False, True, True, False], "text_block": ["a", "", "", "b"]},
+        "t": {"nulls": [False, True, True, False], "text_block": ["2024-01-01", "", "", "2024-01-02"]},
     }

@@ -970,7 +970,14 @@ type TypedColumn struct {
 	// timestamp / timestamptz as microseconds since 1970-01-01 00:00:00 UTC.
 	TimestampMicros []int64 `protobuf:"varint,8,rep,packed,name=timestamp_micros,json=timestampMicros,proto3" json:"timestamp_micros,omitempty"`
 	// json / jsonb values as JSON text.
-	JsonValues    []string `protobuf:"bytes,9,rep,name=json_values,json=jsonValues,proto3" json:"json_values,omitempty"`
+	JsonValues []string `protobuf:"bytes,9,rep,name=json_values,json=jsonValues,proto3" json:"json_values,omitempty"`
+	// Values as in texts, in one block instead of one string each: every
+	// row's UTF-8 text followed by a NUL byte (0x00), which no PostgreSQL
+	// text can hold; a NULL row's text is empty. It costs a client whose
+	// strings are objects (Python) one join rather than a field per value,
+	// and the service one scan. Given twice, or not ending in NUL, it is
+	// refused.
+	TextBlock     []byte `protobuf:"bytes,10,opt,name=text_block,json=textBlock,proto3" json:"text_block,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1064,6 +1071,13 @@ func (x *TypedColumn) GetTimestampMicros() []int64 {
 func (x *TypedColumn) GetJsonValues() []string {
 	if x != nil {
 		return x.JsonValues
+	}
+	return nil
+}
+
+func (x *TypedColumn) GetTextBlock() []byte {
+	if x != nil {
+		return x.TextBlock
 	}
 	return nil
 }
@@ -1972,7 +1986,7 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\x03sql\x18\x01 \x01(\tR\x03sql\x12\x12\n" +
 	"\x04rows\x18\x02 \x01(\x03R\x04rows\">\n" +
 	"\tTypedRows\x121\n" +
-	"\acolumns\x18\x01 \x03(\v2\x17.loadsvc.v1.TypedColumnR\acolumns\"\x86\x02\n" +
+	"\acolumns\x18\x01 \x03(\v2\x17.loadsvc.v1.TypedColumnR\acolumns\"\xa5\x02\n" +
 	"\vTypedColumn\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05nulls\x18\x02 \x03(\bR\x05nulls\x12\x16\n" +
@@ -1983,7 +1997,10 @@ const file_loadsvc_v1_loadsvc_proto_rawDesc = "" +
 	"\fbytes_values\x18\a \x03(\fR\vbytesValues\x12)\n" +
 	"\x10timestamp_micros\x18\b \x03(\x03R\x0ftimestampMicros\x12\x1f\n" +
 	"\vjson_values\x18\t \x03(\tR\n" +
-	"jsonValues\"\xf8\x01\n" +
+	"jsonValues\x12\x1d\n" +
+	"\n" +
+	"text_block\x18\n" +
+	" \x01(\fR\ttextBlock\"\xf8\x01\n" +
 	"\x10ListLoadsRequest\x12\x16\n" +
 	"\x06schema\x18\x01 \x01(\tR\x06schema\x12\x14\n" +
 	"\x05table\x18\x02 \x01(\tR\x05table\x12\x16\n" +

@@ -311,7 +311,7 @@ class Statement(_message.Message):
     def __init__(self, sql: _Optional[str] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class TypedColumn(_message.Message):
-    __slots__ = ["bools", "bytes_values", "float64s", "int64s", "json_values", "name", "nulls", "texts", "timestamp_micros"]
+    __slots__ = ["bools", "bytes_values", "float64s", "int64s", "json_values", "name", "nulls", "text_block", "texts", "timestamp_micros"]
     BOOLS_FIELD_NUMBER: _ClassVar[int]
     BYTES_VALUES_FIELD_NUMBER: _ClassVar[int]
     FLOAT64S_FIELD_NUMBER: _ClassVar[int]
@@ -320,6 +320,7 @@ class TypedColumn(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     NULLS_FIELD_NUMBER: _ClassVar[int]
     TEXTS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_BLOCK_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_MICROS_FIELD_NUMBER: _ClassVar[int]
     bools: _containers.RepeatedScalarFieldContainer[bool]
     bytes_values: _containers.RepeatedScalarFieldContainer[bytes]
@@ -328,9 +329,10 @@ class TypedColumn(_message.Message):
     json_values: _containers.RepeatedScalarFieldContainer[str]
     name: str
     nulls: _containers.RepeatedScalarFieldContainer[bool]
+    text_block: bytes
     texts: _containers.RepeatedScalarFieldContainer[str]
     timestamp_micros: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, name: _Optional[str] = ..., nulls: _Optional[_Iterable[bool]] = ..., int64s: _Optional[_Iterable[int]] = ..., float64s: _Optional[_Iterable[float]] = ..., bools: _Optional[_Iterable[bool]] = ..., texts: _Optional[_Iterable[str]] = ..., bytes_values: _Optional[_Iterable[bytes]] = ..., timestamp_micros: _Optional[_Iterable[int]] = ..., json_values: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., nulls: _Optional[_Iterable[bool]] = ..., int64s: _Optional[_Iterable[int]] = ..., float64s: _Optional[_Iterable[float]] = ..., bools: _Optional[_Iterable[bool]] = ..., texts: _Optional[_Iterable[str]] = ..., bytes_values: _Optional[_Iterable[bytes]] = ..., timestamp_micros: _Optional[_Iterable[int]] = ..., json_values: _Optional[_Iterable[str]] = ..., text_block: _Optional[bytes] = ...) -> None: ...
 
 class TypedRows(_message.Message):
     __slots__ = ["columns"]
