@@ -43,6 +43,14 @@ func (e *VersionError) Error() string {
 		loader.QuoteIdent(e.Schema), e.Tables, e.Known)
 }
 
+// refreshCatalog follows an advisory lock that guards CREATE … IF NOT
+// EXISTS. What another replica created while this session waited for the
+// lock may be missing from the session's catalog caches — seen after a
+// rolled-back migration of its own, when CREATE SCHEMA IF NOT EXISTS then
+// failed on pg_namespace's unique index — and locking a catalog makes the
+// session read the invalidations first.
+const refreshCatalog = "LOCK TABLE pg_catalog.pg_namespace IN ACCESS SHARE MODE"
+
 // migrateLockClass keys the advisory lock that lets one replica at a time
 // migrate ('lmig' as int4).
 const migrateLockClass = "1819109735"
@@ -122,6 +130,7 @@ func (e *Executor) migrateLocked(ctx context.Context, conn *pgx.Conn) (err error
 	schema := loader.QuoteIdent(e.Ledger.WithDefaults().Schema)
 	for _, sql := range []string{
 		"SELECT pg_advisory_xact_lock(" + migrateLockClass + ", 0)",
+		refreshCatalog,
 		"CREATE SCHEMA IF NOT EXISTS " + schema,
 		"CREATE TABLE IF NOT EXISTS " + e.versionTable() + ` (
   version    integer PRIMARY KEY,

@@ -40,6 +40,57 @@ func TestMigrateConcurrently(t *testing.T) {
 	b.count(t, "SELECT count(*) FROM loadsvc.load_ledger")
 }
 
+// A replica that waited for the migration lock while another created the
+// schema still migrates. Its session had looked the schema up, finding
+// none, after rolling back a migration of its own (a cancelled one), and
+// then trusted that lookup: CREATE SCHEMA IF NOT EXISTS failed on the
+// unique index (23505 on pg_namespace_nspname_index, in a cancel storm).
+func TestMigrateAfterWaitingForTheLock(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := ctxT(t)
+	// The migrating session had created the schema once in a transaction
+	// that was rolled back, as a migration a cancel interrupts does.
+	pool := testenv.NewPool(t, b.url, 1)
+	if _, err := pool.Exec(ctx, "BEGIN; CREATE SCHEMA loadsvc; ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := b.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release()
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(1819109735, 0); CREATE SCHEMA loadsvc"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		e := &pgexec.Executor{Pool: pool, AcquireTimeout: 10 * time.Second}
+		done <- e.Migrate(ctx)
+	}()
+	for b.count(t, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Migrate returned while the lock was held: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Migrate after waiting: %v", err)
+	}
+	if got := b.count(t, "SELECT max(version) FROM loadsvc.schema_version"); got != int64(pgexec.SchemaVersion()) {
+		t.Fatalf("schema_version is at %d, want %d", got, pgexec.SchemaVersion())
+	}
+}
+
 // A ledger created before versioning is adopted with its rows, and the
 // ledger's configured schema holds the version table.
 func TestMigrateAdoptsLedger(t *testing.T) {

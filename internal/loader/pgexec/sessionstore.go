@@ -183,7 +183,7 @@ func (st *SessionStore) ensureStageSchema(ctx context.Context, s *session) error
 	if err := s.conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NULL", pgx.QueryExecModeSimpleProtocol, loader.QuoteIdent(st.stageSchema())).Scan(&missing); err != nil || !missing {
 		return err
 	}
-	_, err := s.conn.Exec(ctx, "SELECT pg_advisory_xact_lock("+migrateLockClass+", 1); CREATE SCHEMA IF NOT EXISTS "+loader.QuoteIdent(st.stageSchema()))
+	_, err := s.conn.Exec(ctx, "SELECT pg_advisory_xact_lock("+migrateLockClass+", 1); "+refreshCatalog+"; CREATE SCHEMA IF NOT EXISTS "+loader.QuoteIdent(st.stageSchema()))
 	return err
 }
 
