@@ -9,14 +9,20 @@ import (
 
 // digest hashes what makes two loads the same load: the config's target,
 // mode, keys and duplicates policy, then the columns and every field of
-// every row in order.
+// every row in order. Each string goes as its length (8 bytes, little
+// endian) and its bytes, gathered in buf and hashed a block at a time: a
+// Write per value cost more than the hashing.
 type digest struct {
 	h       hash.Hash
+	buf     []byte
 	columns bool
 }
 
+// digestBlock is the most that buf gathers before it is hashed.
+const digestBlock = 32 << 10
+
 func newDigest(cfg *Config) *digest {
-	d := &digest{h: sha256.New()}
+	d := &digest{h: sha256.New(), buf: make([]byte, 0, digestBlock)}
 	d.str(cfg.Target())
 	d.str(cfg.Mode.String())
 	for _, k := range cfg.Keys {
@@ -32,13 +38,27 @@ func newDigest(cfg *Config) *digest {
 
 func (d *digest) str(s string) {
 	d.num(int64(len(s)))
-	d.h.Write([]byte(s))
+	for len(s) > 0 {
+		if len(d.buf) == digestBlock {
+			d.flush()
+		}
+		n := min(len(s), digestBlock-len(d.buf))
+		d.buf = append(d.buf, s[:n]...)
+		s = s[n:]
+	}
 }
 
 func (d *digest) num(n int64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(n))
-	d.h.Write(b[:])
+	if len(d.buf)+8 > digestBlock {
+		d.flush()
+	}
+	d.buf = binary.LittleEndian.AppendUint64(d.buf, uint64(n))
+}
+
+// flush hashes what buf gathered.
+func (d *digest) flush() {
+	d.h.Write(d.buf)
+	d.buf = d.buf[:0]
 }
 
 // add hashes a batch; the first batch also hashes the columns.
@@ -59,4 +79,7 @@ func (d *digest) add(b *Batch) {
 	}
 }
 
-func (d *digest) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
+func (d *digest) sum() string {
+	d.flush()
+	return hex.EncodeToString(d.h.Sum(nil))
+}
