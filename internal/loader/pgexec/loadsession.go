@@ -28,6 +28,7 @@ type loadSession struct {
 	expires                 time.Time
 	rows                    int64 // the rows a commit applies, once it counted them
 	maxRows                 int64 // SessionStore.MaxRows
+	maxWriters              int64 // SessionStore.MaxWriters, defaulted
 }
 
 // writerColumn is the stage column that names each row's writer; with the
@@ -136,6 +137,9 @@ func (ls *loadSession) append(ctx context.Context, s *session, a *loader.Append)
 	case errors.Is(err, pgx.ErrNoRows) && n == 0:
 		err = nil // next offset 0
 	case errors.Is(err, pgx.ErrNoRows):
+		if err = ls.holdWriters(ctx, s, a.Writer); err != nil {
+			return nil, err
+		}
 		if _, err = s.conn.Exec(ctx, "INSERT INTO "+w+" (session_id, writer) VALUES ($1, $2) ON CONFLICT DO NOTHING", pgx.QueryExecModeSimpleProtocol, ls.id, a.Writer); err == nil {
 			err = lock()
 		}
@@ -183,6 +187,22 @@ func (ls *loadSession) holdRows(ctx context.Context, s *session, n int64) error 
 	if stored+n > ls.maxRows {
 		return &loader.ValidationError{Field: "rows", Row: -1, Limit: true, Reason: fmt.Sprintf(
 			"load session %s holds %d rows; %d more would pass the most one session may hold (LOADSVC_MAX_SESSION_ROWS=%d); commit it and begin another", ls.id, stored, n, ls.maxRows)}
+	}
+	return nil
+}
+
+// holdWriters refuses a new writer past maxWriters. New writers are added
+// side by side, so the session may pass it by those being added at this
+// moment.
+func (ls *loadSession) holdWriters(ctx context.Context, s *session, writer string) error {
+	var n int64
+	if err := s.conn.QueryRow(ctx, "SELECT count(*) FROM "+ls.exec.writersTable()+" WHERE session_id = $1",
+		pgx.QueryExecModeSimpleProtocol, ls.id).Scan(&n); err != nil {
+		return err
+	}
+	if n >= ls.maxWriters {
+		return &loader.ValidationError{Field: "writer", Row: -1, Limit: true, Reason: fmt.Sprintf(
+			"load session %s holds %d writers, the most one session may (%d); append as one of them rather than as writer %q, or commit it and begin another", ls.id, n, ls.maxWriters, loader.Cap(writer))}
 	}
 	return nil
 }

@@ -29,7 +29,16 @@ type SessionStore struct {
 	// MaxRows bounds the rows one session's stage holds, all writers
 	// together; 0 for no limit.
 	MaxRows int64
+	// MaxWriters bounds the writers one session holds: each keeps a row
+	// that every GetLoadSession and CommitLoad reads and answers; 0 means
+	// DefaultMaxWriters.
+	MaxWriters int
 }
+
+// DefaultMaxWriters is the most writers a session holds when MaxWriters is
+// 0: GetLoadSession answers every writer's next offset, and this many of
+// the longest names (200 bytes) still fit a 4 MiB gRPC message.
+const DefaultMaxWriters = 10000
 
 // DefaultStageSchema is the schema of the stages when none is set.
 const DefaultStageSchema = "loadsvc_stage"
@@ -43,6 +52,13 @@ func (st *SessionStore) stageSchema() string {
 		return DefaultStageSchema
 	}
 	return st.StageSchema
+}
+
+func (st *SessionStore) maxWriters() int64 {
+	if st.MaxWriters <= 0 {
+		return DefaultMaxWriters
+	}
+	return int64(st.MaxWriters)
 }
 
 func (st *SessionStore) maxPerPrincipal() int {
@@ -357,6 +373,6 @@ func (st *SessionStore) open(ctx context.Context, s *session, principal, id, loc
 	if err != nil {
 		return nil, err
 	}
-	ls.exec, ls.maxRows = st.Exec, st.MaxRows
+	ls.exec, ls.maxRows, ls.maxWriters = st.Exec, st.MaxRows, st.maxWriters()
 	return ls, nil
 }

@@ -78,3 +78,40 @@ func TestSessionMaxRows(t *testing.T) {
 		t.Fatalf("the stage holds %d rows, want 3", n)
 	}
 }
+
+// A session holds at most MaxWriters writers: a new writer past them is
+// refused and stores nothing, while a writer it holds appends on.
+func TestSessionMaxWriters(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
+	st := &pgexec.SessionStore{Exec: b.exec, MaxWriters: 2}
+	s, err := st.Begin(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}, Principal: "p"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := func(writer string, offset int64, id int) (*loader.Appended, error) {
+		return st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: writer, Offset: offset,
+			Batch: testrows.Batch(t, []map[string]any{{"id": id, "v": writer}})})
+	}
+	for i, w := range []string{"a", "b"} {
+		if _, err := app(w, 0, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = app("c", 0, 3)
+	var ve *loader.ValidationError
+	if !errors.As(err, &ve) || !ve.Limit || ve.Field != "writer" || !strings.Contains(err.Error(), `holds 2 writers, the most one session may (2)`) {
+		t.Fatalf("a third writer: %v; want the writers' limit", err)
+	}
+	if out, err := app("a", 1, 4); err != nil || out.NextOffset != 2 {
+		t.Fatalf("a writer the session holds: %v, %v", out, err)
+	}
+	got, err := st.Get(ctxT(t), "p", s.ID)
+	if err != nil || got.Rows != 3 || len(got.Writers) != 2 {
+		t.Fatalf("the session holds %v (%v), want 3 rows of writers a and b", got, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); n != 3 {
+		t.Fatalf("the stage holds %d rows, want 3", n)
+	}
+}
