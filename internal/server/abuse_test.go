@@ -71,18 +71,23 @@ func (b *bundle) wantStreamsEnded(t *testing.T, ended <-chan error, want string)
 	b.clean(t)
 }
 
-// The exactly-once ledger is never a load target, with or without its
-// schema, before any connection.
+// The exactly-once ledger, the session tables and the load history are
+// never a load target, with or without their schema, before any
+// connection.
 func TestLedgerIsNoTarget(t *testing.T) {
 	t.Parallel()
 	b := setup(t, withNoDB())
-	for _, schema := range []string{"loadsvc", ""} {
-		_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
-			Config: &loadsvcv1.LoadConfig{Schema: schema, Table: "load_ledger", Mode: loadsvcv1.Mode_MODE_REPLACE},
-			Rows:   rows(t, map[string]any{"request_id": "forged", "target": "t", "mode": "append", "digest": "x", "result": "{}"})})
-		wantCode(t, err, codes.PermissionDenied, "")
-		if !strings.Contains(err.Error(), "never a load target") {
-			t.Errorf("schema %q: %v", schema, err)
+	for table, what := range map[string]string{"load_ledger": "loadsvc's exactly-once ledger", "load_sessions": "one of loadsvc's load session tables",
+		"load_session_writers": "one of loadsvc's load session tables", "load_history": "loadsvc's load history"} {
+		for _, schema := range []string{"loadsvc", ""} {
+			_, err := b.client.Load(context.Background(), &loadsvcv1.LoadRequest{
+				Config: &loadsvcv1.LoadConfig{Schema: schema, Table: table, Mode: loadsvcv1.Mode_MODE_REPLACE},
+				Rows:   rows(t, map[string]any{"request_id": "forged", "target": "t", "mode": "append", "digest": "x", "result": "{}"})})
+			target := `"` + table + `"`
+			if schema != "" {
+				target = `"` + schema + `".` + target
+			}
+			wantCode(t, err, codes.PermissionDenied, target+" is "+what+" and is never a load target")
 		}
 	}
 }

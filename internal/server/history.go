@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -30,12 +29,9 @@ func countLabels(config []byte) error {
 }
 
 // admitHistory gives an executing load its id and its caller's address,
-// which its history records, and keeps the history table from being a
-// target. A plan has no id, so it cannot stamp rows with one.
+// which its history records. A plan has no id, so it cannot stamp rows
+// with one.
 func (c *call) admitHistory(cfg *loader.Config, planOnly bool) error {
-	if loader.HistoryOf(c.s.opt.Ledger).Holds(cfg.Schema, cfg.Table) {
-		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's load history and is never a load target", cfg.Target())
-	}
 	if planOnly {
 		if cfg.StampColumn != "" {
 			return &loader.ValidationError{Field: "config.stamp_column", Row: -1,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -66,7 +65,7 @@ func (s *Server) handleListLoads(ctx context.Context, req *loadsvcv1.ListLoadsRe
 
 func (s *Server) listLoads(ctx context.Context, req *loadsvcv1.ListLoadsRequest) (*loadsvcv1.ListLoadsResponse, error) {
 	if s.opt.History == nil {
-		return nil, status.Error(codes.Unimplemented, "this server keeps no load history")
+		return nil, historyOff()
 	}
 	l, err := s.newListLoads(ctx, req)
 	if err != nil {

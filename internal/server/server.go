@@ -245,7 +245,7 @@ func (s *Server) plan(ctx context.Context, cfg loader.Config, batch *loader.Batc
 	return planResponse(plan), nil
 }
 
-// admit validates the config alone, keeps loadsvc's own ledger from being
+// admit validates the config alone, keeps loadsvc's own tables from being
 // a target and asks the allowlist, before any row is decoded.
 func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	s := c.s
@@ -260,11 +260,8 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 		cfg.MaxCellsHint = fmt.Sprintf("a plan may hold in memory (LOADSVC_MAX_PLAN_BYTES=%d, %d bytes a value); plan fewer rows, or run the load with dry_run",
 			s.opt.MaxPlanBytes, fieldBytes)
 	}
-	if s.opt.Ledger.Holds(cfg.Schema, cfg.Table) {
-		return status.Errorf(codes.PermissionDenied, "%s is loadsvc's exactly-once ledger and is never a load target", cfg.Target())
-	}
-	if s.opt.Ledger.HoldsSessions(cfg.Schema, cfg.Table) {
-		return status.Errorf(codes.PermissionDenied, "%s is one of loadsvc's load session tables and is never a load target", cfg.Target())
+	if what := s.ownTable(cfg); what != "" {
+		return notATarget(cfg.Target(), what)
 	}
 	if err := c.admitHistory(cfg, planOnly); err != nil {
 		return err
@@ -281,6 +278,21 @@ func (c *call) admit(cfg *loader.Config, planOnly bool) error {
 	}
 	c.admitted = true
 	return nil
+}
+
+// ownTable names the table of loadsvc's own that cfg targets, "" for
+// none: the ledger, a session table or the history.
+func (s *Server) ownTable(cfg *loader.Config) string {
+	l := s.opt.Ledger
+	switch {
+	case l.Holds(cfg.Schema, cfg.Table):
+		return "loadsvc's exactly-once ledger"
+	case l.HoldsSessions(cfg.Schema, cfg.Table):
+		return "one of loadsvc's load session tables"
+	case loader.HistoryOf(l).Holds(cfg.Schema, cfg.Table):
+		return "loadsvc's load history"
+	}
+	return ""
 }
 
 // config turns the wire config into the loader's, before validation.

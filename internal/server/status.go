@@ -195,6 +195,17 @@ func sessionStatus(se *loader.SessionError) *status.Status {
 	return st
 }
 
+// notATarget refuses a load of target, which is one of loadsvc's own
+// tables (what).
+func notATarget(target, what string) error {
+	return status.Errorf(codes.PermissionDenied, "%s is %s and is never a load target", target, what)
+}
+
+// historyOff answers ListLoads on a server without a load history.
+func historyOff() error {
+	return status.Error(codes.Unimplemented, "this server keeps no load history")
+}
+
 // sessionsOff answers a session RPC of a server without a session store.
 func sessionsOff() error {
 	return status.Error(codes.Unimplemented, "load sessions are not served here: the server has no session store")
