@@ -256,21 +256,27 @@ func (ls *loadSession) stageRows(a *loader.Append, write []string) *stageRows {
 		writer: loader.AppendCopyRow(nil, []loader.Field{{Text: a.Writer}}, []int{0})}
 }
 
+// badPieceBytes bounds the COPY text of a failed batch that badValues
+// searches at once: a piece is held twice (its rows, and the good ones
+// stager.sort gathers), and the writer's name on every row makes the text
+// of a batch of small rows many times its message, which the budget
+// counted.
+const badPieceBytes = 1 << 20
+
 // badValues finds every bad value of a batch whose COPY (sql) failed with
-// first, as a careful load searches a failed piece (stager.sort), and
-// fails the append naming them by the writer's offset of their rows;
-// nothing of the batch is stored. What no row explains leaves first as
-// the answer.
+// first, as a careful load searches a failed piece (stager.sort), a piece
+// of badPieceBytes at a time, and fails the append naming them by the
+// writer's offset of their rows; nothing of the batch is stored. What no
+// row explains leaves first as the answer.
 func (ls *loadSession) badValues(ctx context.Context, s *session, a *loader.Append, write []string, sql string, first error) error {
-	data, err := io.ReadAll(ls.stageRows(a, write))
-	if err != nil {
-		return err
-	}
 	r := &loadRun{cfg: &ls.cfg, res: &loader.Result{}, write: write, bad: newVerdicts(&ls.cfg)}
 	r.bad.budget = 0 // an append stores all of its batch or nothing
 	st := &stager{s: s, r: r, sh: loader.Shape{Columns: write, Stage: ls.stage()}, copySQL: sql}
-	if _, err := st.sort(ctx, data); err != nil {
-		return err
+	rows := ls.stageRows(a, write)
+	for data := rows.piece(badPieceBytes); len(data) > 0 && !r.bad.done(); data = rows.piece(badPieceBytes) {
+		if _, err := st.sort(ctx, data); err != nil {
+			return err
+		}
 	}
 	if len(r.bad.rows) == 0 {
 		return first
@@ -546,17 +552,30 @@ type stageRows struct {
 }
 
 func (r *stageRows) Read(p []byte) (int, error) {
-	for len(r.buf) < len(p) && r.next < r.batch.Len() {
-		r.buf = loader.AppendCopyRow(r.buf, r.batch.Row(r.next), r.cols)
-		r.buf[len(r.buf)-1] = '\t'
-		r.buf = append(r.buf, r.writer...)
-		r.buf = loader.AppendOrdinal(r.buf, int(r.offset)+r.next)
-		r.next++
-	}
+	r.fill(len(p))
 	if len(r.buf) == 0 {
 		return 0, io.EOF
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[:copy(r.buf, r.buf[n:])]
 	return n, nil
+}
+
+// fill adds whole rows to buf until it holds n bytes or the rows end.
+func (r *stageRows) fill(n int) {
+	for len(r.buf) < n && r.next < r.batch.Len() {
+		r.buf = loader.AppendCopyRow(r.buf, r.batch.Row(r.next), r.cols)
+		r.buf[len(r.buf)-1] = '\t'
+		r.buf = append(r.buf, r.writer...)
+		r.buf = loader.AppendOrdinal(r.buf, int(r.offset)+r.next)
+		r.next++
+	}
+}
+
+// piece is the next rows' COPY text, whole lines of n bytes or more
+// unless the rows end; empty once they have. It is not used with Read.
+func (r *stageRows) piece(n int) []byte {
+	r.buf = nil // the piece before may still be referenced
+	r.fill(n)
+	return r.buf
 }

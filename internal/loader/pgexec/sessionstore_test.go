@@ -115,3 +115,32 @@ func TestSessionMaxWriters(t *testing.T) {
 		t.Fatalf("the stage holds %d rows, want 3", n)
 	}
 }
+
+// An append whose batch is many pieces of the search for bad values long
+// names a bad value of its first piece and one of its last, and stores
+// nothing.
+func TestSessionAppendSearchesEveryPiece(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text, day date)`)
+	st := &pgexec.SessionStore{Exec: b.exec}
+	s, err := st.Begin(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend, Principal: "p"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, last = 30000, 29990 // 30,000 rows of some 150 bytes: 4 MiB and more of COPY text
+	writer := strings.Repeat("w", 100)
+	r := make([]map[string]any, n)
+	for i := range r {
+		r[i] = map[string]any{"id": i, "v": "some text", "day": "2024-11-01"}
+	}
+	r[2]["day"], r[last]["day"] = "2024-13-01", "2024-02-30"
+	_, err = st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: writer, Batch: testrows.Batch(t, r)})
+	var le *loader.LoadError
+	if !errors.As(err, &le) || le.Rows == nil || len(le.Rows.Errors) != 2 || le.Rows.Errors[0].Row != 2 || le.Rows.Errors[1].Row != last {
+		t.Fatalf("an append with bad dates in rows 2 and %d: %v; want both named", last, err)
+	}
+	if got := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); got != 0 {
+		t.Fatalf("the stage holds %d rows after a refused append", got)
+	}
+}
