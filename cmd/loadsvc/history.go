@@ -54,10 +54,7 @@ func startPruner(exec *pgexec.Executor, keep time.Duration, log *zap.Logger, red
 	if exec.Pool == nil || keep <= 0 {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return inBackground(context.Background(), func(ctx context.Context) {
 		t := time.NewTicker(pruneInterval)
 		defer t.Stop()
 		for {
@@ -68,8 +65,7 @@ func startPruner(exec *pgexec.Executor, keep time.Duration, log *zap.Logger, red
 			case <-t.C:
 			}
 		}
-	}()
-	return func() { cancel(); <-done }
+	})
 }
 
 // prune runs one PruneHistory and logs what it did.

@@ -118,10 +118,7 @@ func sweepSessions(ctx context.Context, store *pgexec.SessionStore, every time.D
 	if store.Exec.Pool == nil {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return inBackground(ctx, func(ctx context.Context) {
 		store.SweepEvery(ctx, every, func(swept int, err error) {
 			switch {
 			case err != nil:
@@ -130,6 +127,17 @@ func sweepSessions(ctx context.Context, store *pgexec.SessionStore, every time.D
 				log.Info("swept expired load sessions and their stages", zap.Int("swept", swept))
 			}
 		})
+	})
+}
+
+// inBackground runs fn in a goroutine of its own until the function it
+// returns is called; that cancels fn's context and waits for fn to return.
+func inBackground(ctx context.Context, fn func(ctx context.Context)) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(ctx)
 	}()
 	return func() { cancel(); <-done }
 }
@@ -172,15 +180,11 @@ func serveMetrics(addr string, g prometheus.Gatherer, log *zap.Logger) (func(), 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	return inBackground(context.Background(), func(ctx context.Context) {
 		if err := metrics.ServeListener(ctx, lis, g, log); err != nil {
 			log.Error("metrics listener failed", zap.Error(err))
 		}
-	}()
-	return func() { cancel(); <-done }, nil
+	}), nil
 }
 
 // openPool resolves and checks the database URL and makes a pool that
