@@ -22,7 +22,9 @@ type Sessions interface {
 	Begin(ctx context.Context, cfg loader.Config, ttl time.Duration) (*loader.Session, error)
 	Append(ctx context.Context, a loader.Append) (*loader.Appended, error)
 	Get(ctx context.Context, principal, id string) (*loader.Session, error)
-	Commit(ctx context.Context, principal, id string) (*loader.Session, error)
+	// Commit asks allow (nil: none) about the session's table before it
+	// writes it.
+	Commit(ctx context.Context, principal, id string, allow func(schema, table string) error) (*loader.Session, error)
 	Abort(ctx context.Context, principal, id string) error
 }
 
@@ -194,9 +196,7 @@ func (s *Server) handleSession(ctx context.Context, method, id string) (any, err
 		case "GetLoadSession":
 			sess, err = s.opt.Sessions.Get(ctx, principal, id)
 		case "CommitLoad":
-			if err = s.allowCommit(ctx, principal, id); err == nil {
-				sess, err = s.opt.Sessions.Commit(ctx, principal, id)
-			}
+			sess, err = s.opt.Sessions.Commit(ctx, principal, id, s.allowCommit(ctx))
 		default:
 			err = s.opt.Sessions.Abort(ctx, principal, id)
 			resp = &loadsvcv1.AbortLoadResponse{}
@@ -219,16 +219,14 @@ func (s *Server) handleSession(ctx context.Context, method, id string) (any, err
 // allowCommit asks the table allowlists again before a commit writes the
 // session's table: a token whose allowlist lost the table since BeginLoad
 // cannot commit it. Appends only fill the session's own stage.
-func (s *Server) allowCommit(ctx context.Context, principal, id string) error {
+func (s *Server) allowCommit(ctx context.Context) func(schema, table string) error {
 	if s.opt.Allow == nil {
 		return nil
 	}
-	sess, err := s.opt.Sessions.Get(ctx, principal, id)
-	if err != nil {
+	return func(schema, table string) error {
+		_, err := s.opt.Allow(ctx, schema, table)
 		return err
 	}
-	_, err = s.opt.Allow(ctx, sess.Config.Schema, sess.Config.Table)
-	return err
 }
 
 func (s *Server) sessionsOn() error {

@@ -245,9 +245,11 @@ func (st *SessionStore) Append(ctx context.Context, a loader.Append) (*loader.Ap
 
 // Commit applies the session's rows to its table in one transaction, drops
 // the stage and keeps the result in the session, which a retried Commit
-// returns until the session expires. A failed commit leaves the session
-// open, its stage intact.
-func (st *SessionStore) Commit(ctx context.Context, principal, id string) (*loader.Session, error) {
+// returns until the session expires. allow, when not nil, is asked about
+// the session's table first: its error, as it is, refuses the commit. A
+// failed commit
+// leaves the session open, its stage intact.
+func (st *SessionStore) Commit(ctx context.Context, principal, id string, allow func(schema, table string) error) (*loader.Session, error) {
 	if err := loader.CheckSessionID(id); err != nil {
 		return nil, err
 	}
@@ -258,6 +260,11 @@ func (st *SessionStore) Commit(ctx context.Context, principal, id string) (*load
 		ls, err := st.open(ctx, s, principal, id, "FOR UPDATE")
 		if err != nil {
 			return err
+		}
+		if allow != nil {
+			if err := allow(ls.cfg.Schema, ls.cfg.Table); err != nil {
+				return &loader.SourceError{Err: err} // the caller's refusal, returned as it is
+			}
 		}
 		if !ls.committed {
 			if err := ls.usable(); err != nil {
