@@ -187,10 +187,7 @@ func errorf(format string, args ...any) error {
 // the stored offset is FAILED_PRECONDITION, a gap OUT_OF_RANGE, both
 // naming the offsets.
 func TestSessionOffsets(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND})
 	if resp, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 10); err != nil || resp.Rows != 10 || resp.NextOffset != 10 {
 		t.Fatalf("first batch: %v %v", resp, err)
@@ -200,11 +197,14 @@ func TestSessionOffsets(t *testing.T) {
 	}
 	_, err := b.appendRows(ctx, t, s.SessionId, "w", 5, 5, 10)
 	st := wantCode(t, err, codes.FailedPrecondition, `writer "w" of load session `+s.SessionId+` sent 10 rows at offset 5, which straddle its next offset 10`)
-	if ei := errorInfo(t, st); ei.Reason != server.ReasonOffset || ei.Metadata["next_offset"] != "10" {
-		t.Errorf("error info %v", ei)
+	if ei := errorInfo(t, st); ei.Reason != server.ReasonOffset || ei.Metadata["writer"] != "w" || ei.Metadata["offset"] != "5" || ei.Metadata["next_offset"] != "10" {
+		t.Errorf("error info of the straddle %v", ei)
 	}
 	_, err = b.appendRows(ctx, t, s.SessionId, "w", 20, 20, 10)
-	wantCode(t, err, codes.OutOfRange, `writer "w" of load session `+s.SessionId+` sent offset 20, past its next offset 10: rows 10 to 19 are missing; resend from offset 10`)
+	st = wantCode(t, err, codes.OutOfRange, `writer "w" of load session `+s.SessionId+` sent offset 20, past its next offset 10: rows 10 to 19 are missing; resend from offset 10`)
+	if ei := errorInfo(t, st); ei.Reason != server.ReasonOffset || ei.Metadata["writer"] != "w" || ei.Metadata["offset"] != "20" || ei.Metadata["next_offset"] != "10" {
+		t.Errorf("error info of the gap %v", ei)
+	}
 	resp, err := b.client.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.SessionId})
 	if err != nil || resp.Inserted != 10 {
 		t.Fatalf("commit: %v %v", resp, err)
@@ -242,10 +242,7 @@ func TestSessionOtherPrincipalNotFound(t *testing.T) {
 
 // Abort and expiry leave nothing behind: no stage table, no session row.
 func TestSessionAbortAndExpiryLeaveNothing(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
 	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 5); err != nil {
 		t.Fatal(err)
@@ -377,10 +374,7 @@ func TestSessionBeginRefusals(t *testing.T) {
 // types: a bad value is refused by the append that brings it, and nothing
 // of that batch is stored.
 func TestSessionAppendRefusals(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text, d date, g int GENERATED ALWAYS AS (id * 2) STORED)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id bigint PRIMARY KEY, v text, d date, g int GENERATED ALWAYS AS (id * 2) STORED)`)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
 	app := func(offset int, maps ...map[string]any) (*loadsvcv1.AppendRowsResponse, error) {
 		return b.client.AppendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.SessionId, Writer: "w", Offset: int64(offset), Rows: rows(t, maps...)})
@@ -413,10 +407,7 @@ func TestSessionAppendRefusals(t *testing.T) {
 // the last writer's, refuse names both rows; a failed commit leaves the
 // session open with its stage, so that it can be aborted.
 func TestSessionDuplicatesAcrossWriters(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	for _, dup := range []loadsvcv1.Duplicates{loadsvcv1.Duplicates_DUPLICATES_KEEP_LAST, loadsvcv1.Duplicates_DUPLICATES_REFUSE} {
 		s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_UPSERT, Pk: []string{"id"}, Duplicates: dup})
 		for _, w := range []string{"b", "a"} {
@@ -452,10 +443,7 @@ func TestSessionDuplicatesAcrossWriters(t *testing.T) {
 // with that id: a second session of the same config and as many rows
 // replays the first one's result, writes nothing, and drops its stage.
 func TestSessionRequestID(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	cfg := &loadsvcv1.LoadConfig{Table: "t", Mode: loadsvcv1.Mode_MODE_APPEND, RequestId: "month-11"}
 	var first *loadsvcv1.LoadResponse
 	for i := range 2 {
@@ -489,10 +477,7 @@ func TestSessionRequestID(t *testing.T) {
 // restarts after a crash; TRUNCATE does the same here) is never committed
 // short: DATA_LOSS, nothing written, the session left to be aborted.
 func TestSessionLostStageRefused(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
-	ctx := ctxTimeout(t, time.Minute)
+	b, ctx := setupTable(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
 	if _, err := b.appendRows(ctx, t, s.SessionId, "w", 0, 0, 5); err != nil {
 		t.Fatal(err)
