@@ -11,6 +11,49 @@ import (
 	"github.com/loadsvc/loadsvc/internal/testrows"
 )
 
+// beginOn begins a session of principal p on cfg's table with st, and
+// returns it with a function that appends a writer's batch at an offset.
+func beginOn(t *testing.T, st *pgexec.SessionStore, cfg loader.Config) (*loader.Session, func(writer string, offset int64, rows *loader.Batch) (*loader.Appended, error)) {
+	t.Helper()
+	cfg.Principal = "p"
+	s, err := st.Begin(ctxT(t), cfg, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, func(writer string, offset int64, rows *loader.Batch) (*loader.Appended, error) {
+		return st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: writer, Offset: offset, Batch: rows})
+	}
+}
+
+// wantHeld holds session s to rows rows of writers writers, by its
+// writers' offsets and in its stage.
+func (b *bundle) wantHeld(t *testing.T, st *pgexec.SessionStore, s *loader.Session, rows int64, writers int) {
+	t.Helper()
+	got, err := st.Get(ctxT(t), "p", s.ID)
+	if err != nil || got.Rows != rows || len(got.Writers) != writers {
+		t.Fatalf("the session holds %v (%v), want %d rows of %d writers", got, err, rows, writers)
+	}
+	if n := b.staged(t, s); n != rows {
+		t.Fatalf("the stage holds %d rows, want %d", n, rows)
+	}
+}
+
+// idRows is a batch of rows of t (id int PRIMARY KEY, v text), one of
+// each id.
+func idRows(t *testing.T, ids ...int) *loader.Batch {
+	var r []map[string]any
+	for _, id := range ids {
+		r = append(r, map[string]any{"id": id, "v": "x"})
+	}
+	return testrows.Batch(t, r)
+}
+
+// staged is how many rows the stage of session s holds.
+func (b *bundle) staged(t *testing.T, s *loader.Session) int64 {
+	t.Helper()
+	return b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`)
+}
+
 // A principal's limit counts every session that holds a stage: one that
 // expired counts until the sweep drops it, and then its place is free.
 func TestSessionLimitCountsUnsweptStages(t *testing.T) {
@@ -45,38 +88,22 @@ func TestSessionMaxRows(t *testing.T) {
 	b := setup(t)
 	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	st := &pgexec.SessionStore{Exec: b.exec, MaxRows: 3}
-	s, err := st.Begin(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}, Principal: "p"}, time.Hour)
-	if err != nil {
+	s, app := beginOn(t, st, loader.Config{Table: "t", Keys: []string{"id"}})
+	if _, err := app("a", 0, idRows(t, 1, 2)); err != nil {
 		t.Fatal(err)
 	}
-	rows := func(ids ...int) *loader.Batch {
-		var r []map[string]any
-		for _, id := range ids {
-			r = append(r, map[string]any{"id": id, "v": "x"})
-		}
-		return testrows.Batch(t, r)
-	}
-	if _, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "a", Batch: rows(1, 2)}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "b", Batch: rows(3, 4)})
+	_, err := app("b", 0, idRows(t, 3, 4))
 	var ve *loader.ValidationError
 	if !errors.As(err, &ve) || !ve.Limit || !strings.Contains(err.Error(), "LOADSVC_MAX_SESSION_ROWS=3") {
 		t.Fatalf("an append past the session's rows: %v; want the limit", err)
 	}
-	if _, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "b", Batch: rows(3)}); err != nil {
+	if _, err := app("b", 0, idRows(t, 3)); err != nil {
 		t.Fatalf("an append up to the limit: %v", err)
 	}
-	if out, err := st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: "empty", Batch: &loader.Batch{Columns: []string{"id"}}}); err != nil || out.NextOffset != 0 {
+	if out, err := app("empty", 0, &loader.Batch{Columns: []string{"id"}}); err != nil || out.NextOffset != 0 {
 		t.Fatalf("an empty append: %v, %v", out, err)
 	}
-	got, err := st.Get(ctxT(t), "p", s.ID)
-	if err != nil || got.Rows != 3 || len(got.Writers) != 2 {
-		t.Fatalf("the session holds %v (%v), want 3 rows of writers a and b (an empty batch adds no writer)", got, err)
-	}
-	if n := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); n != 3 {
-		t.Fatalf("the stage holds %d rows, want 3", n)
-	}
+	b.wantHeld(t, st, s, 3, 2) // writers a and b: an empty batch adds no writer
 }
 
 // A session holds at most MaxWriters writers: a new writer past them is
@@ -86,34 +113,21 @@ func TestSessionMaxWriters(t *testing.T) {
 	b := setup(t)
 	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	st := &pgexec.SessionStore{Exec: b.exec, MaxWriters: 2}
-	s, err := st.Begin(ctxT(t), loader.Config{Table: "t", Keys: []string{"id"}, Principal: "p"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := func(writer string, offset int64, id int) (*loader.Appended, error) {
-		return st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: writer, Offset: offset,
-			Batch: testrows.Batch(t, []map[string]any{{"id": id, "v": writer}})})
-	}
+	s, app := beginOn(t, st, loader.Config{Table: "t", Keys: []string{"id"}})
 	for i, w := range []string{"a", "b"} {
-		if _, err := app(w, 0, i); err != nil {
+		if _, err := app(w, 0, idRows(t, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = app("c", 0, 3)
+	_, err := app("c", 0, idRows(t, 3))
 	var ve *loader.ValidationError
 	if !errors.As(err, &ve) || !ve.Limit || ve.Field != "writer" || !strings.Contains(err.Error(), `holds 2 writers, the most one session may (2)`) {
 		t.Fatalf("a third writer: %v; want the writers' limit", err)
 	}
-	if out, err := app("a", 1, 4); err != nil || out.NextOffset != 2 {
+	if out, err := app("a", 1, idRows(t, 4)); err != nil || out.NextOffset != 2 {
 		t.Fatalf("a writer the session holds: %v, %v", out, err)
 	}
-	got, err := st.Get(ctxT(t), "p", s.ID)
-	if err != nil || got.Rows != 3 || len(got.Writers) != 2 {
-		t.Fatalf("the session holds %v (%v), want 3 rows of writers a and b", got, err)
-	}
-	if n := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); n != 3 {
-		t.Fatalf("the stage holds %d rows, want 3", n)
-	}
+	b.wantHeld(t, st, s, 3, 2) // writers a and b
 }
 
 // An append whose batch is many pieces of the search for bad values long
@@ -123,11 +137,7 @@ func TestSessionAppendSearchesEveryPiece(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.sql(t, `CREATE TABLE t (id int PRIMARY KEY, v text, day date)`)
-	st := &pgexec.SessionStore{Exec: b.exec}
-	s, err := st.Begin(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend, Principal: "p"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, app := beginOn(t, &pgexec.SessionStore{Exec: b.exec}, loader.Config{Table: "t", Mode: loader.ModeAppend})
 	const n, last = 30000, 29990 // 30,000 rows of some 150 bytes: 4 MiB and more of COPY text
 	writer := strings.Repeat("w", 100)
 	r := make([]map[string]any, n)
@@ -135,12 +145,12 @@ func TestSessionAppendSearchesEveryPiece(t *testing.T) {
 		r[i] = map[string]any{"id": i, "v": "some text", "day": "2024-11-01"}
 	}
 	r[2]["day"], r[last]["day"] = "2024-13-01", "2024-02-30"
-	_, err = st.Append(ctxT(t), loader.Append{SessionID: s.ID, Principal: "p", Writer: writer, Batch: testrows.Batch(t, r)})
+	_, err := app(writer, 0, testrows.Batch(t, r))
 	var le *loader.LoadError
 	if !errors.As(err, &le) || le.Rows == nil || len(le.Rows.Errors) != 2 || le.Rows.Errors[0].Row != 2 || le.Rows.Errors[1].Row != last {
 		t.Fatalf("an append with bad dates in rows 2 and %d: %v; want both named", last, err)
 	}
-	if got := b.count(t, `SELECT count(*) FROM loadsvc_stage."s_`+s.ID+`"`); got != 0 {
+	if got := b.staged(t, s); got != 0 {
 		t.Fatalf("the stage holds %d rows after a refused append", got)
 	}
 }
