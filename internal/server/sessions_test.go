@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/loadsvc/loadsvc/internal/loader"
 	"github.com/loadsvc/loadsvc/internal/loader/pgexec"
 	"github.com/loadsvc/loadsvc/internal/server"
 	"github.com/loadsvc/loadsvc/internal/testenv"
@@ -63,12 +64,16 @@ func (b *bundle) stageLeft(t *testing.T) int64 {
 // new, never a mix.
 func TestSessionFourWritersOneResumes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, withMaxConns(8))
+	const perWriter, batch = 1000, 50
+	killer := &killAppend{writer: "part-2", offset: perWriter/2 - batch}
+	b := setup(t, withMaxConns(8), withServer(func(o *server.Options) { killer.Sessions, o.Sessions = o.Sessions, killer }))
 	b.exec1(t, `CREATE TABLE t (id int PRIMARY KEY, v text)`)
 	b.exec1(t, `INSERT INTO t SELECT g, 'old' FROM generate_series(0, 3999) g`)
 	ctx := ctxTimeout(t, time.Minute)
 	s := b.begin(t, ctx, &loadsvcv1.LoadConfig{Table: "t", Pk: []string{"id"}})
-	const perWriter, batch = 1000, 50
+	killed, kill := context.WithCancel(ctx)
+	defer kill()
+	killer.kill = kill
 	// A reader during the appends and the commit sees the old rows or the
 	// new ones, never a mix.
 	stop := make(chan struct{})
@@ -102,25 +107,25 @@ func TestSessionFourWritersOneResumes(t *testing.T) {
 			defer wg.Done()
 			name := "part-" + itoa(w)
 			start := 0
-			if w == 2 { // killed mid-way
-				killed, kill := context.WithCancel(ctx)
-				for off := 0; off < perWriter/2; off += batch {
-					if off == perWriter/2-batch {
-						go kill()
-					}
+			if w == 2 { // killed mid-way, during its call at killer.offset
+				off := 0
+				for ; off < perWriter; off += batch {
 					if _, err := b.appendRows(killed, t, s.SessionId, name, off, w*perWriter+off, batch); err != nil {
+						if status.Code(err) != codes.Canceled || off != int(killer.offset) {
+							errs <- errorf("writer %s at %d: %v; want CANCELLED at %d", name, off, err, killer.offset)
+							return
+						}
 						break
 					}
 				}
-				kill()
 				got, err := b.client.GetLoadSession(ctx, &loadsvcv1.GetLoadSessionRequest{SessionId: s.SessionId})
 				if err != nil {
 					errs <- err
 					return
 				}
 				start = int(got.Committed[name])
-				if start%batch != 0 || start < perWriter/2-2*batch {
-					errs <- errorf("writer %s resumes at %d", name, start)
+				if start != off {
+					errs <- errorf("writer %s resumes at %d, want %d: the killed call stored nothing", name, start, off)
 					return
 				}
 			}
@@ -173,6 +178,26 @@ func TestSessionFourWritersOneResumes(t *testing.T) {
 		t.Fatalf("%d stage tables left after the commit", n)
 	}
 	b.clean(t)
+}
+
+// killAppend cancels the client of one writer's first append at one
+// offset, by kill, and holds the call until the server sees the client
+// gone: the append then runs, and ends, in a call whose client has left
+// mid-way. The resent batch goes through.
+type killAppend struct {
+	server.Sessions
+	writer string
+	offset int64
+	kill   func()
+	done   atomic.Bool
+}
+
+func (k *killAppend) Append(ctx context.Context, a loader.Append) (*loader.Appended, error) {
+	if a.Writer == k.writer && a.Offset == k.offset && k.done.CompareAndSwap(false, true) {
+		k.kill()
+		<-ctx.Done()
+	}
+	return k.Sessions.Append(ctx, a)
 }
 
 type testError string
