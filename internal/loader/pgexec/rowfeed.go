@@ -95,12 +95,12 @@ func (p *piece) forStage() *piece {
 	for i := range ls.ends {
 		line := ls.span(i, i+1)
 		if p.stamp != "" {
-			line = append(line[:len(line)-len(p.stamp)-2:len(line)-len(p.stamp)-2], '\n')
+			line = line[:len(line)-len(p.stamp)-1] // ending in the tab before the id
 		}
-		if p.ordinal {
-			out.data = append(out.data, line...)
-		} else {
-			out.data = loader.AppendOrdinal(append(out.data, line...), p.first+i)
+		out.data = append(out.data, line...)
+		out.data[len(out.data)-1] = '\n'
+		if !p.ordinal {
+			out.data = loader.AppendOrdinal(out.data, p.first+i)
 		}
 	}
 	return out

@@ -61,3 +61,22 @@ func TestChunkReaderKeepsOnlyWhatItMust(t *testing.T) {
 		t.Fatal("keep changes what is sent")
 	}
 }
+
+// TestPieceForStage: a piece COPYed into the target, its lines ending in
+// the load id, goes to the stage as its rows numbered, the id gone; one
+// numbered already goes as it is.
+func TestPieceForStage(t *testing.T) {
+	id := loader.NewLoadID()
+	var data []byte
+	for _, line := range []string{"a\t\\N\n", "b\\tc\t1\n", "\\N\t2\n"} {
+		data = loader.AppendStamp(append(data, line...), id)
+	}
+	p := &piece{data: data, first: 40, rows: 3, stamp: id}
+	if got, want := string(p.forStage().data), "a\t\\N\t40\nb\\tc\t1\t41\n\\N\t2\t42\n"; got != want {
+		t.Errorf("stamped piece for the stage:\n%q\nwant\n%q", got, want)
+	}
+	numbered := &piece{data: []byte("a\t7\n"), first: 7, rows: 1, ordinal: true}
+	if got := numbered.forStage(); got != numbered {
+		t.Errorf("a numbered piece was copied: %q", got.data)
+	}
+}
