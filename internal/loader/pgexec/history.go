@@ -63,7 +63,7 @@ func (e *Executor) record(cfg *loader.Config, res *loader.Result, started time.T
 	// what it would have done where that is why it failed.
 	rec.Status = loader.StatusFailed
 	rec.Code, rec.Message = e.status(err)
-	rec.Message = capMessage(rec.Message)
+	rec.Message = loader.Cut(rec.Message, loader.MaxRecordedMessage)
 	if le := (*loader.LoadError)(nil); errors.As(err, &le) {
 		rec.SQLState = le.SQLState
 	}
@@ -77,19 +77,6 @@ func (e *Executor) status(err error) (code, message string) {
 		return e.Status(err)
 	}
 	return "UNKNOWN", err.Error()
-}
-
-// capMessage keeps a failure's message to loader.MaxRecordedMessage bytes,
-// cut on a character boundary.
-func capMessage(s string) string {
-	if len(s) <= loader.MaxRecordedMessage {
-		return s
-	}
-	n := loader.MaxRecordedMessage - len("…")
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // commitRecord writes the record of a load about to commit, in its
