@@ -139,19 +139,24 @@ func (e *Executor) ListLoads(ctx context.Context, q loader.HistoryQuery) ([]load
 		return nil, err
 	}
 	defer conn.Release()
-	if err := e.migrate(ctx, conn.Conn()); err != nil {
-		return nil, classify(ctx, err, conn.Conn().IsClosed() || connFailure(err))
-	}
-	sql, args := listSQL(loader.HistoryOf(e.Ledger), q)
-	rows, err := conn.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
-	if err != nil {
-		return nil, classify(ctx, err, conn.Conn().IsClosed() || connFailure(err))
-	}
-	out, err := pgx.CollectRows(rows, scanRecord)
+	out, err := e.listLoads(ctx, conn.Conn(), q)
 	if err != nil {
 		return nil, classify(ctx, err, conn.Conn().IsClosed() || connFailure(err))
 	}
 	return out, nil
+}
+
+// listLoads runs ListLoads on conn, its errors the driver's.
+func (e *Executor) listLoads(ctx context.Context, conn *pgx.Conn, q loader.HistoryQuery) ([]loader.Record, error) {
+	if err := e.migrate(ctx, conn); err != nil {
+		return nil, err
+	}
+	sql, args := listSQL(loader.HistoryOf(e.Ledger), q)
+	rows, err := conn.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanRecord)
 }
 
 // listSQL is the query of q: its filters, then the keyset condition that
