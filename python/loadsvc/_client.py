@@ -416,9 +416,8 @@ class Writer:
             self._flush()
             frame = Frame(rows)
             self._frames.add(self._rows, frame.index)
-            for start in range(0, len(frame), batch):
-                stop = min(start + batch, len(frame))
-                self._send(partial(frame.encode, start, stop, self._rows, self._columns), stop - start)
+            for n, fill in _batches(frame, batch, lambda: self._columns, self._rows):
+                self._send(fill, n)
             return
         it = iter(rows)
         while True:
@@ -571,9 +570,7 @@ class _SequenceSource(_Source):
         self.single = len(rows) <= batch
 
     def messages(self, columns: Columns) -> Iterator[_Fill]:
-        for start in range(0, len(self._seq), self._batch):
-            part = self._seq[start : start + self._batch]
-            yield partial(encode_rows, part, start, columns)
+        return (fill for _, fill in _batches(self._seq, self._batch, lambda: columns))
 
 
 class _FrameSource(_Source):
@@ -589,10 +586,7 @@ class _FrameSource(_Source):
         self.label = labels.label
 
     def messages(self, columns: Columns) -> Iterator[_Fill]:
-        n = len(self._frame)
-        for start in range(0, n, self._batch):
-            stop = min(start + self._batch, n)
-            yield partial(self._frame.encode, start, stop, start, columns)
+        return (fill for _, fill in _batches(self._frame, self._batch, lambda: columns))
 
 
 class _IterSource(_Source):
@@ -633,13 +627,35 @@ def _source(rows: Rows, batch: int) -> _Source:
         return _FrameSource(rows, batch)
     if isinstance(rows, (list, tuple)):
         return _SequenceSource(rows, batch)
+    _check_rows(rows)
+    return _IterSource(rows, batch)
+
+
+def _check_rows(rows: object) -> None:
+    """Refuse a str, bytes or dict given as rows: iterable, but not of
+    rows."""
     if isinstance(rows, (str, bytes, Mapping)):
         raise InvalidRequest(
             "INVALID_ARGUMENT",
             f"rows is a {type(rows).__qualname__}: want an iterable of dicts or a DataFrame",
             field="rows",
         )
-    return _IterSource(rows, batch)
+
+
+def _batches(
+    rows: Sequence[Mapping[str, Any]] | Frame, batch: int, columns: Callable[[], Columns], first: int = 0
+) -> Iterator[tuple[int, _Fill]]:
+    """rows (dicts, or a Frame's) as messages of at most batch rows: each
+    its rows and the _Fill that encodes it with the Columns columns() gives
+    (one for the whole load, or a new one per message). rows[i] is row
+    first + i of the load, in an error."""
+    n = len(rows)
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        if isinstance(rows, Frame):
+            yield stop - start, partial(rows.encode, start, stop, first + start, columns())
+        else:
+            yield stop - start, partial(encode_rows, rows[start:stop], first + start, columns())
 
 
 def _encode(out: pb.TypedRows, fill: _Fill) -> None:
