@@ -12,7 +12,6 @@ encoded in place, into the request that goes on the wire.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import datetime as dt
 import itertools
 import os
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 import grpc
 
-from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error
+from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error, labelled
 from loadsvc._frame import Frame, is_frame
 from loadsvc._options import LoadOptions
 from loadsvc._result import LoadResult, load_record
@@ -183,14 +182,14 @@ class Client:
                 request = pb.LoadRequest(config=config)
                 for fill in source.messages(Columns()):
                     _encode(request.typed_rows, fill)
-                result = self._retry(lambda timeout: self._load_once(request, timeout), lambda: True)
+                result = self._retry(lambda timeout: self._load_once(request, timeout, source.label), lambda: True)
             else:
                 result = self._retry(
                     lambda timeout: self._stream_once(config, source, timeout), lambda: source.replayable
                 )
         except LoadError as e:
             raise _labelled(e, source.label) from None
-        return _labelled_result(result, source.label)
+        return result
 
     def history(
         self,
@@ -333,8 +332,8 @@ class Client:
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
-    def _load_once(self, request: pb.LoadRequest, timeout: float | None) -> LoadResult:
-        return LoadResult.from_response(self._unary("Load", request, timeout))
+    def _load_once(self, request: pb.LoadRequest, timeout: float | None, label: _Label | None) -> LoadResult:
+        return LoadResult.from_response(self._unary("Load", request, timeout), label)
 
     def _list_once(self, request: pb.ListLoadsRequest, timeout: float | None) -> pb.ListLoadsResponse:
         resp: pb.ListLoadsResponse = self._unary("ListLoads", request, timeout)
@@ -347,7 +346,7 @@ class Client:
                 msg = pb.LoadStreamRequest()
                 _encode(msg.typed_rows, fill)
                 stream.send(msg)
-            return LoadResult.from_response(stream.close())
+            return LoadResult.from_response(stream.close(), source.label)
         finally:
             stream.cancel()
 
@@ -692,18 +691,8 @@ class _FrameLabels:
 
 def _labelled(e: LoadError, label: _Label | None) -> LoadError:
     """e, its row errors given their DataFrame index labels."""
-    if label is not None and e.row_errors:
-        e.row_errors = tuple(dataclasses.replace(r, label=label(r.row)) for r in e.row_errors)
+    e.row_errors = labelled(e.row_errors, label)
     return e
-
-
-def _labelled_result(result: LoadResult, label: _Label | None) -> LoadResult:
-    """result, its rejected rows given their DataFrame index labels."""
-    if label is None or not result.rejected:
-        return result
-    return dataclasses.replace(
-        result, rejected=tuple(dataclasses.replace(r, label=label(r.row)) for r in result.rejected)
-    )
 
 
 def _utc(when: dt.datetime | dt.timedelta, now: dt.datetime) -> dt.datetime:
