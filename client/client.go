@@ -113,12 +113,7 @@ func (c *Client) Load(ctx context.Context, cfg *loadsvcv1.LoadConfig, rows []Row
 	if err != nil {
 		return nil, err
 	}
-	var resp *loadsvcv1.LoadResponse
-	err = c.retry.do(ctx, func(ctx context.Context) error {
-		var err error
-		resp, err = c.svc.Load(ctx, req)
-		return err
-	})
+	resp, err := retried(ctx, c, c.svc.Load, req)
 	if err != nil {
 		return nil, err
 	}

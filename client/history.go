@@ -28,12 +28,7 @@ func (c *Client) History(ctx context.Context, req *loadsvcv1.ListLoadsRequest, l
 		if limit > 0 {
 			page.PageSize = int32(min(limit-len(out), maxPageSize))
 		}
-		var resp *loadsvcv1.ListLoadsResponse
-		err := c.retry.do(ctx, func(ctx context.Context) error {
-			var err error
-			resp, err = c.svc.ListLoads(ctx, page)
-			return err
-		})
+		resp, err := retried(ctx, c, c.svc.ListLoads, page)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // RetryPolicy says how Load retries a request that failed with UNAVAILABLE
@@ -79,4 +81,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// retried calls the unary rpc with req under the client's RetryPolicy
+// (again on UNAVAILABLE and ABORTED only) and returns its last answer;
+// errors are *Error.
+func retried[Req, Resp any](ctx context.Context, c *Client, rpc func(context.Context, Req, ...grpc.CallOption) (Resp, error), req Req) (Resp, error) {
+	var resp Resp
+	err := c.retry.do(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = rpc(ctx, req)
+		return err
+	})
+	return resp, err
 }

@@ -70,12 +70,7 @@ func (c *Client) BeginLoad(ctx context.Context, cfg *loadsvcv1.LoadConfig, opts 
 	for _, o := range opts {
 		o(req)
 	}
-	var ls *loadsvcv1.LoadSession
-	err := c.retry.do(ctx, func(ctx context.Context) error {
-		var err error
-		ls, err = c.svc.BeginLoad(ctx, req)
-		return err
-	})
+	ls, err := retried(ctx, c, c.svc.BeginLoad, req)
 	if err != nil {
 		return nil, err
 	}
@@ -105,13 +100,7 @@ func (c *Client) newSession(ls *loadsvcv1.LoadSession) *Session {
 }
 
 func (c *Client) getSession(ctx context.Context, id string) (*loadsvcv1.LoadSession, error) {
-	var ls *loadsvcv1.LoadSession
-	err := c.retry.do(ctx, func(ctx context.Context) error {
-		var err error
-		ls, err = c.svc.GetLoadSession(ctx, &loadsvcv1.GetLoadSessionRequest{SessionId: id})
-		return err
-	})
-	return ls, err
+	return retried(ctx, c, c.svc.GetLoadSession, &loadsvcv1.GetLoadSessionRequest{SessionId: id})
 }
 
 // ID is the session's id: Attach reaches the session with it.
@@ -187,7 +176,7 @@ func (s *Session) Append(ctx context.Context, writer string, rows []Row) (*loads
 		}
 	}
 	sent.offset = w.next.Load()
-	resp, err := s.appendRows(ctx, &loadsvcv1.AppendRowsRequest{SessionId: s.id, Writer: writer, Offset: sent.offset, TypedRows: msg})
+	resp, err := retried(ctx, s.c, s.c.svc.AppendRows, &loadsvcv1.AppendRowsRequest{SessionId: s.id, Writer: writer, Offset: sent.offset, TypedRows: msg})
 	if err != nil {
 		if sent.digest == ([sha256.Size]byte{}) {
 			sent.digest = digest(msg)
@@ -210,18 +199,6 @@ func typedRows(rows []Row) (*loadsvcv1.TypedRows, error) {
 		}
 	}
 	return b.message(), nil
-}
-
-// appendRows sends one batch, again at the same offset on UNAVAILABLE and
-// ABORTED.
-func (s *Session) appendRows(ctx context.Context, req *loadsvcv1.AppendRowsRequest) (*loadsvcv1.AppendRowsResponse, error) {
-	var resp *loadsvcv1.AppendRowsResponse
-	err := s.c.retry.do(ctx, func(ctx context.Context) error {
-		var err error
-		resp, err = s.c.svc.AppendRows(ctx, req)
-		return err
-	})
-	return resp, err
 }
 
 // settle decides where a batch goes after the writer's last Append
@@ -258,13 +235,7 @@ func digest(msg *loadsvcv1.TypedRows) [sha256.Size]byte {
 // already answers with the same result, so the rows are applied once.
 // Calling Commit again returns the same result too. Errors are *Error.
 func (s *Session) Commit(ctx context.Context) (*loadsvcv1.LoadResponse, error) {
-	var resp *loadsvcv1.LoadResponse
-	err := s.c.retry.do(ctx, func(ctx context.Context) error {
-		var err error
-		resp, err = s.c.svc.CommitLoad(ctx, &loadsvcv1.CommitLoadRequest{SessionId: s.id})
-		return err
-	})
-	return resp, err
+	return retried(ctx, s.c, s.c.svc.CommitLoad, &loadsvcv1.CommitLoadRequest{SessionId: s.id})
 }
 
 // Abort drops the session and every row appended to it: nothing of it is

@@ -57,7 +57,7 @@ func parseOptions(args []string, getenv func(string) string) (*options, error) {
 	})
 	fs.IntVar(&o.PGDurMS, "pg-durations", env.Int("BENCH_PG_DURATIONS", 0), "show each figure's PostgreSQL statements that took at least this many ms, from the server log; 0: off (BENCH_PG_DURATIONS)")
 	fs.BoolVar(&o.Quiet, "q", false, "print the results only, no progress lines")
-	figures := fs.String("figures", "", "comma-separated figures to run (copy, pgx_copy, batched_copy, load_json, stream_append, session_parallel, staged_delete_insert, stream_delete_insert, staged_refresh_delete_insert, refresh_delete_insert, big_delete_insert (with empty_delete_insert and staged_big_delete_insert), rss_stream); empty: all that the settings ask for")
+	figures := fs.String("figures", "", "comma-separated figures to run (copy, pgx_copy, batched_copy, load_json, stream_append, bad_rows, session_parallel, staged_delete_insert, stream_delete_insert, staged_refresh_delete_insert, refresh_delete_insert, big_delete_insert (with empty_delete_insert and staged_big_delete_insert), rss_stream); empty: all that the settings ask for")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -187,6 +187,8 @@ func labelsText(labels map[string]string) string {
 }
 
 // oneLine is s with its line breaks and tabs as spaces, for a table cell.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s)
-}
+func oneLine(s string) string { return cellSpacer.Replace(s) }
+
+// cellSpacer is built once: a Replacer builds its tables on first use, and
+// oneLine runs twice per record.
+var cellSpacer = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")

@@ -49,6 +49,7 @@ type input struct {
 	file    *os.File      // the named file, nil for stdin
 	stdin   io.Reader
 	closers []io.Closer // closed last first
+	wb      *workbook   // an .xlsx input's, once opened (rows)
 }
 
 // readOptions are the flags that say how to read the input.
@@ -156,30 +157,27 @@ func (in *input) textRows(r *bufio.Reader, o readOptions) (rowSource, error) {
 func (in *input) rereadable() bool { return in.file != nil }
 
 // reread returns a second reader of the input's rows, from its start, and
-// what closes it. The first reader is not disturbed.
+// what closes it. The first reader is not disturbed. A workbook's second
+// reader reads the sheet again through the first one's workbook, so that
+// its shared strings are read and held once (within --max-xlsx-text-mib).
 func (in *input) reread(o readOptions) (rowSource, func(), error) {
 	none := func() {}
 	if !in.rereadable() {
 		return nil, none, fmt.Errorf("%s cannot be read again", in.name)
 	}
+	if in.format == formatXLSX {
+		x, err := newXLSXRows(in.wb, o.sheet)
+		if err != nil {
+			return nil, none, err
+		}
+		return x, func() { x.Close() }, nil
+	}
 	st, err := in.file.Stat()
 	if err != nil {
 		return nil, none, err
 	}
-	r := io.NewSectionReader(in.file, 0, st.Size())
-	if in.format != formatXLSX {
-		src, err := in.textRows(textReader(r), o)
-		return src, none, err
-	}
-	wb, err := openWorkbook(r, st.Size(), in.name, o.xlsxText)
-	if err != nil {
-		return nil, none, err
-	}
-	x, err := newXLSXRows(wb, o.sheet)
-	if err != nil {
-		return nil, none, err
-	}
-	return x, func() { x.Close() }, nil
+	src, err := in.textRows(textReader(io.NewSectionReader(in.file, 0, st.Size())), o)
+	return src, none, err
 }
 
 // sheetRows opens the workbook and the sheet, holding at most textLimit
@@ -204,6 +202,7 @@ func (in *input) sheetRows(sheet string, textLimit int64) (rowSource, error) {
 	if err != nil {
 		return nil, err
 	}
+	in.wb = wb
 	in.closers = append(in.closers, x)
 	return x, nil
 }

@@ -40,9 +40,9 @@ func (o *loadOptions) load(ctx context.Context, c *client.Client, cfg *loadsvcv1
 	if o.parallel == 0 {
 		return streamLoad(ctx, c, cfg, src, prog, loc.idx)
 	}
-	order := &sessionOrder{writers: o.parallel, batch: client.DefaultBatchRows}
+	resp, err := parallelLoad(ctx, c, cfg, &indexedSource{rowSource: src, idx: loc.idx}, o.parallel, prog)
+	order := &sessionOrder{writers: o.parallel, batch: client.DefaultBatchRows, rows: loc.idx.n} // every row read was dealt
 	loc.fileRow = order.fileRow
-	resp, err := parallelLoad(ctx, c, cfg, &indexedSource{rowSource: src, idx: loc.idx, order: order}, o.parallel, prog)
 	if ae := (*appendError)(nil); errors.As(err, &ae) {
 		loc.fileRow = func(off int64) int64 { return order.writerRow(ae.writer, off) }
 	}
@@ -61,19 +61,16 @@ func (e *appendError) Error() string {
 }
 func (e *appendError) Unwrap() error { return e.err }
 
-// indexedSource records the position of every row read from its source,
-// and counts them.
+// indexedSource records the position of every row read from its source.
 type indexedSource struct {
 	rowSource
-	idx   *posIndex
-	order *sessionOrder
+	idx *posIndex
 }
 
 func (s *indexedSource) Next() (client.Row, error) {
 	row, err := s.rowSource.Next()
 	if err == nil {
 		s.idx.add(s.Pos())
-		s.order.rows++
 	}
 	return row, err
 }

@@ -79,6 +79,25 @@ func TestLoadParallelFailureAborts(t *testing.T) {
 	}
 }
 
+// TestLoadParallelRejectedPlaced: a --parallel load under --max-rejected
+// whose row 17,000 breaks a CHECK, which the commit finds: the commit
+// leaves the row out and lists it by its place in the session (writer by
+// writer in name order: row 20,000, part-4's offset 2000), which loadctl
+// maps back to the file's row and names by its line.
+func TestLoadParallelRejectedPlaced(t *testing.T) {
+	t.Parallel()
+	s := startService(t)
+	s.exec(t, "CREATE TABLE t (id bigint PRIMARY KEY CHECK (id <> 17000), v text NOT NULL, n numeric NOT NULL)")
+	f := writeNumbersCSV(t, 23_000, -1)
+	r := mustRun(t, nil, "load", "--addr", s.addr, "--table", "t", "--mode", "append", "--parallel", "4", "--max-rejected", "5", "--quiet", f)
+	if want := "\nline 17002: new row for relation \"t\" violates check constraint \"t_id_check\" (writer \"part-4\", offset 2000)"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	if got := s.query(t, "SELECT concat_ws(' ', count(*), count(*) FILTER (WHERE id = 17000)) FROM t"); got[0] != "22999 0" {
+		t.Errorf("the table holds (rows, rows of id 17000) %s, want 22999 0", got[0])
+	}
+}
+
 func TestLoadParallelUsage(t *testing.T) {
 	t.Parallel()
 	f := writeFile(t, "t.csv", "id\n1\n")

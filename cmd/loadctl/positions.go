@@ -24,18 +24,17 @@ type posIndex struct {
 
 // add records the position of the next row.
 func (p *posIndex) add(pos int64) {
-	defer func() { p.n++ }()
-	if p.full {
-		return
-	}
-	if p.n == 0 || pos != p.last+1 {
-		if len(p.rows) == maxBreaks {
-			p.full, p.upTo = true, p.n
-			return
-		}
+	switch {
+	case p.full:
+	case p.n > 0 && pos == p.last+1:
+		p.last = pos
+	case len(p.rows) == maxBreaks:
+		p.full, p.upTo = true, p.n
+	default:
 		p.rows, p.pos = append(p.rows, p.n), append(p.pos, pos)
+		p.last = pos
 	}
-	p.last = pos
+	p.n++
 }
 
 // at is the position of row, and whether it is known.

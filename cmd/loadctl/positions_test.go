@@ -134,6 +134,40 @@ func TestXLSXPlaces(t *testing.T) {
 	}
 }
 
+// TestLocatorRereadsAWorkbook: the rows of a workbook are found again,
+// with their values and sheet rows, through the workbook the load read:
+// its shared strings are not read, nor held, a second time.
+func TestLocatorRereadsAWorkbook(t *testing.T) {
+	t.Parallel()
+	f := excelize.NewFile()
+	for cell, row := range map[string][]any{"A1": {"day", "nav"}, "A2": {"2024-11-01", "1"}, "A3": {"2024-11-02", "2"}, "A7": {"2024-13-01", "一百万"}} {
+		if err := f.SetSheetRow("Sheet1", cell, &row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	book := filepath.Join(t.TempDir(), "b.xlsx")
+	if err := f.SaveAs(book); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	loc := loadedLocator(t, book, readOptions{xlsxText: 1 << 20})
+	rows, err := loc.find([]*loadsvcv1.RowError{{Row: 2, Column: "nav"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rows[2]; r.pos != 7 || r.row["day"] != "2024-13-01" || r.row["nav"] != "一百万" {
+		t.Errorf("row 2 found again: %+v", r)
+	}
+	again, done, err := loc.in.reread(loc.ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if again.(*xlsxRows).wb != loc.src.(*xlsxRows).wb {
+		t.Error("the second pass opened the workbook again: its shared strings are held twice")
+	}
+}
+
 // TestPosIndex: positions come back from the breaks alone, and past
 // maxBreaks a row has no known position.
 func TestPosIndex(t *testing.T) {

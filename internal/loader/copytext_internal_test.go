@@ -1,6 +1,9 @@
 package loader
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+)
 
 func TestAppendCopyText(t *testing.T) {
 	t.Parallel()
@@ -53,7 +56,7 @@ func TestCopyValueReadsBack(t *testing.T) {
 	for len(long) < 100 {
 		long += "码"
 	}
-	if got := CapValue(long); len(got) > MaxQuoted || got[len(got)-len("…"):] != "…" {
+	if got := CapValue(long); len(got) > MaxQuoted || got[len(got)-len("…"):] != "…" || !utf8.ValidString(got) {
 		t.Errorf("CapValue = %q (%d bytes), want at most %d ending in …", got, len(got), MaxQuoted)
 	}
 }

@@ -67,7 +67,7 @@ func (in *Intake) next(ctx context.Context) (*Batch, error) {
 		}
 		err = in.accept(b)
 		if ve := (*ValidationError)(nil); errors.As(err, &ve) && ve.Rows != nil {
-			err = in.refuseKeys(ctx, ve)
+			err = in.refuseKeys(ctx, b, ve)
 		}
 		return b, err
 	}
@@ -75,14 +75,20 @@ func (in *Intake) next(ctx context.Context) (*Batch, error) {
 
 // refuseKeys completes the refusal of rows without a key value with those
 // of the rest of the source, up to RowErrorCap, so that one answer names
-// them all.
-func (in *Intake) refuseKeys(ctx context.Context, ve *ValidationError) error {
+// them all; b is the batch refused. It reads no further than the load's
+// row limit: rows the load could never take are not looked at.
+func (in *Intake) refuseKeys(ctx context.Context, b *Batch, ve *ValidationError) error {
 	found := ve.Rows
 	limit := in.cfg.RowErrorCap()
+	in.rows += b.Len()
 	for !found.Truncated {
 		b, err := in.src.Next(ctx)
 		if err != nil {
 			break // the end of the rows, or a failure that ends them: the refusal stands
+		}
+		in.rows += b.Len()
+		if in.cfg.CheckRows(in.rows) != nil {
+			break // past the row limit: the refusal stands, with the rows found before it
 		}
 		if SameColumns(in.columns, b) != nil {
 			continue // its own refusal would come after this one

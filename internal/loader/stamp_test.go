@@ -69,6 +69,7 @@ func TestConfigCheckHistory(t *testing.T) {
 		"label key":        {loader.Config{Table: "t", Mode: loader.ModeAppend, Labels: loader.Labels{"a b": ""}}, `config.labels["a b"]`},
 		"label value":      {loader.Config{Table: "t", Mode: loader.ModeAppend, Labels: loader.Labels{"a": strings.Repeat("v", 257)}}, `config.labels["a"]`},
 		"sixteen are fine": {loader.Config{Table: "t", Mode: loader.ModeAppend, Labels: sixteen()}, ""},
+		"seventeen":        {loader.Config{Table: "t", Mode: loader.ModeAppend, Labels: seventeen()}, "config.labels"},
 	} {
 		err := c.cfg.Check()
 		ve, _ := err.(*loader.ValidationError)
@@ -86,5 +87,11 @@ func sixteen() loader.Labels {
 	for i := range 16 {
 		l[strings.Repeat("k", i+1)] = strings.Repeat("v", 256)
 	}
+	return l
+}
+
+func seventeen() loader.Labels {
+	l := sixteen()
+	l["z"] = ""
 	return l
 }

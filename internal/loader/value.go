@@ -43,12 +43,16 @@ func Cap(s string) string {
 }
 
 // CapValue shortens a row value reported back (RowError.Value) to at most
-// MaxQuoted bytes, on a character boundary, ending a cut one with "…".
-func CapValue(s string) string {
-	if len(s) <= MaxQuoted {
+// MaxQuoted bytes (Cut).
+func CapValue(s string) string { return Cut(s, MaxQuoted) }
+
+// Cut shortens s to at most max bytes, on a character boundary, ending a
+// cut one with "…".
+func Cut(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
-	n := MaxQuoted - len("…")
+	n := max - len("…")
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -12,7 +12,6 @@ encoded in place, into the request that goes on the wire.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import datetime as dt
 import itertools
 import os
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 import grpc
 
-from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error
+from loadsvc._errors import InvalidRequest, LoadError, from_rpc_error, labelled
 from loadsvc._frame import Frame, is_frame
 from loadsvc._options import LoadOptions
 from loadsvc._result import LoadResult, load_record
@@ -183,14 +182,14 @@ class Client:
                 request = pb.LoadRequest(config=config)
                 for fill in source.messages(Columns()):
                     _encode(request.typed_rows, fill)
-                result = self._retry(lambda timeout: self._load_once(request, timeout), lambda: True)
+                result = self._retry(lambda timeout: self._load_once(request, timeout, source.label), lambda: True)
             else:
                 result = self._retry(
                     lambda timeout: self._stream_once(config, source, timeout), lambda: source.replayable
                 )
         except LoadError as e:
             raise _labelled(e, source.label) from None
-        return _labelled_result(result, source.label)
+        return result
 
     def history(
         self,
@@ -333,8 +332,8 @@ class Client:
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
-    def _load_once(self, request: pb.LoadRequest, timeout: float | None) -> LoadResult:
-        return LoadResult.from_response(self._unary("Load", request, timeout))
+    def _load_once(self, request: pb.LoadRequest, timeout: float | None, label: _Label | None) -> LoadResult:
+        return LoadResult.from_response(self._unary("Load", request, timeout), label)
 
     def _list_once(self, request: pb.ListLoadsRequest, timeout: float | None) -> pb.ListLoadsResponse:
         resp: pb.ListLoadsResponse = self._unary("ListLoads", request, timeout)
@@ -347,7 +346,7 @@ class Client:
                 msg = pb.LoadStreamRequest()
                 _encode(msg.typed_rows, fill)
                 stream.send(msg)
-            return LoadResult.from_response(stream.close())
+            return LoadResult.from_response(stream.close(), source.label)
         finally:
             stream.cancel()
 
@@ -416,9 +415,8 @@ class Writer:
             self._flush()
             frame = Frame(rows)
             self._frames.add(self._rows, frame.index)
-            for start in range(0, len(frame), batch):
-                stop = min(start + batch, len(frame))
-                self._send(partial(frame.encode, start, stop, self._rows, self._columns), stop - start)
+            for n, fill in _batches(frame, batch, lambda: self._columns, self._rows):
+                self._send(fill, n)
             return
         it = iter(rows)
         while True:
@@ -571,9 +569,7 @@ class _SequenceSource(_Source):
         self.single = len(rows) <= batch
 
     def messages(self, columns: Columns) -> Iterator[_Fill]:
-        for start in range(0, len(self._seq), self._batch):
-            part = self._seq[start : start + self._batch]
-            yield partial(encode_rows, part, start, columns)
+        return (fill for _, fill in _batches(self._seq, self._batch, lambda: columns))
 
 
 class _FrameSource(_Source):
@@ -589,10 +585,7 @@ class _FrameSource(_Source):
         self.label = labels.label
 
     def messages(self, columns: Columns) -> Iterator[_Fill]:
-        n = len(self._frame)
-        for start in range(0, n, self._batch):
-            stop = min(start + self._batch, n)
-            yield partial(self._frame.encode, start, stop, start, columns)
+        return (fill for _, fill in _batches(self._frame, self._batch, lambda: columns))
 
 
 class _IterSource(_Source):
@@ -633,13 +626,35 @@ def _source(rows: Rows, batch: int) -> _Source:
         return _FrameSource(rows, batch)
     if isinstance(rows, (list, tuple)):
         return _SequenceSource(rows, batch)
+    _check_rows(rows)
+    return _IterSource(rows, batch)
+
+
+def _check_rows(rows: object) -> None:
+    """Refuse a str, bytes or dict given as rows: iterable, but not of
+    rows."""
     if isinstance(rows, (str, bytes, Mapping)):
         raise InvalidRequest(
             "INVALID_ARGUMENT",
             f"rows is a {type(rows).__qualname__}: want an iterable of dicts or a DataFrame",
             field="rows",
         )
-    return _IterSource(rows, batch)
+
+
+def _batches(
+    rows: Sequence[Mapping[str, Any]] | Frame, batch: int, columns: Callable[[], Columns], first: int = 0
+) -> Iterator[tuple[int, _Fill]]:
+    """rows (dicts, or a Frame's) as messages of at most batch rows: each
+    its rows and the _Fill that encodes it with the Columns columns() gives
+    (one for the whole load, or a new one per message). rows[i] is row
+    first + i of the load, in an error."""
+    n = len(rows)
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
+        if isinstance(rows, Frame):
+            yield stop - start, partial(rows.encode, start, stop, first + start, columns())
+        else:
+            yield stop - start, partial(encode_rows, rows[start:stop], first + start, columns())
 
 
 def _encode(out: pb.TypedRows, fill: _Fill) -> None:
@@ -676,18 +691,8 @@ class _FrameLabels:
 
 def _labelled(e: LoadError, label: _Label | None) -> LoadError:
     """e, its row errors given their DataFrame index labels."""
-    if label is not None and e.row_errors:
-        e.row_errors = tuple(dataclasses.replace(r, label=label(r.row)) for r in e.row_errors)
+    e.row_errors = labelled(e.row_errors, label)
     return e
-
-
-def _labelled_result(result: LoadResult, label: _Label | None) -> LoadResult:
-    """result, its rejected rows given their DataFrame index labels."""
-    if label is None or not result.rejected:
-        return result
-    return dataclasses.replace(
-        result, rejected=tuple(dataclasses.replace(r, label=label(r.row)) for r in result.rejected)
-    )
 
 
 def _utc(when: dt.datetime | dt.timedelta, now: dt.datetime) -> dt.datetime:

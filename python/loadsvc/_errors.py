@@ -55,6 +55,7 @@ __all__ = [
     "RowError",
     "Unauthenticated",
     "from_rpc_error",
+    "labelled",
     "row_errors",
 ]
 
@@ -101,10 +102,14 @@ class RowError:
 
 def row_errors(errors: Iterable[pb.RowError], label: Callable[[int], Hashable | None] | None) -> tuple[RowError, ...]:
     """The RowErrors of errors, each labelled with label(row) when given."""
-    out = tuple(RowError.from_proto(e) for e in errors)
-    if label is None:
-        return out
-    return tuple(dataclasses.replace(e, label=label(e.row)) for e in out)
+    return labelled(tuple(RowError.from_proto(e) for e in errors), label)
+
+
+def labelled(errors: tuple[RowError, ...], label: Callable[[int], Hashable | None] | None) -> tuple[RowError, ...]:
+    """errors, each labelled with label(row) when given."""
+    if label is None or not errors:
+        return errors
+    return tuple(dataclasses.replace(e, label=label(e.row)) for e in errors)
 
 
 class LoadError(Exception):

@@ -18,11 +18,11 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Union
 
-from loadsvc._client import Client, _encode
-from loadsvc._errors import InvalidRequest, LoadError
+from loadsvc._client import Client, _batches, _check_rows, _encode
+from loadsvc._errors import LoadError
 from loadsvc._frame import Frame, is_frame
 from loadsvc._result import LoadResult
-from loadsvc._values import Columns, encode_rows
+from loadsvc._values import Columns
 from loadsvc.v1 import loadsvc_pb2 as pb
 
 if TYPE_CHECKING:
@@ -294,26 +294,14 @@ def _status(s: pb.LoadSession) -> SessionStatus:
 
 def _fills(rows: SessionRows, batch: int) -> list[tuple[int, _Fill]]:
     """The rows as messages of at most batch rows: (rows, fill) each, fill
-    encoding the message into the request on the wire. A row's index in
+    encoding the message into the request on the wire, with columns of
+    its own (each AppendRows is a message of its own). A row's index in
     rows is its row in an error."""
-    fills: list[tuple[int, _Fill]] = []
     if is_frame(rows):
-        frame = Frame(rows)
-        for start in range(0, len(frame), batch):
-            stop = min(start + batch, len(frame))
-            fills.append((stop - start, partial(frame.encode, start, stop, start, Columns())))
-        return fills
-    if isinstance(rows, (str, bytes, Mapping)):
-        raise InvalidRequest(
-            "INVALID_ARGUMENT",
-            f"rows is a {type(rows).__qualname__}: want an iterable of dicts or a DataFrame",
-            field="rows",
-        )
+        return list(_batches(Frame(rows), batch, Columns))
+    _check_rows(rows)
     seq: Sequence[Mapping[str, Any]] = rows if isinstance(rows, (list, tuple)) else list(rows)
-    for start in range(0, len(seq), batch):
-        part = seq[start : start + batch]
-        fills.append((len(part), partial(encode_rows, part, start, Columns())))
-    return fills
+    return list(_batches(seq, batch, Columns))
 
 
 def _digest(fills: list[tuple[int, _Fill]]) -> bytes:

@@ -410,7 +410,7 @@ def fill_texts(col: pb.TypedColumn, texts: Sequence[str]) -> None:
     if block.count("\0") != len(texts) - 1:
         col.texts.extend(texts)
         return
-    col.text_block = block.encode() + b"\0" if texts else b""
+    col.text_block = block.encode() + b"\0"
 
 
 def _decimal_texts(present: Sequence[decimal.Decimal]) -> list[str]:

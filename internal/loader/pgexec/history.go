@@ -63,7 +63,7 @@ func (e *Executor) record(cfg *loader.Config, res *loader.Result, started time.T
 	// what it would have done where that is why it failed.
 	rec.Status = loader.StatusFailed
 	rec.Code, rec.Message = e.status(err)
-	rec.Message = capMessage(rec.Message)
+	rec.Message = loader.Cut(rec.Message, loader.MaxRecordedMessage)
 	if le := (*loader.LoadError)(nil); errors.As(err, &le) {
 		rec.SQLState = le.SQLState
 	}
@@ -77,19 +77,6 @@ func (e *Executor) status(err error) (code, message string) {
 		return e.Status(err)
 	}
 	return "UNKNOWN", err.Error()
-}
-
-// capMessage keeps a failure's message to loader.MaxRecordedMessage bytes,
-// cut on a character boundary.
-func capMessage(s string) string {
-	if len(s) <= loader.MaxRecordedMessage {
-		return s
-	}
-	n := loader.MaxRecordedMessage - len("…")
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // commitRecord writes the record of a load about to commit, in its
@@ -152,19 +139,24 @@ func (e *Executor) ListLoads(ctx context.Context, q loader.HistoryQuery) ([]load
 		return nil, err
 	}
 	defer conn.Release()
-	if err := e.migrate(ctx, conn.Conn()); err != nil {
-		return nil, classify(ctx, err, conn.Conn().IsClosed() || connFailure(err))
-	}
-	sql, args := listSQL(loader.HistoryOf(e.Ledger), q)
-	rows, err := conn.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
-	if err != nil {
-		return nil, classify(ctx, err, conn.Conn().IsClosed() || connFailure(err))
-	}
-	out, err := pgx.CollectRows(rows, scanRecord)
+	out, err := e.listLoads(ctx, conn.Conn(), q)
 	if err != nil {
 		return nil, classify(ctx, err, conn.Conn().IsClosed() || connFailure(err))
 	}
 	return out, nil
+}
+
+// listLoads runs ListLoads on conn, its errors the driver's.
+func (e *Executor) listLoads(ctx context.Context, conn *pgx.Conn, q loader.HistoryQuery) ([]loader.Record, error) {
+	if err := e.migrate(ctx, conn); err != nil {
+		return nil, err
+	}
+	sql, args := listSQL(loader.HistoryOf(e.Ledger), q)
+	rows, err := conn.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanRecord)
 }
 
 // listSQL is the query of q: its filters, then the keyset condition that

@@ -94,14 +94,10 @@ func (s *session) finish(ctx context.Context, r *loadRun, load func() error) err
 // check, the deferred constraints, leaving the rollback to the caller
 // (onSession).
 func (s *session) end(ctx context.Context, commit bool) error {
-	sql := "COMMIT"
-	if !commit {
-		sql = "SET CONSTRAINTS ALL IMMEDIATE"
+	if commit {
+		return s.exec1(ctx, "COMMIT")
 	}
-	cctx, cancel := s.bound(ctx)
-	defer cancel()
-	_, err := s.conn.Exec(cctx, sql)
-	return err
+	return s.exec1(ctx, "SET CONSTRAINTS ALL IMMEDIATE")
 }
 
 // diagnose follows a clean load that failed on a row (first): it rolls

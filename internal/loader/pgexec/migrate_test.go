@@ -130,8 +130,8 @@ func TestMigrateRefusesNewerTables(t *testing.T) {
 		t.Fatalf("Migrate = %v, want a VersionError at %d", err, newer)
 	}
 	_, err := e.Run(ctxT(t), loader.Config{Table: "t", Mode: loader.ModeAppend}, loader.OneBatch(testrows.Batch(t, []map[string]any{{"id": 1}})))
-	if err == nil || !errors.As(err, new(*loader.LoadError)) {
-		t.Fatalf("load on newer tables = %v, want a load error", err)
+	if !errors.As(err, new(*loader.LoadError)) || !errors.As(err, &ve) || ve.Tables != newer {
+		t.Fatalf("load on newer tables = %v, want a load error naming version %d", err, newer)
 	}
 	if got := b.count(t, "SELECT count(*) FROM t"); got != 0 {
 		t.Fatalf("t has %d rows after a refused load, want 0", got)

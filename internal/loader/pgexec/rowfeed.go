@@ -95,12 +95,12 @@ func (p *piece) forStage() *piece {
 	for i := range ls.ends {
 		line := ls.span(i, i+1)
 		if p.stamp != "" {
-			line = append(line[:len(line)-len(p.stamp)-2:len(line)-len(p.stamp)-2], '\n')
+			line = line[:len(line)-len(p.stamp)-1] // ending in the tab before the id
 		}
-		if p.ordinal {
-			out.data = append(out.data, line...)
-		} else {
-			out.data = loader.AppendOrdinal(append(out.data, line...), p.first+i)
+		out.data = append(out.data, line...)
+		out.data[len(out.data)-1] = '\n'
+		if !p.ordinal {
+			out.data = loader.AppendOrdinal(out.data, p.first+i)
 		}
 	}
 	return out
@@ -135,21 +135,25 @@ func (t textLines) span(i, j int) []byte {
 // the piece once its text reaches max bytes (0: no bound). A Read fills p
 // from the current batch, but returns what it has rather than wait for the
 // next: PostgreSQL starts on the first rows while the rest are decoded (a
-// unary request) or still on the wire (a stream). Every line stays in kept
-// until the COPY ends. An error of the source is kept in err, so the
-// caller reports it rather than the COPY failure it causes.
+// unary request) or still on the wire (a stream). With keep, every line
+// stays in kept until the COPY ends (the piece, to be searched if it
+// fails); without, a line leaves kept once sent. An error of the source is
+// kept in err, so the caller reports it rather than the COPY failure it
+// causes.
 type chunkReader struct {
-	mu     sync.Mutex
-	closed bool
-	ctx    context.Context
-	feed   *rowFeed
-	left   int
-	max    int
-	kept   []byte // the piece's lines
-	sent   int    // bytes of kept handed to the COPY
-	first  int    // the piece's first row
-	rows   int    // the piece's rows
-	err    error
+	mu      sync.Mutex
+	closed  bool
+	ctx     context.Context
+	feed    *rowFeed
+	left    int
+	max     int
+	keep    bool
+	kept    []byte // the piece's lines (with keep), or those not yet sent
+	sent    int    // bytes of kept handed to the COPY
+	dropped int    // bytes sent and dropped from kept (without keep)
+	first   int    // the piece's first row
+	rows    int    // the piece's rows
+	err     error
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
@@ -158,7 +162,12 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	if r.closed {
 		return 0, io.EOF
 	}
-	for len(r.kept)-r.sent < len(p) && r.left > 0 && (r.max == 0 || len(r.kept) < r.max) {
+	if !r.keep && r.sent > 0 {
+		r.dropped += r.sent
+		r.kept = r.kept[:copy(r.kept, r.kept[r.sent:])]
+		r.sent = 0
+	}
+	for len(r.kept)-r.sent < len(p) && r.left > 0 && (r.max == 0 || r.dropped+len(r.kept) < r.max) {
 		if len(r.kept) > r.sent && !r.feed.ready() {
 			break // what is ready goes now, not after the next batch is fetched or decoded
 		}
@@ -194,7 +203,12 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 }
 
 // piece is what the reader sent: the piece's rows, ownership passing to
-// the caller.
+// the caller; without keep, its data holds none of them, only memory to
+// use again.
 func (r *chunkReader) piece() *piece {
-	return &piece{data: r.kept, first: r.first, rows: r.rows, ordinal: r.feed.ordinal, stamp: r.feed.stamp}
+	data := r.kept
+	if !r.keep {
+		data = data[:0]
+	}
+	return &piece{data: data, first: r.first, rows: r.rows, ordinal: r.feed.ordinal, stamp: r.feed.stamp}
 }

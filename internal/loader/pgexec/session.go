@@ -146,10 +146,13 @@ func (s *session) load(ctx context.Context, r *loadRun) error {
 
 // copyAll copies the rows in chunks of cfg.ChunkSize, one COPY each (or
 // several, of pieceBytes each), and returns the number of rows copied. The
-// piece whose COPY failed on a row is kept in r.failed.
+// piece whose COPY failed on a row is kept in r.failed, for diagnose; a
+// source it can read again (loader.Replayer) needs none, so its pieces are
+// not kept.
 func (s *session) copyAll(ctx context.Context, r *loadRun, sc loader.Script) (int, error) {
 	total := 0
 	var buf []byte
+	_, replays := r.src.(loader.Replayer)
 	for {
 		more, err := r.feed.more(ctx)
 		if err != nil || !more {
@@ -163,12 +166,12 @@ func (s *session) copyAll(ctx context.Context, r *loadRun, sc loader.Script) (in
 				}
 				break
 			}
-			tag, p, err, rerr := s.copyPiece(ctx, st.SQL, r.feed, left, buf)
+			tag, p, err, rerr := s.copyPiece(ctx, st.SQL, r.feed, left, buf, !replays)
 			if rerr != nil {
 				return total, rerr // the source failed: a bad row, a broken stream
 			}
 			if err != nil {
-				if verdictOf(err) != nil {
+				if !replays && verdictOf(err) != nil {
 					r.failed = p
 				}
 				return total, err
@@ -187,14 +190,15 @@ func (s *session) copyAll(ctx context.Context, r *loadRun, sc loader.Script) (in
 }
 
 // copyPiece runs one COPY of up to n rows of the feed, and of at most
-// pieceBytes of text, written into buf's memory; p is what it sent. pgconn
+// pieceBytes of text, written into buf's memory; p is what it sent, its
+// text only with keep (chunkReader). pgconn
 // may return from CopyFrom (on a dead connection) while its goroutine is
 // still inside the reader, so the reader gets a context of its own that is
 // cancelled then, and is closed under its lock before the feed is touched
 // again. rerr is the source's own failure, if it caused the COPY's.
-func (s *session) copyPiece(ctx context.Context, sql string, rows *rowFeed, n int, buf []byte) (tag pgconn.CommandTag, p *piece, err, rerr error) {
+func (s *session) copyPiece(ctx context.Context, sql string, rows *rowFeed, n int, buf []byte, keep bool) (tag pgconn.CommandTag, p *piece, err, rerr error) {
 	rctx, cancel := context.WithCancel(ctx)
-	r := &chunkReader{ctx: rctx, feed: rows, left: n, max: pieceBytes, kept: buf[:0]}
+	r := &chunkReader{ctx: rctx, feed: rows, left: n, max: pieceBytes, keep: keep, kept: buf[:0]}
 	bctx, bcancel := s.bound(ctx)
 	tag, err = s.conn.PgConn().CopyFrom(bctx, r, sql)
 	bcancel()

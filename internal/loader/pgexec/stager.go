@@ -128,7 +128,7 @@ func (st *stager) stagePiece(ctx context.Context, feed *rowFeed, left int) (stag
 	if err := s.exec1(ctx, "SAVEPOINT loadsvc_piece"); err != nil {
 		return 0, 0, err
 	}
-	tag, p, err, rerr := s.copyPiece(ctx, st.copySQL, feed, left, st.buf)
+	tag, p, err, rerr := s.copyPiece(ctx, st.copySQL, feed, left, st.buf, true)
 	if rerr != nil {
 		return 0, 0, rerr
 	}

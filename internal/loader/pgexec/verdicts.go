@@ -1,9 +1,10 @@
 package pgexec
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -87,21 +88,18 @@ func (b *verdicts) outcome(res *loader.Result, clean error) error {
 	if len(b.rows) == 0 {
 		return nil
 	}
+	// In row order, keeping the order found within a row: the first row's
+	// own verdict sets the code.
+	slices.SortStableFunc(b.found, func(x, y verdict) int { return cmp.Compare(x.Row, y.Row) })
 	errs := make([]loader.RowError, len(b.found))
 	for i := range b.found {
 		errs[i] = b.found[i].RowError
 	}
-	// The first row's own verdict sets the code; sort the pairs together.
-	order := make([]int, len(b.found))
-	for i := range order {
-		order[i] = i
-	}
-	sortByRow(order, errs)
 	if int64(len(b.rows)) <= b.budget {
-		res.RejectedRows, res.Rejected = int64(len(b.rows)), sorted(errs, order)
+		res.RejectedRows, res.Rejected = int64(len(b.rows)), errs
 		return nil
 	}
-	first := b.found[order[0]]
+	first := b.found[0]
 	le := classify(context.Background(), first.pg, false)
 	le.Message, le.Column, le.Constraint = first.Message, first.Column, first.Constraint
 	if first.traced {
@@ -126,20 +124,6 @@ func (b *verdicts) outcome(res *loader.Result, clean error) error {
 	if u := b.unexplained; u != nil {
 		le.Message += "; and the apply failed on no row in particular: " + u.Message
 	}
-	le.Rows = &loader.RowErrors{Errors: sorted(errs, order), Truncated: b.truncated, Rows: int64(len(b.rows))}
+	le.Rows = &loader.RowErrors{Errors: errs, Truncated: b.truncated, Rows: int64(len(b.rows))}
 	return le
-}
-
-// sortByRow orders the indexes order by the row of errs[i], keeping the
-// order found within a row.
-func sortByRow(order []int, errs []loader.RowError) {
-	sort.SliceStable(order, func(i, j int) bool { return errs[order[i]].Row < errs[order[j]].Row })
-}
-
-func sorted(errs []loader.RowError, order []int) []loader.RowError {
-	out := make([]loader.RowError, len(order))
-	for i, o := range order {
-		out[i] = errs[o]
-	}
-	return out
 }
