@@ -48,13 +48,16 @@ func CapValue(s string) string { return Cut(s, MaxQuoted) }
 
 // Cut shortens s to at most max bytes, on a character boundary, ending a
 // cut one with "…".
-func Cut(s string, max int) string {
+func Cut(s string, max int) string { return CutMarked(s, max, "…") }
+
+// CutMarked is Cut with mark, not "…", ending a cut text.
+func CutMarked(s string, max int, mark string) string {
 	if len(s) <= max {
 		return s
 	}
-	n := max - len("…")
+	n := max - len(mark)
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n] + mark
 }

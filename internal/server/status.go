@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -112,17 +111,7 @@ func rowErrorsDetail(rows *loader.RowErrors, redact func(string) string) protoad
 
 // capText shortens s to at most n bytes on a character boundary, marking
 // the cut.
-func capText(s string, n int) string {
-	const mark = "…(cut)"
-	if len(s) <= n {
-		return s
-	}
-	n -= len(mark)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + mark
-}
+func capText(s string, n int) string { return loader.CutMarked(s, n, "…(cut)") }
 
 // loadStatus maps a failure after the session was acquired. The request's
 // own cancel or deadline wins; then the loader's kind decides.
