@@ -57,6 +57,8 @@ the file is read once, in constant memory, and its batches are dealt in
 turn to N writers (part-1 ... part-N) that append them in parallel; one
 commit then applies every row in one transaction. A failure or Ctrl-C
 aborts the session, and nothing is written. Not with --plan or --dry-run.
+With --max-rejected, the budget covers the rows the commit rejects (a
+constraint); a value a column cannot take fails its append, and the load.
 
 --dry-run runs the load exactly as it would run, with every check the
 database makes, then rolls it back: it prints the real counts (rows deleted,
