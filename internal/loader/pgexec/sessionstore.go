@@ -247,8 +247,7 @@ func (st *SessionStore) Append(ctx context.Context, a loader.Append) (*loader.Ap
 // the stage and keeps the result in the session, which a retried Commit
 // returns until the session expires. allow, when not nil, is asked about
 // the session's table first: its error, as it is, refuses the commit. A
-// failed commit
-// leaves the session open, its stage intact.
+// failed commit leaves the session open, its stage intact.
 func (st *SessionStore) Commit(ctx context.Context, principal, id string, allow func(schema, table string) error) (*loader.Session, error) {
 	if err := loader.CheckSessionID(id); err != nil {
 		return nil, err
