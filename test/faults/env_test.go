@@ -125,7 +125,26 @@ func newEnv(t *testing.T, opts ...opt) *env {
 	e.client, e.hs, e.health = s.Client, s.Health, healthpb.NewHealthClient(s.Conn)
 	e.hs.SetServingStatus(server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	e.execSQL(t, setupSQL)
+	e.migrate(t)
 	return e
+}
+
+// migrate brings loadsvc's own tables up, as cmd/loadsvc does at start:
+// otherwise the first loads migrate, and a test that kills the service's
+// session running "INSERT%" could kill the migration's INSERT rather than
+// the load's. It uses a pool of its own, closed after, so the service's
+// pool starts empty as the tests expect (a blackhole at connect).
+func (e *env) migrate(t *testing.T) {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	x := &pgexec.Executor{Pool: pool, Ledger: e.exec.Ledger}
+	if err := x.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
 }
 
 // watchDatabase runs the server's WatchDatabase on its pool and health
